@@ -1,0 +1,32 @@
+// The `bert` binary: parses flags with CLI11 and hands each subcommand to the library.
+// Any bert::Error (bad file, bad flag, bad checkpoint) becomes one line on stderr and exit 1.
+#include "apps/commands.h"
+#include "bert/util/error.h"
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"bert: pre-train, fine-tune, evaluate and run BERT models with LibTorch"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "bert 0.1.0");
+  bert::app::setup_info(app);
+  bert::app::setup_convert(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const bert::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,166 @@
+#include "bert/io/checkpoint.h"
+
+#include "bert/io/safetensors.h"
+#include "bert/util/error.h"
+
+#include "bert/util/log.h"
+#include <torch/serialize.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+namespace bert::io {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::string shape_string(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+// Keys HF files may hold that carry no weights of ours: buffers and the decoder tied to the
+// word embeddings (its bias is `cls.predictions.bias`, which we load under that name).
+bool is_redundant_key(const std::string& key) {
+  return ends_with(key, "embeddings.position_ids") || ends_with(key, "embeddings.token_type_ids") ||
+         ends_with(key, "cls.predictions.decoder.weight") || ends_with(key, "cls.predictions.decoder.bias");
+}
+
+// Legacy TF-converted names: LayerNorm.gamma/beta → LayerNorm.weight/bias.
+std::string modern_name(std::string key) {
+  if (ends_with(key, "LayerNorm.gamma")) return key.substr(0, key.size() - 5) + "weight";
+  if (ends_with(key, "LayerNorm.beta")) return key.substr(0, key.size() - 4) + "bias";
+  return key;
+}
+
+}  // namespace
+
+std::string find_weights_file(const std::string& path) {
+  if (!fs::exists(path)) throw Error(path + ": no such file or directory");
+  if (!fs::is_directory(path)) return path;
+  for (const char* name : {"model.safetensors", "pytorch_model.bin"}) {
+    auto candidate = fs::path(path) / name;
+    if (fs::exists(candidate)) return candidate.string();
+  }
+  throw Error(path + ": no model.safetensors or pytorch_model.bin in this directory");
+}
+
+NamedTensors read_torch_bin(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  torch::IValue value;
+  try {
+    value = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    throw Error(path + ": not a readable torch.save file (" + std::string(e.what()).substr(0, 200) + ")");
+  }
+  if (!value.isGenericDict()) throw Error(path + ": expected a state dict (a dict of tensors), found " + value.tagKind());
+  NamedTensors out;
+  for (const auto& entry : value.toGenericDict()) {
+    if (!entry.key().isString()) throw Error(path + ": state dict has a non-string key");
+    if (!entry.value().isTensor())
+      throw Error(path + ": state dict entry '" + entry.key().toStringRef() + "' is not a tensor");
+    out.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
+  }
+  return out;
+}
+
+NamedTensors read_weights(const std::string& path) {
+  const std::string file = find_weights_file(path);
+  if (ends_with(file, ".safetensors")) return read_safetensors(file).tensors;
+  if (ends_with(file, ".bin") || ends_with(file, ".pt") || ends_with(file, ".pth")) return read_torch_bin(file);
+  throw Error(file + ": unknown weight file type (expected .safetensors or .bin)");
+}
+
+LoadReport load_weights(torch::nn::Module& model, const NamedTensors& weights, const std::string& source) {
+  auto params = model.named_parameters(/*recurse=*/true);
+  std::map<std::string, torch::Tensor> targets;
+  bool model_has_bert_prefix = false;
+  for (const auto& p : params) {
+    targets[p.key()] = p.value();
+    if (starts_with(p.key(), "bert.")) model_has_bert_prefix = true;
+  }
+
+  LoadReport report;
+  std::set<std::string> loaded;
+  torch::NoGradGuard no_grad;
+  for (const auto& [raw_key, tensor] : weights) {
+    if (is_redundant_key(raw_key)) continue;
+    std::string key = modern_name(raw_key);
+    // A bare BertModel file ("embeddings.…") into a model with heads ("bert.embeddings.…"), and back.
+    if (model_has_bert_prefix && !starts_with(key, "bert.") && targets.count("bert." + key)) key = "bert." + key;
+    if (!model_has_bert_prefix && starts_with(key, "bert.")) key = key.substr(5);
+    auto it = targets.find(key);
+    if (it == targets.end()) {
+      report.ignored.push_back(raw_key);
+      continue;
+    }
+    auto& target = it->second;
+    if (target.sizes() != tensor.sizes())
+      throw Error(source + ": tensor '" + raw_key + "' has shape " + shape_string(tensor) + ", the model expects " +
+                  shape_string(target) + " for '" + key + "'");
+    if (!tensor.is_floating_point())
+      throw Error(source + ": tensor '" + raw_key + "' has integer dtype " + std::string(c10::toString(tensor.scalar_type())) +
+                  ", expected a floating-point weight");
+    if (loaded.count(key)) throw Error(source + ": tensor '" + key + "' appears twice (as '" + raw_key + "')");
+    target.copy_(tensor);
+    loaded.insert(key);
+  }
+  for (const auto& [key, _] : targets) {
+    if (loaded.count(key)) continue;
+    // The encoder must come from the file; heads and the pooler may be new (fine-tuning starts so).
+    const std::string inner = starts_with(key, "bert.") ? key.substr(5) : key;
+    const bool is_encoder = starts_with(inner, "embeddings.") || starts_with(inner, "encoder.");
+    if (is_encoder && (model_has_bert_prefix ? starts_with(key, "bert.") : true))
+      throw Error(source + ": missing tensor '" + key + "' (the file has " + std::to_string(weights.size()) +
+                  " tensors; is this a BERT checkpoint of the same architecture?)");
+    report.initialised.push_back(key);
+  }
+  return report;
+}
+
+void log_load_report(const LoadReport& report, const std::string& source) {
+  if (!report.initialised.empty()) {
+    std::string list;
+    for (const auto& k : report.initialised) list += (list.empty() ? "" : ", ") + k;
+    log::warn("[checkpoint] {}: {} tensors not in the file, freshly initialised: {}", source,
+                 report.initialised.size(), list);
+  }
+  if (!report.ignored.empty()) {
+    std::string list;
+    for (const auto& k : report.ignored) list += (list.empty() ? "" : ", ") + k;
+    log::info("[checkpoint] {}: {} tensors in the file not used by this model: {}", source, report.ignored.size(),
+                 list);
+  }
+}
+
+NamedTensors model_weights(torch::nn::Module& model, torch::Dtype dtype) {
+  NamedTensors out;
+  for (const auto& p : model.named_parameters(/*recurse=*/true))
+    out.emplace_back(p.key(), p.value().detach().to(torch::kCPU, dtype).contiguous());
+  return out;
+}
+
+void save_model(const std::string& dir, const model::BertConfig& config, torch::nn::Module& model,
+                torch::Dtype dtype) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
+  auto cfg = config;
+  cfg.extra["torch_dtype"] = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : "float32";
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), model_weights(model, dtype), {{"format", "pt"}});
+  cfg.save((fs::path(dir) / "config.json").string());
+}
+
+}  // namespace bert::io

@@ -1,0 +1,143 @@
+#include "bert/io/convert.h"
+
+#include "bert/io/checkpoint.h"
+#include "bert/io/safetensors.h"
+#include "bert/model/factory.h"
+#include "bert/util/error.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+namespace bert::io {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Files a tokenizer may consist of; copied along with the weights.
+const char* const kTokenizerFiles[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                                       "tokenizer.json", "spm.model", "spm.vocab"};
+
+std::string config_path_for(const ConvertOptions& o) {
+  if (!o.config_path.empty()) return o.config_path;
+  fs::path in(o.input);
+  return ((fs::is_directory(in) ? in : in.parent_path()) / "config.json").string();
+}
+
+std::string format_count(int64_t n) {
+  if (n >= 1000000) return fmt::format("{:.2f}M", n / 1e6);
+  if (n >= 1000) return fmt::format("{:.1f}k", n / 1e3);
+  return std::to_string(n);
+}
+
+// Groups a key under its module: "bert.encoder.layer.3.x" → "bert.encoder.layer.3".
+std::string module_group(const std::string& key) {
+  std::string inner = key.rfind("bert.", 0) == 0 ? key.substr(5) : key;
+  std::string prefix = key.size() == inner.size() ? "" : "bert.";
+  size_t dot = inner.find('.');
+  std::string head = inner.substr(0, dot);
+  if (head == "encoder") {
+    // encoder.layer.N
+    size_t d2 = inner.find('.', dot + 1);
+    size_t d3 = d2 == std::string::npos ? d2 : inner.find('.', d2 + 1);
+    return prefix + inner.substr(0, d3);
+  }
+  if (head == "cls") {
+    size_t d2 = inner.find('.', dot + 1);
+    return inner.substr(0, d2);
+  }
+  return prefix + head;
+}
+
+}  // namespace
+
+torch::Dtype parse_dtype(const std::string& name) {
+  if (name == "float32" || name == "fp32") return torch::kFloat;
+  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
+  if (name == "float16" || name == "fp16") return torch::kHalf;
+  throw Error("--dtype: expected float32, bfloat16 or float16, found \"" + name + "\"");
+}
+
+std::string convert_checkpoint(const ConvertOptions& o) {
+  const std::string config_file = config_path_for(o);
+  if (!fs::exists(config_file))
+    throw Error(config_file + ": missing config.json (pass --config for a lone weight file)");
+  auto config = model::BertConfig::load(config_file);
+  const std::string weights_file = find_weights_file(o.input);
+  auto weights = read_weights(weights_file);
+  auto arch = model::architecture_from_name(config.architecture, config_file);
+  auto model = model::make_model(arch, config);
+  auto report = load_weights(*model, weights, weights_file);
+  log_load_report(report, weights_file);
+  config.architecture = model::architecture_name(arch);
+  save_model(o.out_dir, config, *model, o.dtype);
+  fs::path source_dir = fs::is_directory(o.input) ? fs::path(o.input) : fs::path(o.input).parent_path();
+  int copied = 0;
+  for (const char* name : kTokenizerFiles) {
+    auto from = source_dir / name;
+    if (!fs::exists(from)) continue;
+    auto to = fs::path(o.out_dir) / name;
+    if (fs::exists(to) && fs::equivalent(from, to)) continue;
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+    ++copied;
+  }
+  int64_t params = 0;
+  for (const auto& p : model->parameters()) params += p.numel();
+  return fmt::format("[convert] {} → {}: {} ({} parameters, {}), {} tokenizer files", weights_file, o.out_dir,
+                     config.architecture, format_count(params), c10::toString(o.dtype), copied);
+}
+
+std::string describe_checkpoint(const std::string& dir) {
+  const std::string config_file = (fs::path(dir) / "config.json").string();
+  if (!fs::exists(config_file)) throw Error(dir + ": missing config.json");
+  auto config = model::BertConfig::load(config_file);
+  const std::string weights_file = find_weights_file(dir);
+  auto weights = read_weights(weights_file);
+
+  std::ostringstream out;
+  out << "checkpoint   " << dir << "\n";
+  out << "architecture " << config.architecture << "\n";
+  out << fmt::format("shape        {} layers, hidden {}, {} heads, intermediate {}, {} positions, vocab {}\n",
+                     config.num_hidden_layers, config.hidden_size, config.num_attention_heads,
+                     config.intermediate_size, config.max_position_embeddings, config.vocab_size);
+  out << "activation   " << config.hidden_act << ", dropout " << config.hidden_dropout_prob << "/"
+      << config.attention_probs_dropout_prob << "\n";
+  if (config.architecture == "BertForSequenceClassification" || config.architecture == "BertForTokenClassification") {
+    out << "labels       " << config.num_labels;
+    for (const auto& [id, name] : config.id2label) out << (id == 0 ? " (" : ", ") << id << "=" << name;
+    out << (config.id2label.empty() ? "" : ")") << "\n";
+  }
+  std::map<std::string, int64_t> by_module;
+  std::map<std::string, int64_t> by_dtype;
+  int64_t total = 0;
+  bool has_mlm = false, has_nsp = false, has_classifier = false;
+  for (const auto& [key, t] : weights) {
+    if (key.find("decoder.weight") != std::string::npos || key.find("position_ids") != std::string::npos) continue;
+    by_module[module_group(key)] += t.numel();
+    by_dtype[c10::toString(t.scalar_type())] += t.numel();
+    total += t.numel();
+    has_mlm |= key.rfind("cls.predictions.", 0) == 0;
+    has_nsp |= key.rfind("cls.seq_relationship.", 0) == 0;
+    has_classifier |= key.rfind("classifier.", 0) == 0;
+  }
+  out << "weights      " << weights_file << " (" << weights.size() << " tensors, " << format_count(total)
+      << " parameters)\n";
+  out << "dtypes      ";
+  for (const auto& [d, n] : by_dtype) out << " " << d << ":" << format_count(n);
+  out << "\nheads        " << (has_mlm ? "MLM " : "") << (has_nsp ? "NSP " : "") << (has_classifier ? "classifier " : "")
+      << (!has_mlm && !has_nsp && !has_classifier ? "none (bare encoder)" : "") << "\n";
+  out << "parameters by module:\n";
+  for (const auto& [m, n] : by_module) out << fmt::format("  {:<32} {:>10}\n", m, format_count(n));
+  std::string tokenizer = "none";
+  if (fs::exists(fs::path(dir) / "spm.model")) tokenizer = "sentencepiece (spm.model)";
+  else if (fs::exists(fs::path(dir) / "vocab.txt")) tokenizer = "WordPiece (vocab.txt)";
+  out << "tokenizer    " << tokenizer << "\n";
+  auto state = fs::path(dir) / "trainer_state.json";
+  out << "train state  " << (fs::exists(state) ? state.string() : "none") << "\n";
+  return out.str();
+}
+
+}  // namespace bert::io

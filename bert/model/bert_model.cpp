@@ -1,0 +1,192 @@
+#include "bert/model/bert_model.h"
+
+#include "bert/util/error.h"
+
+#include <torch/nn/init.h>
+#include <torch/nn/functional/activation.h>
+
+#include <cmath>
+#include <limits>
+
+namespace bert::model {
+
+namespace nn = torch::nn;
+
+torch::Tensor apply_activation(const std::string& name, const torch::Tensor& x) {
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return torch::gelu(x, "tanh");
+  if (name == "relu") return torch::relu(x);
+  if (name == "silu" || name == "swish") return torch::silu(x);
+  if (name == "tanh") return torch::tanh(x);
+  throw Error("unknown activation \"" + name + "\"");
+}
+
+BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
+  word_embeddings = register_module(
+      "word_embeddings", nn::Embedding(nn::EmbeddingOptions(c.vocab_size, c.hidden_size).padding_idx(c.pad_token_id)));
+  position_embeddings =
+      register_module("position_embeddings", nn::Embedding(c.max_position_embeddings, c.hidden_size));
+  token_type_embeddings = register_module("token_type_embeddings", nn::Embedding(c.type_vocab_size, c.hidden_size));
+  LayerNorm = register_module(
+      "LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  dropout = register_module("dropout", nn::Dropout(c.hidden_dropout_prob));
+}
+
+torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
+  const int64_t seq_len = input_ids.size(1);
+  const int64_t max_positions = position_embeddings->weight.size(0);
+  if (seq_len > max_positions)
+    throw Error("sequence length " + std::to_string(seq_len) + " exceeds max_position_embeddings " +
+                std::to_string(max_positions));
+  auto positions = torch::arange(seq_len, input_ids.options());  // (S)
+  auto x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids) +
+           position_embeddings(positions).unsqueeze(0);  // (B, S, H)
+  return dropout(LayerNorm(x));
+}
+
+BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
+    : num_heads_(c.num_attention_heads), head_size_(c.head_size()), dropout_p_(c.attention_probs_dropout_prob) {
+  query = register_module("query", nn::Linear(c.hidden_size, c.hidden_size));
+  key = register_module("key", nn::Linear(c.hidden_size, c.hidden_size));
+  value = register_module("value", nn::Linear(c.hidden_size, c.hidden_size));
+  dropout = register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob));
+}
+
+std::pair<torch::Tensor, torch::Tensor> BertSelfAttentionImpl::forward(const torch::Tensor& hidden,
+                                                                       const torch::Tensor& mask, bool need_probs) {
+  const int64_t B = hidden.size(0), S = hidden.size(1);
+  auto split_heads = [&](const torch::Tensor& t) {
+    return t.view({B, S, num_heads_, head_size_}).transpose(1, 2);  // (B, nh, S, hs)
+  };
+  auto q = split_heads(query(hidden));
+  auto k = split_heads(key(hidden));
+  auto v = split_heads(value(hidden));
+  torch::Tensor context, probs;
+  if (need_probs) {
+    // Explicit path: the only one that can return the probabilities.
+    auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_size_));  // (B, nh, S, S)
+    if (mask.defined()) scores = scores + mask;
+    probs = torch::softmax(scores, -1);
+    context = torch::matmul(dropout(probs), v);  // (B, nh, S, hs)
+  } else {
+    const double p = is_training() ? dropout_p_ : 0.0;
+    auto attn_mask = mask.defined() ? std::optional<at::Tensor>(mask.to(q.scalar_type())) : std::nullopt;
+    context = at::scaled_dot_product_attention(q, k, v, attn_mask, p);  // (B, nh, S, hs)
+  }
+  context = context.transpose(1, 2).reshape({B, S, num_heads_ * head_size_});  // (B, S, H)
+  return {context, probs};
+}
+
+BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertConfig& c) {
+  dense = register_module("dense", nn::Linear(in_features, c.hidden_size));
+  LayerNorm = register_module(
+      "LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  dropout = register_module("dropout", nn::Dropout(c.hidden_dropout_prob));
+}
+
+torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual) {
+  return LayerNorm(dropout(dense(x)) + residual);
+}
+
+BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
+  self_attention = register_module("self", BertSelfAttention(c));
+  output = register_module("output", BertResidualOutput(c.hidden_size, c));
+}
+
+std::pair<torch::Tensor, torch::Tensor> BertAttentionImpl::forward(const torch::Tensor& hidden,
+                                                                   const torch::Tensor& mask, bool need_probs) {
+  auto [context, probs] = self_attention(hidden, mask, need_probs);
+  return {output(context, hidden), probs};
+}
+
+BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : activation_(c.hidden_act) {
+  dense = register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size));
+}
+
+torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& x) { return apply_activation(activation_, dense(x)); }
+
+BertLayerImpl::BertLayerImpl(const BertConfig& c) {
+  attention = register_module("attention", BertAttention(c));
+  intermediate = register_module("intermediate", BertIntermediate(c));
+  output = register_module("output", BertResidualOutput(c.intermediate_size, c));
+}
+
+std::pair<torch::Tensor, torch::Tensor> BertLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& mask,
+                                                               bool need_probs) {
+  auto [attended, probs] = attention(hidden, mask, need_probs);
+  return {output(intermediate(attended), attended), probs};
+}
+
+BertEncoderImpl::BertEncoderImpl(const BertConfig& c) {
+  layer = register_module("layer", nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(BertLayer(c));
+}
+
+torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden, const torch::Tensor& mask,
+                                       const ForwardOptions& options, BertOutput* out) {
+  for (const auto& module : *layer) {
+    auto [next, probs] = module->as<BertLayer>()->forward(hidden, mask, options.output_attentions);
+    hidden = next;
+    if (options.output_hidden_states) out->hidden_states.push_back(hidden);
+    if (options.output_attentions) out->attentions.push_back(probs);
+  }
+  return hidden;
+}
+
+BertPoolerImpl::BertPoolerImpl(const BertConfig& c) {
+  dense = register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
+}
+
+torch::Tensor BertPoolerImpl::forward(const torch::Tensor& hidden) {
+  return torch::tanh(dense(hidden.select(1, 0)));  // (B, H)
+}
+
+BertModelImpl::BertModelImpl(const BertConfig& c, bool add_pooling_layer) : config_(c) {
+  c.validate("model config");
+  embeddings = register_module("embeddings", BertEmbeddings(c));
+  encoder = register_module("encoder", BertEncoder(c));
+  if (add_pooling_layer) pooler = register_module("pooler", BertPooler(c));
+  init_bert_weights(*this, c);
+}
+
+BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                  const torch::Tensor& token_type_ids, const ForwardOptions& options) {
+  TORCH_CHECK(input_ids.dim() == 2, "input_ids must be (batch, seq), got ", input_ids.sizes());
+  auto types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
+  // HF's extended mask: 0 where attended, the dtype's lowest value at padding, (B, 1, 1, S).
+  torch::Tensor mask;
+  if (attention_mask.defined()) {
+    auto keep = attention_mask.to(torch::kBool).unsqueeze(1).unsqueeze(2);
+    mask = torch::zeros(keep.sizes(), torch::TensorOptions().dtype(torch::kFloat).device(input_ids.device()))
+               .masked_fill_(keep.logical_not(), std::numeric_limits<float>::lowest());
+  }
+  BertOutput out;
+  auto hidden = embeddings(input_ids, types);  // (B, S, H)
+  if (options.output_hidden_states) out.hidden_states.push_back(hidden);
+  out.last_hidden_state = encoder(hidden, mask, options, &out);
+  if (pooler) out.pooler_output = pooler(out.last_hidden_state);
+  return out;
+}
+
+void init_bert_weights(nn::Module& module, const BertConfig& config) {
+  torch::NoGradGuard no_grad;
+  const double std = config.initializer_range;
+  auto init_one = [std](nn::Module& m) {
+    if (auto* linear = m.as<nn::Linear>()) {
+      nn::init::normal_(linear->weight, 0.0, std);
+      if (linear->bias.defined()) nn::init::zeros_(linear->bias);
+    } else if (auto* embedding = m.as<nn::Embedding>()) {
+      nn::init::normal_(embedding->weight, 0.0, std);
+      if (auto pad = embedding->options.padding_idx()) embedding->weight[*pad].zero_();
+    } else if (auto* norm = m.as<nn::LayerNorm>()) {
+      nn::init::ones_(norm->weight);
+      nn::init::zeros_(norm->bias);
+    }
+  };
+  // `module` itself may still be under construction (not yet owned by a shared_ptr), so it is
+  // visited directly rather than through modules(include_self=true).
+  init_one(module);
+  for (auto& child : module.modules(/*include_self=*/false)) init_one(*child);
+}
+
+}  // namespace bert::model

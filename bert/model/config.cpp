@@ -1,0 +1,179 @@
+#include "bert/model/config.h"
+
+#include "bert/util/error.h"
+#include "bert/util/files.h"
+
+#include <set>
+
+namespace bert::model {
+
+namespace {
+
+const std::set<std::string>& supported_activations() {
+  static const std::set<std::string> names = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast",
+                                              "relu", "silu", "swish", "tanh"};
+  return names;
+}
+
+// Reads `key` from `j` into `out` when present; a present value of the wrong JSON type is an
+// error naming the key, the expected type and what was found.
+template <typename T>
+void read_key(const nlohmann::json& j, const char* key, T& out, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(source + ": key '" + key + "' has the wrong type (found " + it->dump() + ")");
+  }
+}
+
+const std::set<std::string>& known_keys() {
+  static const std::set<std::string> keys = {
+      "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+      "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+      "max_position_embeddings", "type_vocab_size", "initializer_range", "layer_norm_eps",
+      "pad_token_id", "classifier_dropout", "num_labels", "id2label", "label2id", "problem_type",
+      "architectures", "model_type"};
+  return keys;
+}
+
+}  // namespace
+
+bool is_supported_activation(const std::string& name) { return supported_activations().count(name) > 0; }
+
+void BertConfig::validate(const std::string& source) const {
+  auto positive = [&](const char* key, int64_t v) {
+    if (v <= 0) throw Error(source + ": '" + key + "' must be > 0, found " + std::to_string(v));
+  };
+  positive("vocab_size", vocab_size);
+  positive("hidden_size", hidden_size);
+  positive("num_hidden_layers", num_hidden_layers);
+  positive("num_attention_heads", num_attention_heads);
+  positive("intermediate_size", intermediate_size);
+  positive("max_position_embeddings", max_position_embeddings);
+  positive("type_vocab_size", type_vocab_size);
+  positive("num_labels", num_labels);
+  if (hidden_size % num_attention_heads != 0)
+    throw Error(source + ": 'hidden_size' (" + std::to_string(hidden_size) +
+                ") must be a multiple of 'num_attention_heads' (" + std::to_string(num_attention_heads) + ")");
+  if (!is_supported_activation(hidden_act)) {
+    std::string list;
+    for (const auto& n : supported_activations()) list += (list.empty() ? "" : ", ") + n;
+    throw Error(source + ": unknown 'hidden_act' \"" + hidden_act + "\" (expected one of: " + list + ")");
+  }
+  auto probability = [&](const char* key, double v) {
+    if (v < 0.0 || v >= 1.0) throw Error(source + ": '" + key + "' must be in [0, 1), found " + std::to_string(v));
+  };
+  probability("hidden_dropout_prob", hidden_dropout_prob);
+  probability("attention_probs_dropout_prob", attention_probs_dropout_prob);
+  if (classifier_dropout) probability("classifier_dropout", *classifier_dropout);
+  if (pad_token_id < 0 || pad_token_id >= vocab_size)
+    throw Error(source + ": 'pad_token_id' " + std::to_string(pad_token_id) + " is outside the vocabulary [0, " +
+                std::to_string(vocab_size) + ")");
+  if (problem_type && *problem_type != "regression" && *problem_type != "single_label_classification" &&
+      *problem_type != "multi_label_classification")
+    throw Error(source + ": unknown 'problem_type' \"" + *problem_type +
+                "\" (expected regression, single_label_classification or multi_label_classification)");
+}
+
+BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(source + ": expected a JSON object, found " + std::string(j.type_name()));
+  if (j.contains("model_type") && j["model_type"] != "bert")
+    throw Error(source + ": 'model_type' is " + j["model_type"].dump() + ", expected \"bert\"");
+  BertConfig c;
+  read_key(j, "vocab_size", c.vocab_size, source);
+  read_key(j, "hidden_size", c.hidden_size, source);
+  read_key(j, "num_hidden_layers", c.num_hidden_layers, source);
+  read_key(j, "num_attention_heads", c.num_attention_heads, source);
+  read_key(j, "intermediate_size", c.intermediate_size, source);
+  read_key(j, "hidden_act", c.hidden_act, source);
+  read_key(j, "hidden_dropout_prob", c.hidden_dropout_prob, source);
+  read_key(j, "attention_probs_dropout_prob", c.attention_probs_dropout_prob, source);
+  read_key(j, "max_position_embeddings", c.max_position_embeddings, source);
+  read_key(j, "type_vocab_size", c.type_vocab_size, source);
+  read_key(j, "initializer_range", c.initializer_range, source);
+  read_key(j, "layer_norm_eps", c.layer_norm_eps, source);
+  read_key(j, "pad_token_id", c.pad_token_id, source);
+  if (j.contains("classifier_dropout") && !j["classifier_dropout"].is_null()) {
+    double d = 0;
+    read_key(j, "classifier_dropout", d, source);
+    c.classifier_dropout = d;
+  }
+  if (j.contains("problem_type") && !j["problem_type"].is_null()) {
+    std::string p;
+    read_key(j, "problem_type", p, source);
+    c.problem_type = p;
+  }
+  if (j.contains("id2label")) {
+    std::map<std::string, std::string> raw;
+    read_key(j, "id2label", raw, source);
+    for (const auto& [k, v] : raw) {
+      try {
+        size_t used = 0;
+        int64_t id = std::stoll(k, &used);
+        if (used != k.size()) throw std::invalid_argument(k);
+        c.id2label[id] = v;
+      } catch (const std::exception&) {
+        throw Error(source + ": 'id2label' key \"" + k + "\" is not an integer");
+      }
+    }
+    // HF derives num_labels from id2label when it is not given explicitly.
+    if (!j.contains("num_labels")) c.num_labels = static_cast<int64_t>(c.id2label.size());
+  }
+  read_key(j, "num_labels", c.num_labels, source);
+  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
+      j["architectures"][0].is_string())
+    c.architecture = j["architectures"][0].get<std::string>();
+  for (const auto& [k, v] : j.items())
+    if (!known_keys().count(k)) c.extra[k] = v;
+  c.validate(source);
+  return c;
+}
+
+nlohmann::json BertConfig::to_json() const {
+  nlohmann::json j = extra;
+  j["architectures"] = {architecture};
+  j["model_type"] = "bert";
+  j["vocab_size"] = vocab_size;
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_hidden_layers;
+  j["num_attention_heads"] = num_attention_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["hidden_act"] = hidden_act;
+  j["hidden_dropout_prob"] = hidden_dropout_prob;
+  j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
+  j["max_position_embeddings"] = max_position_embeddings;
+  j["type_vocab_size"] = type_vocab_size;
+  j["initializer_range"] = initializer_range;
+  j["layer_norm_eps"] = layer_norm_eps;
+  j["pad_token_id"] = pad_token_id;
+  j["classifier_dropout"] = classifier_dropout ? nlohmann::json(*classifier_dropout) : nlohmann::json(nullptr);
+  if (problem_type) j["problem_type"] = *problem_type;
+  // HF writes id2label/label2id always; num_labels is implied by them.
+  nlohmann::json id2label_json = nlohmann::json::object(), label2id_json = nlohmann::json::object();
+  for (int64_t i = 0; i < num_labels; ++i) {
+    auto it = id2label.find(i);
+    std::string name = it != id2label.end() ? it->second : "LABEL_" + std::to_string(i);
+    id2label_json[std::to_string(i)] = name;
+    label2id_json[name] = i;
+  }
+  j["id2label"] = id2label_json;
+  j["label2id"] = label2id_json;
+  return j;
+}
+
+BertConfig BertConfig::load(const std::string& path) {
+  const std::string text = read_text_file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(path + ": not valid JSON (" + e.what() + ")");
+  }
+  return from_json(j, path);
+}
+
+void BertConfig::save(const std::string& path) const { write_file_atomic(path, to_json().dump(2) + "\n"); }
+
+}  // namespace bert::model

@@ -1,0 +1,38 @@
+#include "bert/model/factory.h"
+
+#include "bert/util/error.h"
+
+namespace bert::model {
+
+Architecture architecture_from_name(const std::string& name, const std::string& source) {
+  if (name == "BertModel") return Architecture::Model;
+  if (name == "BertForPreTraining" || name == "BertForMaskedLM" || name == "BertLMHeadModel")
+    return Architecture::PreTraining;
+  if (name == "BertForSequenceClassification") return Architecture::SequenceClassification;
+  if (name == "BertForTokenClassification") return Architecture::TokenClassification;
+  throw Error(source + ": unsupported architecture \"" + name +
+              "\" (expected BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification or "
+              "BertForTokenClassification)");
+}
+
+std::string architecture_name(Architecture arch) {
+  switch (arch) {
+    case Architecture::Model: return "BertModel";
+    case Architecture::PreTraining: return "BertForPreTraining";
+    case Architecture::SequenceClassification: return "BertForSequenceClassification";
+    case Architecture::TokenClassification: return "BertForTokenClassification";
+  }
+  return "BertModel";
+}
+
+std::shared_ptr<torch::nn::Module> make_model(Architecture arch, const BertConfig& config) {
+  switch (arch) {
+    case Architecture::Model: return BertModel(config).ptr();
+    case Architecture::PreTraining: return BertForPreTraining(config).ptr();
+    case Architecture::SequenceClassification: return BertForSequenceClassification(config).ptr();
+    case Architecture::TokenClassification: return BertForTokenClassification(config).ptr();
+  }
+  return nullptr;
+}
+
+}  // namespace bert::model

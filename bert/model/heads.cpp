@@ -1,0 +1,110 @@
+#include "bert/model/heads.h"
+
+#include <torch/nn/functional/loss.h>
+
+namespace bert::model {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+BertPredictionHeadTransformImpl::BertPredictionHeadTransformImpl(const BertConfig& c) : activation_(c.hidden_act) {
+  dense = register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
+  LayerNorm = register_module(
+      "LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+}
+
+torch::Tensor BertPredictionHeadTransformImpl::forward(const torch::Tensor& x) {
+  return LayerNorm(apply_activation(activation_, dense(x)));
+}
+
+BertLMPredictionHeadImpl::BertLMPredictionHeadImpl(const BertConfig& c) {
+  transform = register_module("transform", BertPredictionHeadTransform(c));
+  bias = register_parameter("bias", torch::zeros({c.vocab_size}));
+}
+
+torch::Tensor BertLMPredictionHeadImpl::forward(const torch::Tensor& hidden, const torch::Tensor& decoder_weight) {
+  return torch::linear(transform(hidden), decoder_weight, bias);
+}
+
+BertPreTrainingHeadsImpl::BertPreTrainingHeadsImpl(const BertConfig& c) {
+  predictions = register_module("predictions", BertLMPredictionHead(c));
+  seq_relationship = register_module("seq_relationship", nn::Linear(c.hidden_size, 2));
+}
+
+BertForPreTrainingImpl::BertForPreTrainingImpl(const BertConfig& c) {
+  bert = register_module("bert", BertModel(c));
+  cls = register_module("cls", BertPreTrainingHeads(c));
+  init_bert_weights(*cls, c);  // bert initialised itself
+}
+
+PreTrainingOutput BertForPreTrainingImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                                  const torch::Tensor& token_type_ids, const ForwardOptions& options,
+                                                  const torch::Tensor& mlm_positions) {
+  PreTrainingOutput out;
+  out.bert = bert(input_ids, attention_mask, token_type_ids, options);
+  auto sequence = out.bert.last_hidden_state;  // (B, S, H)
+  if (mlm_positions.defined())
+    sequence = sequence.reshape({-1, sequence.size(-1)}).index_select(0, mlm_positions);  // (N, H)
+  out.prediction_logits = cls->predictions(sequence, bert->embeddings->word_embeddings->weight);
+  out.seq_relationship_logits = cls->seq_relationship(out.bert.pooler_output);
+  return out;
+}
+
+BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& c) {
+  bert = register_module("bert", BertModel(c));
+  dropout = register_module("dropout", nn::Dropout(c.effective_classifier_dropout()));
+  classifier = register_module("classifier", nn::Linear(c.hidden_size, c.num_labels));
+  init_bert_weights(*classifier, c);  // bert initialised itself
+}
+
+ClassifierOutput BertForSequenceClassificationImpl::forward(const torch::Tensor& input_ids,
+                                                            const torch::Tensor& attention_mask,
+                                                            const torch::Tensor& token_type_ids,
+                                                            const ForwardOptions& options) {
+  ClassifierOutput out;
+  out.bert = bert(input_ids, attention_mask, token_type_ids, options);
+  out.logits = classifier(dropout(out.bert.pooler_output));  // (B, num_labels)
+  return out;
+}
+
+BertForTokenClassificationImpl::BertForTokenClassificationImpl(const BertConfig& c) {
+  bert = register_module("bert", BertModel(c, /*add_pooling_layer=*/false));
+  dropout = register_module("dropout", nn::Dropout(c.effective_classifier_dropout()));
+  classifier = register_module("classifier", nn::Linear(c.hidden_size, c.num_labels));
+  init_bert_weights(*classifier, c);  // bert initialised itself
+}
+
+ClassifierOutput BertForTokenClassificationImpl::forward(const torch::Tensor& input_ids,
+                                                         const torch::Tensor& attention_mask,
+                                                         const torch::Tensor& token_type_ids,
+                                                         const ForwardOptions& options) {
+  ClassifierOutput out;
+  out.bert = bert(input_ids, attention_mask, token_type_ids, options);
+  out.logits = classifier(dropout(out.bert.last_hidden_state));  // (B, S, num_labels)
+  return out;
+}
+
+torch::Tensor masked_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return F::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat), labels.reshape({-1}),
+                          F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
+}
+
+torch::Tensor sequence_classification_loss(const BertConfig& config, const torch::Tensor& logits,
+                                           const torch::Tensor& labels) {
+  auto logits32 = logits.to(torch::kFloat);
+  const std::string problem =
+      config.problem_type.value_or(config.num_labels == 1 ? "regression" : "single_label_classification");
+  if (problem == "regression") {
+    if (config.num_labels == 1) return F::mse_loss(logits32.squeeze(-1), labels.to(torch::kFloat).reshape({-1}));
+    return F::mse_loss(logits32, labels.to(torch::kFloat));
+  }
+  if (problem == "multi_label_classification")
+    return F::binary_cross_entropy_with_logits(logits32, labels.to(torch::kFloat));
+  return F::cross_entropy(logits32.reshape({-1, config.num_labels}), labels.reshape({-1}));
+}
+
+torch::Tensor token_classification_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return masked_lm_loss(logits, labels);
+}
+
+}  // namespace bert::model

@@ -1,0 +1,5 @@
+// Precompiled header for every target: the LibTorch headers cost most of the compile time.
+#pragma once
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+#include <fmt/format.h>

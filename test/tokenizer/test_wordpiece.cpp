@@ -1,0 +1,474 @@
+// Tests of the WordPiece tokenizer. The main check replays test/data/tokenizer/tokenizer.jsonl,
+// the output of Hugging Face transformers 4.40.2's BertTokenizer on 2010 real and adversarial
+// texts, and requires every id to match; the other cases pin down behaviour the fixture does not
+// cover (file errors, invalid UTF-8, offsets, word ids, decode, truncation, threading, saving).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bert/tokenizer/unicode.h"
+#include "bert/tokenizer/wordpiece.h"
+#include "bert/util/error.h"
+
+namespace fs = std::filesystem;
+using bert::tokenizer::Encoding;
+using bert::tokenizer::WordPieceOptions;
+using bert::tokenizer::WordPieceTokenizer;
+
+namespace {
+
+const std::string kDataDir = std::string(BERT_TEST_DATA_DIR) + "/tokenizer";
+
+WordPieceOptions vocab_options(bool lower = true) {
+  WordPieceOptions o;
+  o.vocab_path = kDataDir + "/vocab.txt";
+  o.do_lower_case = lower;
+  return o;
+}
+
+const WordPieceTokenizer& uncased() {
+  static const WordPieceTokenizer tok(vocab_options(true));
+  return tok;
+}
+
+// A fresh empty directory under the system temp dir, removed at scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() /
+           ("bert_tok_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name, const std::string& content) const {
+    const std::string p = (path / name).string();
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const bert::Error& e) {
+    return e.what();
+  }
+  return "<no bert::Error thrown>";
+}
+
+// A small vocabulary for hand-checked cases.
+WordPieceTokenizer small_tokenizer(WordPieceOptions o = {}) {
+  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff",
+                                "##able", "hello", "world", ",", ".", "!", "'", "t", "don",
+                                "caf", "##e", "cafe", "我", "爱", "a", "##a", "é", "##é"};
+  return WordPieceTokenizer(v, o);
+}
+
+std::vector<std::string> tokens_of(const Encoding& e) { return e.tokens; }
+
+}  // namespace
+
+TEST_CASE("WordPiece matches transformers BertTokenizer on every fixture line",
+          "[tokenizer][fixture]") {
+  const auto& tok = uncased();
+  std::ifstream in(kDataDir + "/tokenizer.jsonl");
+  REQUIRE(in.good());
+  std::string line;
+  size_t lines = 0, matched = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    const auto j = nlohmann::json::parse(line);
+    const std::string text = j["text"].get<std::string>();
+    std::optional<std::string> pair;
+    if (!j["text_pair"].is_null()) pair = j["text_pair"].get<std::string>();
+    const auto pv = pair ? std::optional<std::string_view>(*pair) : std::nullopt;
+
+    const Encoding e = tok.encode(text, pv);
+    const Encoding t = tok.encode(text, pv, 64);
+    // The fixture stores no token types for the truncated ids: they are the untruncated ones
+    // when nothing was cut, all 0 for a single text, and otherwise 0 up to the first [SEP]
+    // (no truncated pair in the fixture has a literal [SEP] in its text).
+    const auto want_trunc = j["ids_truncated_64"].get<std::vector<int64_t>>();
+    std::vector<int64_t> want_trunc_types(want_trunc.size(), 0);
+    if (want_trunc == j["input_ids"].get<std::vector<int64_t>>()) {
+      want_trunc_types = j["token_type_ids"].get<std::vector<int64_t>>();
+    } else if (pair) {
+      bool after_sep = false;
+      for (size_t i = 0; i < want_trunc.size(); ++i) {
+        want_trunc_types[i] = after_sep ? 1 : 0;
+        if (want_trunc[i] == tok.sep_id()) after_sep = true;
+      }
+    }
+    const bool ok = e.ids == j["input_ids"].get<std::vector<int64_t>>() &&
+                    e.type_ids == j["token_type_ids"].get<std::vector<int64_t>>() &&
+                    e.tokens == j["tokens"].get<std::vector<std::string>>() &&
+                    t.ids == want_trunc &&
+                    t.type_ids == want_trunc_types;
+    if (ok) {
+      ++matched;
+    } else {
+      UNSCOPED_INFO("line " << lines << " (" << j["source"].get<std::string>()
+                            << ") text: " << text);
+      CHECK(e.tokens == j["tokens"].get<std::vector<std::string>>());
+      CHECK(t.ids == want_trunc);
+      CHECK(t.type_ids == want_trunc_types);
+    }
+  }
+  INFO(matched << " of " << lines << " lines match");
+  CHECK(lines == 2010);
+  CHECK(matched == lines);
+}
+
+TEST_CASE("vocab file errors name the file and line", "[tokenizer][vocab]") {
+  TempDir dir;
+  WordPieceOptions o;
+
+  o.vocab_path = (dir.path / "missing.txt").string();
+  std::string msg = error_of([&] { WordPieceTokenizer t(o); });
+  CHECK_THAT(msg, Catch::Contains("missing.txt") && Catch::Contains("cannot open"));
+
+  o.vocab_path = dir.file("no_unk.txt", "[PAD]\n[CLS]\n[SEP]\n[MASK]\nhello\n");
+  msg = error_of([&] { WordPieceTokenizer t(o); });
+  CHECK_THAT(msg, Catch::Contains("no_unk.txt") && Catch::Contains("[UNK]"));
+
+  o.vocab_path = dir.file("no_mask.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+  msg = error_of([&] { WordPieceTokenizer t(o); });
+  CHECK_THAT(msg, Catch::Contains("[MASK]"));
+
+  o.vocab_path = dir.file("empty_line.txt", "[PAD]\n[UNK]\n\n[CLS]\n[SEP]\n[MASK]\n");
+  msg = error_of([&] { WordPieceTokenizer t(o); });
+  CHECK_THAT(msg, Catch::Contains("empty_line.txt") && Catch::Contains("line 3") &&
+                      Catch::Contains("empty line"));
+
+  o.vocab_path = dir.file("bad_utf8.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nca\xC3\x28t\n");
+  msg = error_of([&] { WordPieceTokenizer t(o); });
+  CHECK_THAT(msg, Catch::Contains("bad_utf8.txt") && Catch::Contains("line 6") &&
+                      Catch::Contains("UTF-8") && Catch::Contains("byte 3"));
+
+  o.vocab_path = dir.file("empty.txt", "");
+  msg = error_of([&] { WordPieceTokenizer t(o); });
+  CHECK_THAT(msg, Catch::Contains("[UNK]"));
+
+  // CRLF line ends and a missing final newline are accepted, as Python's readlines() does.
+  o.vocab_path = dir.file("crlf.txt", "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\nhello");
+  WordPieceTokenizer t(o);
+  CHECK(t.vocab_size() == 6);
+  CHECK(t.token_to_id("hello") == 5);
+  CHECK(t.token_to_id("[MASK]") == 4);
+  CHECK(t.token_to_id("absent") == -1);
+}
+
+TEST_CASE("invalid UTF-8 is replaced and dropped, never fatal", "[tokenizer][utf8]") {
+  const auto& tok = uncased();
+  // Like Python's errors="replace" followed by BERT's clean-up, which removes U+FFFD: the bytes
+  // vanish without splitting the word.
+  CHECK(tok.encode("hel\xFFlo").ids == tok.encode("hello").ids);
+  CHECK(tok.encode("hello \xC0\xAF world").ids == tok.encode("hello world").ids);  // overlong
+  CHECK(tok.encode("a\xED\xA0\x80z").ids == tok.encode("az").ids);               // surrogate
+  CHECK(tok.encode("\xF4\x90\x80\x80x").ids == tok.encode("x").ids);             // > U+10FFFF
+  CHECK(tok.encode("end\xE2\x82").ids == tok.encode("end").ids);                 // truncated
+  CHECK(tok.encode("\x80\x80\x80").ids == tok.encode("").ids);
+  const std::string bad = "caf\xC3 \xE9t\xE9 [MASK]\xFF";
+  const Encoding e = tok.encode(bad);
+  for (const auto& [b, en] : e.offsets) {
+    CHECK(b <= en);
+    CHECK(en <= bad.size());
+  }
+  CHECK(e.ids.size() >= 3);
+
+  using bert::tokenizer::unicode::decode_utf8;
+  // Maximal subparts: E2 82 then 41 -> U+FFFD, 'A'.
+  std::string s = "\xE2\x82\x41";
+  size_t pos = 0;
+  CHECK(decode_utf8(s, pos) == 0xFFFD);
+  CHECK(pos == 2);
+  CHECK(decode_utf8(s, pos) == 'A');
+  s = "\xF0\x9F\x98\x80";
+  pos = 0;
+  CHECK(decode_utf8(s, pos) == 0x1F600);
+  CHECK(pos == 4);
+  size_t off = 0;
+  CHECK_FALSE(bert::tokenizer::unicode::is_valid_utf8("ab\xC3", &off));
+  CHECK(off == 2);
+  CHECK(bert::tokenizer::unicode::is_valid_utf8("\xEF\xBF\xBD ok"));
+}
+
+TEST_CASE("words longer than max_input_chars_per_word become [UNK]", "[tokenizer]") {
+  const auto& tok = uncased();
+  const std::string a100(100, 'b');
+  const std::string a101(101, 'b');
+  CHECK(tok.encode(a100).size() > 3);  // split into pieces
+  CHECK(tok.tokenize(a101) == std::vector<std::string>{"[UNK]"});
+  // The limit counts characters after normalisation, not bytes: 100 x "é" (200 bytes) is fine.
+  std::string e100;
+  for (int i = 0; i < 100; ++i) e100 += "\xC3\xA9";
+  CHECK(tok.tokenize(e100).size() > 1);
+  // 101 chars followed by punctuation: only the long word is [UNK].
+  CHECK(tok.tokenize(a101 + "!") == std::vector<std::string>{"[UNK]", "!"});
+
+  WordPieceOptions o;
+  o.max_input_chars_per_word = 3;
+  auto small = small_tokenizer(o);
+  CHECK(small.tokenize("cafe") == std::vector<std::string>{"[UNK]"});
+  CHECK(small.tokenize("caf") == std::vector<std::string>{"caf"});
+}
+
+TEST_CASE("CJK ideographs are split into single characters", "[tokenizer][cjk]") {
+  const auto& tok = uncased();
+  const std::string text = "\xE6\x88\x91\xE7\x88\xB1hello";  // 我爱hello
+  const Encoding e = tok.encode(text);
+  REQUIRE(e.tokens.size() == 5);
+  CHECK(e.tokens[1] == "\xE6\x88\x91");
+  CHECK(e.tokens[3] == "hello");
+  CHECK(e.offsets[1] == std::make_pair<size_t, size_t>(0, 3));
+  CHECK(e.offsets[2] == std::make_pair<size_t, size_t>(3, 6));
+  CHECK(e.offsets[3] == std::make_pair<size_t, size_t>(6, 11));
+  CHECK(e.word_ids == std::vector<int64_t>{-1, 0, 1, 2, -1});
+
+  WordPieceOptions o = vocab_options();
+  o.tokenize_chinese_chars = false;
+  const WordPieceTokenizer no_cjk(o);
+  CHECK(no_cjk.tokenize(text) == std::vector<std::string>{"[UNK]"});  // one unknown word
+}
+
+TEST_CASE("lower-casing and accent stripping follow BertTokenizer", "[tokenizer][accents]") {
+  const auto& tok = uncased();
+  CHECK(tok.tokenize("Caf\xC3\xA9 NA\xC3\x8FVE") == std::vector<std::string>{"cafe", "naive"});
+  // Decomposed input strips the same way.
+  CHECK(tok.tokenize("Cafe\xCC\x81") == std::vector<std::string>{"cafe"});
+  // Per-character lower-casing: final capital sigma becomes σ, not ς.
+  CHECK(tok.tokenize("\xCE\xA3\xCE\x91\xCE\xA3") == tok.tokenize("\xCF\x83\xCE\xB1\xCF\x83"));
+
+  // Cased: accents kept; decomposed input is composed (NFC) first.
+  auto small = small_tokenizer([] {
+    WordPieceOptions o;
+    o.do_lower_case = false;
+    return o;
+  }());
+  CHECK_FALSE(small.strips_accents());
+  CHECK(small.tokenize("\xC3\xA9") == std::vector<std::string>{"\xC3\xA9"});
+  CHECK(small.tokenize("e\xCC\x81") == std::vector<std::string>{"\xC3\xA9"});
+  const Encoding e = small.encode("a e\xCC\x81" "e\xCC\x81");
+  CHECK(tokens_of(e) == std::vector<std::string>{"[CLS]", "a", "\xC3\xA9", "##\xC3\xA9", "[SEP]"});
+  // Each composed char maps back to the bytes it was composed from.
+  CHECK(e.offsets[2] == std::make_pair<size_t, size_t>(2, 5));
+  CHECK(e.offsets[3] == std::make_pair<size_t, size_t>(5, 8));
+
+  // strip_accents=true without lower-casing.
+  WordPieceOptions o;
+  o.do_lower_case = false;
+  o.strip_accents = true;
+  auto strip_only = small_tokenizer(o);
+  CHECK(strip_only.tokenize("caf\xC3\xA9") == std::vector<std::string>{"cafe"});
+  // Uncased without stripping keeps the accent.
+  o.do_lower_case = true;
+  o.strip_accents = false;
+  auto lower_only = small_tokenizer(o);
+  CHECK(lower_only.tokenize("\xC3\x89") == std::vector<std::string>{"\xC3\xA9"});
+}
+
+TEST_CASE("special tokens are matched verbatim in the raw text", "[tokenizer][special]") {
+  const auto& tok = uncased();
+  const Encoding e = tok.encode("hello[MASK]world");
+  CHECK(tokens_of(e) == std::vector<std::string>{"[CLS]", "hello", "[MASK]", "world", "[SEP]"});
+  CHECK(e.offsets[2] == std::make_pair<size_t, size_t>(5, 11));
+  CHECK(e.word_ids == std::vector<int64_t>{-1, 0, 1, 2, -1});
+  // Case-sensitive: [mask] is text.
+  CHECK(tok.tokenize("[mask]") == std::vector<std::string>{"[", "mask", "]"});
+  // Re-assembled by the clean-up step: reaches WordPiece unsplit, as in transformers.
+  const WordPieceTokenizer cased(vocab_options(false));
+  CHECK(cased.tokenize(std::string("[CL\0S]", 6)) == std::vector<std::string>{"[CLS]"});
+}
+
+TEST_CASE("never_split keeps listed tokens whole", "[tokenizer]") {
+  WordPieceOptions o;
+  o.never_split = {"don't"};
+  auto t = small_tokenizer(o);
+  CHECK(t.tokenize("don't !") == std::vector<std::string>{"[UNK]", "!"});  // whole, not in vocab
+  auto plain = small_tokenizer();
+  CHECK(plain.tokenize("don't") == std::vector<std::string>{"don", "'", "t"});
+}
+
+TEST_CASE("offsets and word ids", "[tokenizer][offsets]") {
+  const auto& tok = uncased();
+  const std::string text = "  Unaffable, w\xC3\xB6rld!";
+  const Encoding e = tok.encode(text);
+  std::vector<std::string> pieces;
+  for (size_t i = 0; i < e.size(); ++i) {
+    const auto [b, en] = e.offsets[i];
+    pieces.push_back(e.sequence_ids[i] < 0 ? "<special>" : text.substr(b, en - b));
+  }
+  CHECK(tokens_of(e) ==
+        std::vector<std::string>{"[CLS]", "una", "##ffa", "##ble", ",", "world", "!", "[SEP]"});
+  CHECK(pieces == std::vector<std::string>{"<special>", "Una", "ffa", "ble", ",",
+                                           "w\xC3\xB6rld", "!", "<special>"});
+  CHECK(e.word_ids == std::vector<int64_t>{-1, 0, 0, 0, 1, 2, 3, -1});
+  CHECK(e.sequence_ids == std::vector<int64_t>{-1, 0, 0, 0, 0, 0, 0, -1});
+  CHECK(e.attention_mask == std::vector<int64_t>(8, 1));
+
+  // Dropped control characters inside a word: the piece spans them.
+  const Encoding c = tok.encode("hel\x01lo");
+  CHECK(c.tokens[1] == "hello");
+  CHECK(c.offsets[1] == std::make_pair<size_t, size_t>(0, 6));
+
+  // Pairs: offsets and word ids are relative to their own sequence.
+  const Encoding p = tok.encode("a b", std::string_view("c"));
+  CHECK(p.type_ids == std::vector<int64_t>{0, 0, 0, 0, 1, 1});
+  CHECK(p.sequence_ids == std::vector<int64_t>{-1, 0, 0, -1, 1, -1});
+  CHECK(p.word_ids == std::vector<int64_t>{-1, 0, 1, -1, 0, -1});
+  CHECK(p.offsets[4] == std::make_pair<size_t, size_t>(0, 1));
+}
+
+TEST_CASE("truncation follows longest_first", "[tokenizer][truncation]") {
+  auto t = small_tokenizer();
+  const std::string five = "a a a a a", two = "a a";
+  // 5 + 2 + 3 = 10 tokens. max 8: remove 2, both from the longer first sequence.
+  Encoding e = t.encode(five, std::string_view(two), 8);
+  CHECK(e.size() == 8);
+  CHECK(std::count(e.type_ids.begin(), e.type_ids.end(), 1) == 3);  // b + [SEP] intact
+  // max 5: remove 5 = 3 (to equal length) + 2 split 1/1 -> a:1, b:1.
+  e = t.encode(five, std::string_view(two), 5);
+  CHECK(tokens_of(e) == std::vector<std::string>{"[CLS]", "a", "[SEP]", "a", "[SEP]"});
+  // Equal lengths, odd count: the second loses one more.
+  e = t.encode("a a a", std::string_view("a a a"), 6);
+  CHECK(std::count(e.type_ids.begin(), e.type_ids.end(), 0) == 4);  // [CLS] a a [SEP]
+  CHECK(e.size() == 6);
+  // Single text.
+  e = t.encode(five, std::nullopt, 4);
+  CHECK(tokens_of(e) == std::vector<std::string>{"[CLS]", "a", "a", "[SEP]"});
+  e = t.encode(five, std::nullopt, 2);
+  CHECK(tokens_of(e) == std::vector<std::string>{"[CLS]", "[SEP]"});
+  CHECK(t.encode(five, std::nullopt, 100).size() == 7);
+  CHECK_THROWS_AS(t.encode(five, std::nullopt, 1), bert::Error);
+  CHECK_THROWS_AS(t.encode(five, std::string_view(two), 2), bert::Error);
+}
+
+TEST_CASE("decode joins pieces and cleans up spaces like transformers", "[tokenizer][decode]") {
+  const auto& tok = uncased();
+  auto ids = tok.encode("Hello , world . Don't stop [MASK] unaffable !").ids;
+  CHECK(tok.decode(ids) == "hello, world. don't stop unaffable!");
+  CHECK(tok.decode(ids, false) == "[CLS] hello, world. don't stop [MASK] unaffable! [SEP]");
+  // [UNK] is a special token too.
+  CHECK(tok.decode({tok.unk_id(), tok.token_to_id("ok")}) == "ok");
+  CHECK(tok.decode({}) == "");
+  CHECK(tok.decode({tok.token_to_id("##ing")}) == "##ing");  // nothing to glue to
+  CHECK(tok.id_to_token(-1) == "[UNK]");
+  CHECK(tok.id_to_token(tok.vocab_size()) == "[UNK]");
+  CHECK(tok.decode({999999}) == "[UNK]");  // out of range: converted, not skipped (as HF)
+}
+
+TEST_CASE("batch encoding equals sequential encoding", "[tokenizer][batch]") {
+  const auto& tok = uncased();
+  std::vector<std::string> texts, pairs;
+  std::ifstream in(kDataDir + "/tokenizer.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    texts.push_back(j["text"].get<std::string>());
+    pairs.push_back(j["text_pair"].is_null() ? "" : j["text_pair"].get<std::string>());
+  }
+  REQUIRE(texts.size() > 1000);
+  for (int threads : {1, 4}) {
+    const auto batch = tok.encode_batch(texts, nullptr, 32, threads);
+    const auto batch_pairs = tok.encode_batch(texts, &pairs, 48, threads);
+    REQUIRE(batch.size() == texts.size());
+    size_t same = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const Encoding a = tok.encode(texts[i], std::nullopt, 32);
+      const Encoding b = tok.encode(texts[i], std::string_view(pairs[i]), 48);
+      same += a.ids == batch[i].ids && a.offsets == batch[i].offsets &&
+              a.word_ids == batch[i].word_ids && b.ids == batch_pairs[i].ids &&
+              b.type_ids == batch_pairs[i].type_ids;
+    }
+    CHECK(same == texts.size());
+  }
+  std::vector<std::string> short_pairs(3);
+  CHECK_THROWS_AS(tok.encode_batch(texts, &short_pairs, 0, 2), bert::Error);
+}
+
+TEST_CASE("save and from_directory round trip", "[tokenizer][save]") {
+  TempDir dir;
+  WordPieceOptions o = vocab_options(false);
+  o.strip_accents = true;
+  o.tokenize_chinese_chars = false;
+  o.never_split = {"[FOO]"};
+  const WordPieceTokenizer tok(o);
+  tok.save(dir.path.string());
+  CHECK(fs::exists(dir.path / "vocab.txt"));
+  CHECK(fs::exists(dir.path / "special_tokens_map.json"));
+  const auto cfg = nlohmann::json::parse(std::ifstream(dir.path / "tokenizer_config.json"));
+  CHECK(cfg["tokenizer_class"] == "BertTokenizer");
+  CHECK(cfg["do_lower_case"] == false);
+  CHECK(cfg["strip_accents"] == true);
+  CHECK(cfg["mask_token"] == "[MASK]");
+
+  const auto back = WordPieceTokenizer::from_directory(dir.path.string());
+  CHECK(back.vocab_size() == tok.vocab_size());
+  CHECK_FALSE(back.options().do_lower_case);
+  CHECK(back.strips_accents());
+  CHECK_FALSE(back.options().tokenize_chinese_chars);
+  CHECK(back.options().never_split == std::vector<std::string>{"[FOO]"});
+  const std::string text = "Caf\xC3\xA9 [FOO] \xE4\xB8\xAD\xE6\x96\x87 [MASK]";
+  CHECK(back.encode(text).ids == tok.encode(text).ids);
+
+  // The fixture directory layout written by transformers loads too.
+  TempDir hf;
+  fs::copy_file(kDataDir + "/vocab.txt", hf.path / "vocab.txt");
+  hf.file("tokenizer_config.json",
+          R"({"do_lower_case": true, "strip_accents": null, "never_split": null,
+              "cls_token": {"content": "[CLS]", "__type": "AddedToken"},
+              "tokenizer_class": "BertTokenizer"})");
+  const auto hf_tok = WordPieceTokenizer::from_directory(hf.path.string());
+  CHECK(hf_tok.options().do_lower_case);
+  CHECK(hf_tok.cls_id() == 101);
+  CHECK(hf_tok.pad_id() == 0);
+  CHECK(hf_tok.sep_id() == 102);
+  CHECK(hf_tok.mask_id() == 103);
+  CHECK(hf_tok.unk_id() == 100);
+
+  hf.file("tokenizer_config.json", R"({"do_lower_case": "yes"})");
+  const std::string msg = error_of([&] { WordPieceTokenizer::from_directory(hf.path.string()); });
+  CHECK_THAT(msg, Catch::Contains("tokenizer_config.json") && Catch::Contains("do_lower_case") &&
+                      Catch::Contains("string"));
+  hf.file("tokenizer_config.json", "{not json");
+  CHECK_THROWS_AS(WordPieceTokenizer::from_directory(hf.path.string()), bert::Error);
+}
+
+TEST_CASE("unicode predicates match transformers' definitions", "[tokenizer][unicode]") {
+  namespace u = bert::tokenizer::unicode;
+  CHECK(u::is_whitespace(' '));
+  CHECK(u::is_whitespace(0x3000));
+  CHECK(u::is_whitespace(0xA0));
+  CHECK_FALSE(u::is_whitespace(0x2028));  // Zl: not BERT whitespace...
+  CHECK(u::is_line_separator(0x2028));    // ...but str.split() breaks on it
+  CHECK(u::is_control(0x200B));           // Cf
+  CHECK(u::is_control(0xE000));           // Co
+  CHECK_FALSE(u::is_control('\t'));
+  CHECK(u::is_punctuation('$'));
+  CHECK(u::is_punctuation('`'));
+  CHECK(u::is_punctuation(0x3002));  // 。
+  CHECK_FALSE(u::is_punctuation(0x20AC));  // € is Sc
+  CHECK(u::is_chinese_char(0x4E00));
+  CHECK_FALSE(u::is_chinese_char(0x3042));  // hiragana
+  char32_t low[2];
+  CHECK(u::to_lower(0x130, low) == 2);
+  CHECK(u::to_lower('A', low) == 1);
+  CHECK(low[0] == 'a');
+  CHECK(u::nfc("e\xCC\x81") == "\xC3\xA9");
+  CHECK(u::nfd("\xC3\xA9") == "e\xCC\x81");
+}
