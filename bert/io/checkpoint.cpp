@@ -158,7 +158,9 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
   fs::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
   auto cfg = config;
-  cfg.extra["torch_dtype"] = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : "float32";
+  // transformers 5 names it "dtype", 4.x "torch_dtype": keep whichever the config has.
+  const char* dtype_key = cfg.extra.contains("dtype") ? "dtype" : "torch_dtype";
+  cfg.extra[dtype_key] = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : "float32";
   write_safetensors((fs::path(dir) / "model.safetensors").string(), model_weights(model, dtype), {{"format", "pt"}});
   cfg.save((fs::path(dir) / "config.json").string());
 }

@@ -125,6 +125,9 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& sou
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     c.architecture = j["architectures"][0].get<std::string>();
+  if (j.contains("position_embedding_type") && j["position_embedding_type"] != "absolute")
+    throw Error(source + ": 'position_embedding_type' " + j["position_embedding_type"].dump() +
+                " is not supported (expected \"absolute\")");
   for (const auto& [k, v] : j.items())
     if (!known_keys().count(k)) c.extra[k] = v;
   c.validate(source);
