@@ -1,0 +1,106 @@
+// The `bert` binary on bad input: each case exits non-zero with one line on stderr that names
+// the file and the problem. Runs the real binary (BERT_BINARY_PATH) in a shell.
+#include "test/test_helpers.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int status;
+  std::string output;
+};
+
+Run run_bert(const std::string& args) {
+  std::string cmd = std::string(BERT_BINARY_PATH) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+fs::path make_checkpoint_copy(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("bert_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})
+    fs::copy_file(bert::test::data_path(std::string("hf-tiny/") + f), dir / f);
+  return dir;
+}
+
+void require_one_line_error(const Run& r, const std::string& must_contain) {
+  INFO("output: " << r.output);
+  REQUIRE(r.status != 0);
+  REQUIRE(r.output.rfind("error: ", 0) == 0);
+  REQUIRE(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  REQUIRE(r.output.find(must_contain) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("bert info on bad checkpoints", "[cli][errors]") {
+  SECTION("missing config.json") {
+    auto dir = make_checkpoint_copy("noconfig");
+    fs::remove(dir / "config.json");
+    require_one_line_error(run_bert("info " + dir.string()), "missing config.json");
+    fs::remove_all(dir);
+  }
+  SECTION("unknown activation") {
+    auto dir = make_checkpoint_copy("act");
+    std::ofstream(dir / "config.json") << R"({"model_type": "bert", "hidden_act": "swishy"})";
+    require_one_line_error(run_bert("info " + dir.string()), "unknown 'hidden_act' \"swishy\"");
+    fs::remove_all(dir);
+  }
+  SECTION("truncated safetensors") {
+    auto dir = make_checkpoint_copy("trunc");
+    fs::resize_file(dir / "model.safetensors", fs::file_size(dir / "model.safetensors") / 2);
+    require_one_line_error(run_bert("info " + dir.string()), "model.safetensors");
+    fs::remove_all(dir);
+  }
+  SECTION("header that lies about sizes") {
+    auto dir = make_checkpoint_copy("lie");
+    std::fstream f(dir / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    uint64_t huge = 1ull << 40;
+    f.write(reinterpret_cast<const char*>(&huge), 8);
+    f.close();
+    require_one_line_error(run_bert("info " + dir.string()), "model.safetensors");
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("bert convert rejects a wrong-shape tensor", "[cli][errors]") {
+  auto dir = make_checkpoint_copy("shape");
+  std::ofstream(dir / "config.json") << R"({"model_type": "bert", "architectures": ["BertForPreTraining"],
+    "vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "intermediate_size": 48, "max_position_embeddings": 64})";
+  auto out = dir / "out";
+  require_one_line_error(run_bert("convert --input " + dir.string() + " --out " + out.string()),
+                         "intermediate.dense.bias' has shape [64], the model expects [48]");
+  REQUIRE_FALSE(fs::exists(out / "model.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("bert convert and info on a real checkpoint", "[cli]") {
+  auto out = fs::temp_directory_path() / ("bert_cli_convert_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  auto r = run_bert("convert --input " + bert::test::data_path("hf-tiny/pytorch_model.bin") + " --out " + out.string() +
+                    " --dtype bf16");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  auto info = run_bert("info " + out.string());
+  REQUIRE(info.status == 0);
+  REQUIRE(info.output.find("BFloat16") != std::string::npos);
+  REQUIRE(info.output.find("MLM NSP") != std::string::npos);
+  REQUIRE(info.output.find("WordPiece") != std::string::npos);
+  fs::remove_all(out);
+}

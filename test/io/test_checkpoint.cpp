@@ -1,0 +1,181 @@
+// Checkpoint directories: save → load round trips bit-exactly (float32 and bf16), key variants
+// load, missing heads are reported, and every mismatch is an error naming key and shapes.
+#include "bert/io/checkpoint.h"
+#include "bert/io/convert.h"
+#include "bert/io/safetensors.h"
+#include "bert/model/factory.h"
+#include "bert/util/error.h"
+#include "test/test_helpers.h"
+
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+using namespace bert;
+using bert::test::data_path;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("bert_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+model::BertConfig small_config() {
+  model::BertConfig c;
+  c.vocab_size = 100;
+  c.hidden_size = 16;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 32;
+  c.max_position_embeddings = 24;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("save then load gives bit-identical tensors", "[io][checkpoint]") {
+  auto dir = temp_dir("roundtrip");
+  torch::manual_seed(7);
+  auto config = small_config();
+  model::BertForPreTraining a(config);
+  io::save_model(dir.string(), config, *a);
+  auto config2 = model::BertConfig::load((dir / "config.json").string());
+  auto expected_json = config.to_json();
+  expected_json["torch_dtype"] = "float32";
+  REQUIRE(config2.to_json() == expected_json);
+  torch::manual_seed(8);  // a different init, overwritten by the load
+  model::BertForPreTraining b(config2);
+  auto report = io::load_weights(*b, io::read_weights(dir.string()), "roundtrip");
+  REQUIRE(report.initialised.empty());
+  REQUIRE(report.ignored.empty());
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (const auto& p : pa) {
+    INFO(p.key());
+    REQUIRE(torch::equal(p.value(), pb[p.key()]));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("export in bf16 and read back", "[io][checkpoint]") {
+  auto dir = temp_dir("bf16");
+  auto config = small_config();
+  model::BertModel m(config);
+  io::save_model(dir.string(), config, *m, torch::kBFloat16);
+  auto file = io::read_safetensors((dir / "model.safetensors").string());
+  for (const auto& [k, t] : file.tensors) REQUIRE(t.scalar_type() == torch::kBFloat16);
+  model::BertModel back(config);
+  io::load_weights(*back, file.tensors, "bf16");
+  for (const auto& p : m->named_parameters())
+    REQUIRE(torch::equal(back->named_parameters()[p.key()], p.value().to(torch::kBFloat16).to(torch::kFloat)));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a file written by convert follows the safetensors rules", "[io][checkpoint][convert]") {
+  auto dir = temp_dir("convert");
+  io::ConvertOptions o;
+  o.input = data_path("hf-tiny");
+  o.out_dir = dir.string();
+  io::convert_checkpoint(o);
+  REQUIRE(fs::exists(dir / "vocab.txt"));
+  REQUIRE(fs::exists(dir / "config.json"));
+  // Parse the header by hand: length multiple of 8, keys sorted, offsets contiguous from 0.
+  std::ifstream in(dir / "model.safetensors", std::ios::binary);
+  uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  REQUIRE(n % 8 == 0);
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  auto j = nlohmann::json::parse(header);
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::string previous;
+  for (auto& [key, value] : j.items()) {
+    if (key == "__metadata__") continue;
+    REQUIRE(key > previous);
+    previous = key;
+    ranges.emplace_back(value["data_offsets"][0].get<uint64_t>(), value["data_offsets"][1].get<uint64_t>());
+  }
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t expect = 0;
+  for (auto [b, e] : ranges) {
+    REQUIRE(b == expect);
+    expect = e;
+  }
+  REQUIRE(fs::file_size(dir / "model.safetensors") == 8 + n + expect);
+  // And it loads back equal to the source.
+  auto src = io::read_safetensors(data_path("hf-tiny/model.safetensors")).tensors;
+  auto dst = io::read_safetensors((dir / "model.safetensors").string()).tensors;
+  std::map<std::string, torch::Tensor> dst_map(dst.begin(), dst.end());
+  for (const auto& [k, t] : src) REQUIRE(torch::equal(t, dst_map.at(k)));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("key variants and missing heads", "[io][checkpoint]") {
+  auto config = small_config();
+  model::BertModel bare(config);
+  // A bare encoder file (no "bert." prefix) loads into a classifier: the head is reported new.
+  auto weights = io::model_weights(*bare);
+  config.num_labels = 3;
+  model::BertForSequenceClassification cls(config);
+  auto report = io::load_weights(*cls, weights, "bare");
+  REQUIRE(report.initialised == std::vector<std::string>{"classifier.bias", "classifier.weight"});
+  REQUIRE(torch::equal(cls->bert->embeddings->word_embeddings->weight, bare->embeddings->word_embeddings->weight));
+  // Legacy gamma/beta names and a position_ids buffer.
+  io::NamedTensors legacy;
+  for (auto [k, t] : weights) {
+    auto pos = k.find("LayerNorm.weight");
+    if (pos != std::string::npos) k = k.substr(0, pos) + "LayerNorm.gamma";
+    legacy.emplace_back("bert." + k, t);
+  }
+  legacy.emplace_back("bert.embeddings.position_ids", torch::arange(24).unsqueeze(0));
+  model::BertModel again(small_config());
+  auto r2 = io::load_weights(*again, legacy, "legacy");
+  REQUIRE(r2.initialised.empty());
+  REQUIRE(torch::equal(again->embeddings->LayerNorm->weight, bare->embeddings->LayerNorm->weight));
+}
+
+TEST_CASE("mismatches are errors naming the key and both shapes", "[io][checkpoint][errors]") {
+  auto config = small_config();
+  model::BertModel m(config);
+  auto weights = io::model_weights(*m);
+  SECTION("wrong shape") {
+    for (auto& [k, t] : weights)
+      if (k == "encoder.layer.1.intermediate.dense.weight") t = torch::zeros({31, 16});
+    REQUIRE_THROWS_WITH(io::load_weights(*m, weights, "x.safetensors"),
+                        Catch::Contains("x.safetensors") && Catch::Contains("encoder.layer.1.intermediate.dense.weight") &&
+                            Catch::Contains("[31, 16]") && Catch::Contains("[32, 16]"));
+  }
+  SECTION("missing encoder weight") {
+    weights.erase(std::remove_if(weights.begin(), weights.end(),
+                                 [](auto& kv) { return kv.first == "encoder.layer.0.output.dense.bias"; }),
+                  weights.end());
+    REQUIRE_THROWS_WITH(io::load_weights(*m, weights, "y.bin"),
+                        Catch::Contains("y.bin") && Catch::Contains("missing tensor 'encoder.layer.0.output.dense.bias'"));
+  }
+}
+
+TEST_CASE("config.json errors name the file and the key", "[io][config][errors]") {
+  auto dir = temp_dir("config");
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir / "config.json") << text;
+    return (dir / "config.json").string();
+  };
+  REQUIRE_THROWS_WITH(model::BertConfig::load((dir / "absent.json").string()), Catch::Contains("absent.json"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"hidden_act\": \"gelu_magic\"}")),
+                      Catch::Contains("config.json") && Catch::Contains("unknown 'hidden_act' \"gelu_magic\""));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"hidden_size\": 30, \"num_attention_heads\": 4}")),
+                      Catch::Contains("multiple of 'num_attention_heads'"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"hidden_size\": \"big\"}")),
+                      Catch::Contains("'hidden_size' has the wrong type"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{not json")), Catch::Contains("not valid JSON"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"model_type\": \"roberta\"}")), Catch::Contains("model_type"));
+  fs::remove_all(dir);
+}
