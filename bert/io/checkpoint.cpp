@@ -1,10 +1,10 @@
 #include "bert/io/checkpoint.h"
 
 #include "bert/io/safetensors.h"
+#include "bert/io/torch_bin.h"
 #include "bert/util/error.h"
 
 #include "bert/util/log.h"
-#include <torch/serialize.h>
 
 #include <filesystem>
 #include <fstream>
@@ -53,27 +53,6 @@ std::string find_weights_file(const std::string& path) {
     if (fs::exists(candidate)) return candidate.string();
   }
   throw Error(path + ": no model.safetensors or pytorch_model.bin in this directory");
-}
-
-NamedTensors read_torch_bin(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  torch::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    throw Error(path + ": not a readable torch.save file (" + std::string(e.what()).substr(0, 200) + ")");
-  }
-  if (!value.isGenericDict()) throw Error(path + ": expected a state dict (a dict of tensors), found " + value.tagKind());
-  NamedTensors out;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString()) throw Error(path + ": state dict has a non-string key");
-    if (!entry.value().isTensor())
-      throw Error(path + ": state dict entry '" + entry.key().toStringRef() + "' is not a tensor");
-    out.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
-  }
-  return out;
 }
 
 NamedTensors read_weights(const std::string& path) {
@@ -163,6 +142,21 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
   cfg.extra[dtype_key] = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : "float32";
   write_safetensors((fs::path(dir) / "model.safetensors").string(), model_weights(model, dtype), {{"format", "pt"}});
   cfg.save((fs::path(dir) / "config.json").string());
+}
+
+int copy_tokenizer_files(const std::string& from_dir, const std::string& to_dir) {
+  static const char* const kTokenizerFiles[] = {"vocab.txt",      "tokenizer_config.json", "special_tokens_map.json",
+                                                "tokenizer.json", "spm.model",             "spm.vocab"};
+  int copied = 0;
+  for (const char* name : kTokenizerFiles) {
+    auto from = fs::path(from_dir) / name;
+    if (!fs::exists(from)) continue;
+    auto to = fs::path(to_dir) / name;
+    if (fs::exists(to) && fs::equivalent(from, to)) continue;
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+    ++copied;
+  }
+  return copied;
 }
 
 }  // namespace bert::io

@@ -28,9 +28,6 @@ NamedTensors read_weights(const std::string& path);
 // The weight file `read_weights` would read for `path`.
 std::string find_weights_file(const std::string& path);
 
-// Reads a `torch.save(state_dict)` file (zip format) without Python.
-NamedTensors read_torch_bin(const std::string& path);
-
 struct LoadReport {
   std::vector<std::string> initialised;  // model parameters absent from the file (fresh init kept)
   std::vector<std::string> ignored;      // file keys the model has no use for
@@ -49,5 +46,9 @@ NamedTensors model_weights(torch::nn::Module& model, torch::Dtype dtype = torch:
 // Writes `dir/config.json` and `dir/model.safetensors` (atomically; creates dir).
 void save_model(const std::string& dir, const model::BertConfig& config, torch::nn::Module& model,
                 torch::Dtype dtype = torch::kFloat);
+
+// Copies the tokenizer files found in `from_dir` (vocab.txt, spm.model, tokenizer_config.json,
+// ...) into `to_dir`; returns how many were copied.
+int copy_tokenizer_files(const std::string& from_dir, const std::string& to_dir);
 
 }  // namespace bert::io

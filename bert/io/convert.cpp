@@ -17,10 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Files a tokenizer may consist of; copied along with the weights.
-const char* const kTokenizerFiles[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                                       "tokenizer.json", "spm.model", "spm.vocab"};
-
 std::string config_path_for(const ConvertOptions& o) {
   if (!o.config_path.empty()) return o.config_path;
   fs::path in(o.input);
@@ -75,15 +71,7 @@ std::string convert_checkpoint(const ConvertOptions& o) {
   config.architecture = model::architecture_name(arch);
   save_model(o.out_dir, config, *model, o.dtype);
   fs::path source_dir = fs::is_directory(o.input) ? fs::path(o.input) : fs::path(o.input).parent_path();
-  int copied = 0;
-  for (const char* name : kTokenizerFiles) {
-    auto from = source_dir / name;
-    if (!fs::exists(from)) continue;
-    auto to = fs::path(o.out_dir) / name;
-    if (fs::exists(to) && fs::equivalent(from, to)) continue;
-    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
-    ++copied;
-  }
+  const int copied = copy_tokenizer_files(source_dir.string(), o.out_dir);
   int64_t params = 0;
   for (const auto& p : model->parameters()) params += p.numel();
   return fmt::format("[convert] {} → {}: {} ({} parameters, {}), {} tokenizer files", weights_file, o.out_dir,
