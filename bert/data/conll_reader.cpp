@@ -1,0 +1,335 @@
+// Implementation of conll_reader.h: the CoNLL column reader, LabelMap, number parsing for
+// regression labels, and the classification-or-regression rule. Numbers are parsed with
+// std::from_chars, not strtod, so that a German or French locale in the user's environment cannot
+// turn "3.800" into 3 or into an error.
+#include "bert/data/conll_reader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <stdexcept>
+
+#include "bert/tokenizer/unicode.h"
+#include "bert/util/error.h"
+#include "bert/util/files.h"
+
+namespace bert::data {
+
+namespace {
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+constexpr std::string_view kDocStart = "-DOCSTART-";
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Printable rendering of user data for messages (control bytes escaped, long values cut).
+std::string quote_for_message(std::string_view s, size_t max_bytes = 80) {
+  std::string out = "\"";
+  size_t i = 0;
+  for (; i < s.size(); ++i) {
+    if (i >= max_bytes && (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) break;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\t') out += "\\t";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "\"";
+  if (i < s.size()) out += "...";
+  return out;
+}
+
+// Space/tab-separated columns of one line (no empty columns: runs of separators count once).
+void split_columns(std::string_view line, std::vector<std::string_view>& cols) {
+  cols.clear();
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i >= line.size()) break;
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
+    cols.push_back(line.substr(i, j - i));
+    i = j;
+  }
+}
+
+std::string known_labels(const std::vector<std::string>& names) {
+  constexpr size_t kMaxShown = 20;
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < kMaxShown; ++i) {
+    if (i) s += ", ";
+    s += quote_for_message(names[i], 40);
+  }
+  if (names.size() > kMaxShown) s += ", ... (" + std::to_string(names.size()) + " in all)";
+  return s;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// CoNLL
+
+std::string ConllReport::summary(const std::string& path) const {
+  return path + ": " + std::to_string(sentences) + " sentences, " + std::to_string(tokens) + " tokens, " +
+         std::to_string(documents) + " -DOCSTART- documents, " + std::to_string(num_columns) + " columns";
+}
+
+ConllData parse_conll(std::string_view contents, const std::string& path, const ConllOptions& options) {
+  if (contents.substr(0, kBom.size()) == kBom) contents.remove_prefix(kBom.size());
+  ConllData out;
+  ConllReport& rep = out.report;
+  TaggedSentence current;
+  size_t tag_col = 0, first_token_line = 0;
+  std::vector<std::string_view> cols;
+
+  auto flush = [&]() {
+    if (current.words.empty()) return;
+    rep.tokens += current.words.size();
+    out.sentences.push_back(std::move(current));
+    current = TaggedSentence();
+  };
+
+  size_t pos = 0, line_no = 0;
+  while (pos < contents.size()) {
+    ++line_no;
+    size_t eol = contents.find('\n', pos);
+    if (eol == std::string_view::npos) eol = contents.size();
+    std::string_view line = contents.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    auto where = [&]() { return path + ":" + std::to_string(line_no) + ": "; };
+
+    split_columns(line, cols);
+    if (cols.empty()) {  // blank line: sentence boundary
+      flush();
+      continue;
+    }
+    if (cols[0] == kDocStart) {
+      flush();
+      ++rep.documents;
+      continue;
+    }
+    size_t bad_at = 0;
+    if (!tokenizer::unicode::is_valid_utf8(line, &bad_at)) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", static_cast<unsigned char>(line[bad_at]));
+      throw Error(where() + "invalid UTF-8 at byte " + std::to_string(bad_at + 1) + ": found byte " + buf +
+                  " (the file must be UTF-8 encoded)");
+    }
+    if (rep.num_columns == 0) {
+      // The first token line fixes the layout for the whole file.
+      rep.num_columns = cols.size();
+      first_token_line = line_no;
+      if (options.word_column >= cols.size()) {
+        throw Error(where() + "word column " + std::to_string(options.word_column) + " (0-based) does not exist: "
+                    "the line has " + std::to_string(cols.size()) + " columns: " + quote_for_message(line));
+      }
+      if (options.has_tags) {
+        tag_col = options.tag_column ? *options.tag_column : cols.size() - 1;
+        if (tag_col >= cols.size()) {
+          throw Error(where() + "tag column " + std::to_string(tag_col) + " (0-based) does not exist: the line has " +
+                      std::to_string(cols.size()) + " columns: " + quote_for_message(line));
+        }
+        if (tag_col == options.word_column) {
+          throw Error(where() + "expected at least a word and a tag column, found " + std::to_string(cols.size()) +
+                      (cols.size() == 1 ? " column: " : " columns with the tag column equal to the word column: ") +
+                      quote_for_message(line));
+        }
+      }
+    } else if (cols.size() != rep.num_columns) {
+      throw Error(where() + "expected " + std::to_string(rep.num_columns) + " whitespace-separated columns (as on line " +
+                  std::to_string(first_token_line) + ", the first token line), found " + std::to_string(cols.size()) +
+                  ": " + quote_for_message(line));
+    }
+    if (current.words.empty()) current.line = line_no;
+    current.words.emplace_back(cols[options.word_column]);
+    if (options.has_tags) current.tags.emplace_back(cols[tag_col]);
+  }
+  flush();
+  rep.sentences = out.sentences.size();
+  if (out.sentences.empty()) throw Error(path + ": no tokens found (expected one `word ... tag` line per token)");
+  return out;
+}
+
+ConllData read_conll(const std::string& path, const ConllOptions& options) {
+  const std::string contents = read_text_file(path);
+  return parse_conll(contents, path, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers
+
+std::optional<double> parse_number(std::string_view s) {
+  s = trim(s);
+  // from_chars takes no leading '+', which spreadsheets and printf("%+f") write.
+  if (s.size() > 1 && s[0] == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
+  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+double parse_regression_label(const std::string& label, const std::string& file, size_t line) {
+  if (auto v = parse_number(label)) return *v;
+  throw Error(file + ":" + std::to_string(line) + ": label " + quote_for_message(label) +
+              " is not a number (a regression task needs a finite decimal number such as 3.8 in every row)");
+}
+
+std::vector<double> regression_targets(const std::vector<LabelledRow>& rows, const std::string& file) {
+  std::vector<double> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(parse_regression_label(r.label, file, r.line));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// LabelMap
+
+LabelMap LabelMap::build(const std::vector<std::string>& labels, LabelOrder order) {
+  if (labels.empty()) throw Error("cannot build a label map from no labels");
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const auto& l : labels) {
+    if (l.empty()) throw Error("cannot build a label map: empty label");
+    if (seen.insert(l).second) names.push_back(l);
+  }
+  if (order == LabelOrder::kSorted) {
+    // Numeric order only when *every* label is a number: mixing the two orders would make the ids
+    // depend on which labels happen to occur.
+    std::vector<std::pair<double, std::string>> numeric;
+    for (const auto& n : names) {
+      const auto v = parse_number(n);
+      if (!v) break;
+      numeric.emplace_back(*v, n);
+    }
+    if (numeric.size() == names.size()) {
+      std::sort(numeric.begin(), numeric.end());  // ties ("1" vs "1.0") by bytes
+      for (size_t i = 0; i < names.size(); ++i) names[i] = numeric[i].second;
+    } else {
+      std::sort(names.begin(), names.end());
+    }
+  }
+  return from_names(std::move(names));
+}
+
+LabelMap LabelMap::from_names(std::vector<std::string> names) {
+  LabelMap m;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!m.ids_.emplace(names[i], static_cast<int64_t>(i)).second)
+      throw Error("label list has " + quote_for_message(names[i]) + " twice (ids " + std::to_string(m.ids_[names[i]]) +
+                  " and " + std::to_string(i) + ")");
+  }
+  m.names_ = std::move(names);
+  return m;
+}
+
+const std::string& LabelMap::name(int64_t id) const {
+  if (id < 0 || static_cast<size_t>(id) >= names_.size())
+    throw std::out_of_range("label id " + std::to_string(id) + " out of range [0, " + std::to_string(names_.size()) + ")");
+  return names_[static_cast<size_t>(id)];
+}
+
+std::optional<int64_t> LabelMap::find(const std::string& label) const {
+  const auto it = ids_.find(label);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+int64_t LabelMap::id(const std::string& label, const std::string& file, size_t line) const {
+  if (auto i = find(label)) return *i;
+  throw Error(file + ":" + std::to_string(line) + ": unknown label " + quote_for_message(label) +
+              " (not among the " + std::to_string(names_.size()) + " labels of the training data: " +
+              known_labels(names_) + ")");
+}
+
+std::vector<int64_t> LabelMap::encode(const std::vector<LabelledRow>& rows, const std::string& file) const {
+  std::vector<int64_t> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(id(r.label, file, r.line));
+  return out;
+}
+
+std::vector<std::vector<int64_t>> LabelMap::encode(const std::vector<TaggedSentence>& sentences,
+                                                   const std::string& file) const {
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(sentences.size());
+  for (const auto& s : sentences) {
+    std::vector<int64_t> ids;
+    ids.reserve(s.tags.size());
+    // Tokens of a sentence sit on consecutive lines, so token i is on line s.line + i.
+    for (size_t i = 0; i < s.tags.size(); ++i) ids.push_back(id(s.tags[i], file, s.line + i));
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+std::vector<std::string> collect_labels(const std::vector<LabelledRow>& rows) {
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(r.label);
+  return out;
+}
+
+std::vector<std::string> collect_tags(const std::vector<TaggedSentence>& sentences) {
+  std::vector<std::string> out;
+  for (const auto& s : sentences) out.insert(out.end(), s.tags.begin(), s.tags.end());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task inference
+
+std::string to_string(TaskKind kind) {
+  return kind == TaskKind::kRegression ? "regression" : "classification";
+}
+
+TaskInference infer_task(const std::vector<std::string>& labels, size_t max_integer_classes) {
+  if (labels.empty()) throw Error("cannot infer the task from no labels");
+  TaskInference t;
+  std::set<std::string> distinct_strings(labels.begin(), labels.end());
+  t.distinct_labels = distinct_strings.size();
+  std::set<double> values;
+  const std::string* fractional = nullptr;
+  for (const auto& l : distinct_strings) {
+    const auto v = parse_number(l);
+    if (!v) {
+      t.kind = TaskKind::kClassification;
+      t.reason = "classification: label " + quote_for_message(l) + " is not a number (" + std::to_string(t.distinct_labels) +
+                 " distinct labels)";
+      return t;
+    }
+    values.insert(*v);
+    if (!fractional && *v != std::floor(*v)) fractional = &l;
+  }
+  if (fractional) {
+    t.kind = TaskKind::kRegression;
+    t.reason = "regression: every label is a number and " + quote_for_message(*fractional) + " is not an integer (" +
+               std::to_string(values.size()) + " distinct values)";
+  } else if (values.size() > max_integer_classes) {
+    t.kind = TaskKind::kRegression;
+    t.reason = "regression: every label is an integer and there are " + std::to_string(values.size()) +
+               " distinct values (more than " + std::to_string(max_integer_classes) + ")";
+  } else {
+    t.kind = TaskKind::kClassification;
+    t.reason = "classification: every label is an integer and there are " + std::to_string(values.size()) +
+               " distinct values (at most " + std::to_string(max_integer_classes) + ")";
+  }
+  return t;
+}
+
+}  // namespace bert::data
