@@ -7,7 +7,7 @@
 //
 //   tokenizer_tool --vocab vocab.txt [--lowercase 1] [--strip-accents auto|0|1]
 //                  [--max-length N] [--input tsv|jsonl] [--details] [--threads N]
-//                  [--save DIR]
+//                  [--never-split TOKEN]... [--save DIR]
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -25,7 +25,8 @@ namespace {
 [[noreturn]] void usage(const std::string& msg) {
   std::cerr << "tokenizer_tool: " << msg
             << "\nusage: tokenizer_tool --vocab FILE [--lowercase 0|1] [--strip-accents auto|0|1]"
-               " [--max-length N] [--input tsv|jsonl] [--details] [--threads N] [--save DIR]\n";
+               " [--max-length N] [--input tsv|jsonl] [--details] [--threads N]"
+               " [--never-split TOKEN]... [--save DIR]\n";
   std::exit(2);
 }
 
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
       details = true;
     } else if (a == "--threads") {
       threads = std::stoi(value());
+    } else if (a == "--never-split") {
+      opt.never_split.push_back(value());
     } else if (a == "--save") {
       save_dir = value();
     } else {

@@ -23,7 +23,6 @@ Exit status 1 on any failure.
 Run from the repository root:  .venv/bin/python scripts/compare_tokenizers.py
 """
 import argparse
-import glob
 import hashlib
 import json
 import os
@@ -139,10 +138,14 @@ def load_hard_cases(fixture):
 # C++ side
 
 def build_tool():
-    sources = sorted(glob.glob(os.path.join(REPO, "bert", "tokenizer", "*.cpp")))
+    # Only the WordPiece sources: the rest of bert/tokenizer/ needs other libraries.
+    sources = [os.path.join(REPO, "bert", "tokenizer", f)
+               for f in ("tokenizer.cpp", "unicode.cpp", "wordpiece.cpp")]
     sources.append(os.path.join(REPO, "bench", "tokenizer_tool.cpp"))
     h = hashlib.sha1()
-    for s in sources + sorted(glob.glob(os.path.join(REPO, "bert", "tokenizer", "*.h"))):
+    headers = [os.path.join(REPO, "bert", "tokenizer", f)
+               for f in ("tokenizer.h", "unicode.h", "wordpiece.h")]
+    for s in sources + headers:
         h.update(open(s, "rb").read())
     out = os.path.join(tempfile.gettempdir(), f"bert_tokenizer_tool_{h.hexdigest()[:12]}")
     if not os.path.exists(out):
@@ -153,10 +156,12 @@ def build_tool():
     return out
 
 
-def run_tool(tool, vocab, items, lowercase, max_length, threads):
+def run_tool(tool, vocab, items, lowercase, max_length, threads, never_split=()):
     inp = "".join(json.dumps({"text": t, "pair": p}) + "\n" for t, p in items)
     cmd = [tool, "--vocab", vocab, "--lowercase", "1" if lowercase else "0", "--input", "jsonl",
            "--details", "--max-length", str(max_length), "--threads", str(threads)]
+    for t in never_split:
+        cmd += ["--never-split", t]
     r = subprocess.run(cmd, input=inp.encode("utf-8"), capture_output=True)
     if r.returncode != 0:
         sys.exit(f"tokenizer_tool failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
@@ -168,7 +173,7 @@ def run_tool(tool, vocab, items, lowercase, max_length, threads):
 # --------------------------------------------------------------------------------------------
 # Hugging Face side
 
-def make_slow(vocab, lowercase):
+def make_slow(vocab, lowercase, never_split=None):
     from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
     class SlowBert(BertTokenizerLegacy):
@@ -181,7 +186,7 @@ def make_slow(vocab, lowercase):
                 text = re.sub(pattern, lambda m: m.groups()[0] or m.groups()[1].lower(), text)
             return super().tokenize(text, **kwargs)
 
-    return SlowBert(vocab, do_lower_case=lowercase)
+    return SlowBert(vocab, do_lower_case=lowercase, never_split=never_split)
 
 
 def byte_prefix(text):
@@ -294,6 +299,31 @@ def compare(name, items, cpp, cpp_tr, slow, fast, wp, verbose, known=False):
     return c
 
 
+# never_split is a slow-tokenizer option only (the Rust tokenizers have no equivalent), so it is
+# checked against slow alone, on texts built around the listed tokens.
+NEVER_SPLIT = ["don't", "[FOO]", "na\u00efve", "e-mail", "\u00c9cole", "[mask]"]
+NEVER_SPLIT_TEXTS = [
+    "I don't know", "DON'T [FOO] [foo] x[FOO]", "na\u00efve naive NA\u00cfVE nai\u0308ve",
+    "e-mail E-MAIL e-mails", "\u00c9cole \u00e9cole E\u0301cole", "[mask] [MASK] [Mask]",
+]
+
+
+def check_never_split(tool, vocab):
+    ok = True
+    for lowercase in (True, False):
+        slow = make_slow(vocab, lowercase, NEVER_SPLIT)
+        items = [(t, None) for t in NEVER_SPLIT_TEXTS]
+        got = run_tool(tool, vocab, items, lowercase, 0, 1, NEVER_SPLIT)
+        bad = [(t, g["tokens"], slow.convert_ids_to_tokens(slow(t)["input_ids"]))
+               for (t, _), g in zip(items, got) if g["ids"] != slow(t)["input_ids"]]
+        for t, g, w in bad:
+            print(f"    never_split mismatch on {t!r}: C++ {g} slow {w}")
+        print(f"never_split (lowercase={lowercase}): {len(items) - len(bad)}/{len(items)} texts "
+              f"identical to slow")
+        ok &= not bad
+    return ok
+
+
 def check_fixture(fixture, vocab):
     """The slow reference must reproduce the fixture made with transformers 4.40.2."""
     slow = make_slow(vocab, True)
@@ -314,9 +344,13 @@ def check_fixture(fixture, vocab):
 
 def check_save_roundtrip(tool, vocab, lowercase):
     """C++ save(dir) must give a directory that transformers loads with the same settings."""
+    with tempfile.TemporaryDirectory(prefix="bert_tok_save_") as d:
+        return _check_save_roundtrip(tool, vocab, lowercase, d)
+
+
+def _check_save_roundtrip(tool, vocab, lowercase, d):
     from transformers import BertTokenizer
     from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
-    d = tempfile.mkdtemp(prefix="bert_tok_save_")
     subprocess.run([tool, "--vocab", vocab, "--lowercase", "1" if lowercase else "0", "--save", d],
                    input=b"", check=True, capture_output=True)
     texts = ["Hello[MASK] W\u00f6rld, \u4e2d\u6587 don't!", "\u00c9COLE \u00e9cole [SEP] x"]
@@ -361,6 +395,7 @@ def main():
 
     tool = args.tool or build_tool()
     ok = check_fixture(args.fixture, args.vocab)
+    ok &= check_never_split(tool, args.vocab)
 
     corpora = load_corpora(args.data)
     corpora["hard cases"] = load_hard_cases(args.fixture)

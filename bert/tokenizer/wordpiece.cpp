@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -248,6 +249,7 @@ struct WordPieceTokenizer::Impl {
   };
   std::vector<Special> specials;  // the five, matched verbatim in raw text
   bool special_first_byte[256] = {};
+  int single_first_byte = -1;  // set when all special tokens start with the same byte
   std::unordered_set<std::string> never_split;      // user list: emitted whole
   std::unordered_set<std::string> special_strings;  // also kept whole by BasicTokenizer
   std::vector<size_t> special_char_counts;          // lengths (in chars) of special_strings
@@ -328,7 +330,11 @@ void WordPieceTokenizer::Impl::init(std::vector<std::string> lines, WordPieceOpt
   std::sort(specials.begin(), specials.end(),
             [](const Special& a, const Special& b) { return a.text.size() > b.text.size(); });
   for (const auto& sp : specials) {
-    special_first_byte[static_cast<unsigned char>(sp.text[0])] = true;
+    const auto first_byte = static_cast<unsigned char>(sp.text[0]);
+    special_first_byte[first_byte] = true;
+    single_first_byte = (&sp == &specials.front() || single_first_byte == first_byte)
+                            ? first_byte
+                            : -2;
     size_t chars = 0, p = 0;
     while (p < sp.text.size()) {
       unicode::decode_utf8(sp.text, p);
@@ -336,6 +342,7 @@ void WordPieceTokenizer::Impl::init(std::vector<std::string> lines, WordPieceOpt
     }
     special_char_counts.push_back(chars);
   }
+  if (single_first_byte < 0) single_first_byte = -1;
   never_split = std::unordered_set<std::string>(opt.never_split.begin(), opt.never_split.end());
 }
 
@@ -350,7 +357,16 @@ void WordPieceTokenizer::Impl::tokenize_text(std::string_view text,
     size_t hit = pos;
     const Special* found = nullptr;
     for (; hit < n; ++hit) {
-      if (!special_first_byte[static_cast<unsigned char>(text[hit])]) continue;
+      if (single_first_byte >= 0) {  // the usual case ('['): let memchr skip ahead
+        const void* p = std::memchr(text.data() + hit, single_first_byte, n - hit);
+        if (!p) {
+          hit = n;
+          break;
+        }
+        hit = static_cast<size_t>(static_cast<const char*>(p) - text.data());
+      } else if (!special_first_byte[static_cast<unsigned char>(text[hit])]) {
+        continue;
+      }
       for (const auto& sp : specials) {
         if (text.compare(hit, sp.text.size(), sp.text) == 0) {
           found = &sp;
@@ -634,6 +650,10 @@ void WordPieceTokenizer::Impl::flush_general(Scratch& s, int32_t& word,
 
 void WordPieceTokenizer::Impl::emit_general_word(Scratch& s, size_t a, size_t b, int32_t word,
                                                  std::vector<Piece>& out) const {
+  if (b - a > opt.max_input_chars_per_word) {  // [UNK] whatever it contains: skip the copy
+    out.push_back({unk, word, s.sb[a], s.se[b - 1]});
+    return;
+  }
   s.wbytes.clear();
   s.wcb.clear();
   for (size_t k = a; k < b; ++k) {
@@ -663,7 +683,13 @@ void WordPieceTokenizer::Impl::wordpiece(const char* w, size_t nchars, const Map
     const size_t limit = start == 0 ? max_full_bytes : max_cont_bytes;
     const size_t b0 = m.byte(start);
     size_t end = nchars;
-    while (end > start && m.byte(end) - b0 > limit) --end;
+    if (m.byte(end) - b0 > limit) {
+      if constexpr (std::is_same_v<Map, IdentityMap>) {
+        end = start + limit;
+      } else {
+        while (end > start && m.byte(end) - b0 > limit) --end;
+      }
+    }
     int32_t id = -1;
     for (; end > start; --end) {
       id = index.find(w + b0, m.byte(end) - b0);

@@ -119,7 +119,7 @@ TEST_CASE("Google mode: exactly min(cap, max(1, round(n p))) per sequence", "[da
           masked += m.input_ids[i] == kMask;
         }
       }
-      REQUIRE(predicted == detail::num_to_predict(n_tokens, 0.15, cap));
+      REQUIRE(predicted == bert::data::detail::num_to_predict(n_tokens, 0.15, cap));
       REQUIRE(predicted <= cap);
       total += static_cast<size_t>(predicted);
     }
@@ -128,14 +128,14 @@ TEST_CASE("Google mode: exactly min(cap, max(1, round(n p))) per sequence", "[da
 }
 
 TEST_CASE("num_to_predict follows Google's formula with Python's rounding", "[data][masking]") {
-  CHECK(detail::num_to_predict(128, 0.15, 20) == 19);    // 19.2
-  CHECK(detail::num_to_predict(200, 0.15, 20) == 20);    // capped
-  CHECK(detail::num_to_predict(200, 0.15, 0) == 30);     // uncapped
-  CHECK(detail::num_to_predict(3, 0.15, 20) == 1);       // at least one
-  CHECK(detail::num_to_predict(5, 0.5, 0) == 2);         // 2.5 rounds to even
-  CHECK(detail::num_to_predict(7, 0.5, 0) == 4);         // 3.5 rounds to even
-  CHECK(detail::num_to_predict(0, 0.15, 20) == 0);
-  CHECK(detail::num_to_predict(50, 0.0, 20) == 0);
+  CHECK(bert::data::detail::num_to_predict(128, 0.15, 20) == 19);    // 19.2
+  CHECK(bert::data::detail::num_to_predict(200, 0.15, 20) == 20);    // capped
+  CHECK(bert::data::detail::num_to_predict(200, 0.15, 0) == 30);     // uncapped
+  CHECK(bert::data::detail::num_to_predict(3, 0.15, 20) == 1);       // at least one
+  CHECK(bert::data::detail::num_to_predict(5, 0.5, 0) == 2);         // 2.5 rounds to even
+  CHECK(bert::data::detail::num_to_predict(7, 0.5, 0) == 4);         // 3.5 rounds to even
+  CHECK(bert::data::detail::num_to_predict(0, 0.15, 20) == 0);
+  CHECK(bert::data::detail::num_to_predict(50, 0.0, 20) == 0);
 }
 
 TEST_CASE("random replacements are uniform over the non-special vocabulary", "[data][masking]") {
@@ -145,7 +145,7 @@ TEST_CASE("random replacements are uniform over the non-special vocabulary", "[d
   for (int64_t id = 0; id < kVocab; ++id)
     if (!std::binary_search(specials.begin(), specials.end(), id)) complement.push_back(id);
   for (size_t k = 0; k < complement.size(); ++k)
-    REQUIRE(detail::nth_non_special(static_cast<int64_t>(k), specials) == complement[k]);
+    REQUIRE(bert::data::detail::nth_non_special(static_cast<int64_t>(k), specials) == complement[k]);
 
   // All selected tokens replaced at random: none special, the whole range reached.
   auto o = options(0);
@@ -189,7 +189,7 @@ TEST_CASE("whole-word masking selects words as units", "[data][masking]") {
       candidate[c] = !is_special(row[c]);
       n_tokens += row[c] != kPad;
     }
-    const auto words = detail::word_spans(row, cols, candidate, o.is_continuation);
+    const auto words = bert::data::detail::word_spans(row, cols, candidate, o.is_continuation);
     int64_t predicted = 0;
     for (const auto& [start, len] : words) {
       // A word is one piece that starts a word plus the continuations after it.
@@ -206,7 +206,7 @@ TEST_CASE("whole-word masking selects words as units", "[data][masking]") {
       }
     }
     // Never more than the count; words are skipped rather than split.
-    const int64_t k = detail::num_to_predict(n_tokens, 0.15, 20);
+    const int64_t k = bert::data::detail::num_to_predict(n_tokens, 0.15, 20);
     REQUIRE(predicted <= k);
     REQUIRE(predicted >= k - 4);  // with many one-piece words the count is (nearly) met
   }
@@ -220,10 +220,10 @@ TEST_CASE("word_spans groups continuation pieces", "[data][masking]") {
   const std::vector<int64_t> ids = {kCls, 600, 20, 600, 601, kSep, 601, 30, kPad};
   std::vector<bool> cand(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) cand[i] = !is_special(ids[i]);
-  const auto w = detail::word_spans(ids.data(), static_cast<int64_t>(ids.size()), cand, cont);
+  const auto w = bert::data::detail::word_spans(ids.data(), static_cast<int64_t>(ids.size()), cand, cont);
   const std::vector<std::pair<int64_t, int64_t>> want = {{1, 1}, {2, 3}, {6, 1}, {7, 1}};
   REQUIRE(w == want);
-  const auto single = detail::word_spans(ids.data(), static_cast<int64_t>(ids.size()), cand, {});
+  const auto single = bert::data::detail::word_spans(ids.data(), static_cast<int64_t>(ids.size()), cand, {});
   REQUIRE(single.size() == 6);
 }
 

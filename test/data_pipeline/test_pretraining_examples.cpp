@@ -186,12 +186,12 @@ TEST_CASE("about half of the examples have a random B", "[data][examples]") {
 
 TEST_CASE("about 10 % of documents get a short target length", "[data][examples]") {
   const int64_t max_num_tokens = 125;
-  detail::Rng rng(5);
+  bert::data::detail::Rng rng(5);
   size_t short_count = 0;
   const size_t n = 200000;
   std::vector<size_t> histogram(max_num_tokens + 1);
   for (size_t i = 0; i < n; ++i) {
-    const int64_t t = detail::draw_target_length(rng, max_num_tokens, 0.1);
+    const int64_t t = bert::data::detail::draw_target_length(rng, max_num_tokens, 0.1);
     REQUIRE(t >= 2);
     REQUIRE(t <= max_num_tokens);
     short_count += t < max_num_tokens;
@@ -206,10 +206,10 @@ TEST_CASE("about 10 % of documents get a short target length", "[data][examples]
   const InMemoryCorpus corpus(synthetic_documents(2000, 1, 3, 1, 10));
   const auto o = nsp_options(128);
   size_t short_docs = 0;
-  std::vector<detail::NspSpan> spans;
+  std::vector<bert::data::detail::NspSpan> spans;
   for (size_t d = 0; d < 2000; ++d) {
-    detail::Rng doc_rng(detail::mix_seed(9, 0, d));
-    short_docs += detail::nsp_document_spans(corpus.view(), d, o, doc_rng, spans) < max_num_tokens;
+    bert::data::detail::Rng doc_rng(bert::data::detail::mix_seed(9, 0, d));
+    short_docs += bert::data::detail::nsp_document_spans(corpus.view(), d, o, doc_rng, spans) < max_num_tokens;
   }
   CHECK(static_cast<double>(short_docs) / 2000 == Approx(expected).margin(0.025));
 
@@ -227,12 +227,12 @@ TEST_CASE("about 10 % of documents get a short target length", "[data][examples]
 }
 
 TEST_CASE("truncate_pair cuts the longer side until the pair fits", "[data][examples]") {
-  detail::Rng rng(1);
+  bert::data::detail::Rng rng(1);
   for (int trial = 0; trial < 200; ++trial) {
-    const uint64_t la = detail::uniform_below(rng, 100) + 1, lb = detail::uniform_below(rng, 100) + 1;
+    const uint64_t la = bert::data::detail::uniform_below(rng, 100) + 1, lb = bert::data::detail::uniform_below(rng, 100) + 1;
     uint64_t a0 = 1000, a1 = 1000 + la, b0 = 5000, b1 = 5000 + lb;
     const uint64_t max = 61;
-    detail::truncate_pair(a0, a1, b0, b1, max, rng);
+    bert::data::detail::truncate_pair(a0, a1, b0, b1, max, rng);
     REQUIRE((a1 - a0) + (b1 - b0) == std::min<uint64_t>(la + lb, max));
     REQUIRE(a0 >= 1000);
     REQUIRE(a1 <= 1000 + la);
@@ -462,18 +462,18 @@ TEST_CASE("invalid example options are rejected", "[data][examples]") {
 
 TEST_CASE("example generators are portable and unbiased", "[data][examples]") {
   // Pinned outputs: the stream must not change with the compiler or standard library.
-  detail::Rng rng(0);
+  bert::data::detail::Rng rng(0);
   const uint64_t first = rng();
-  detail::Rng again(0);
+  bert::data::detail::Rng again(0);
   REQUIRE(again() == first);
   uint64_t state = 0;
-  REQUIRE(detail::splitmix64(state) == 0xe220a8397b1dcdafULL);  // splitmix64's reference first output
+  REQUIRE(bert::data::detail::splitmix64(state) == 0xe220a8397b1dcdafULL);  // splitmix64's reference first output
   // uniform_int covers [lo, hi] evenly.
   std::vector<int> counts(7);
-  for (int i = 0; i < 70000; ++i) ++counts[static_cast<size_t>(detail::uniform_int(rng, 3, 9) - 3)];
+  for (int i = 0; i < 70000; ++i) ++counts[static_cast<size_t>(bert::data::detail::uniform_int(rng, 3, 9) - 3)];
   for (int c : counts) CHECK(c == Approx(10000).margin(500));
   for (int i = 0; i < 1000; ++i) {
-    const double u = detail::uniform01(rng);
+    const double u = bert::data::detail::uniform01(rng);
     REQUIRE(u >= 0);
     REQUIRE(u < 1);
   }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -471,4 +472,46 @@ TEST_CASE("unicode predicates match transformers' definitions", "[tokenizer][uni
   CHECK(low[0] == 'a');
   CHECK(u::nfc("e\xCC\x81") == "\xC3\xA9");
   CHECK(u::nfd("\xC3\xA9") == "e\xCC\x81");
+}
+
+TEST_CASE("random byte soup never crashes and keeps offsets in bounds", "[tokenizer][fuzz]") {
+  const auto& tok = uncased();
+  const WordPieceTokenizer cased(vocab_options(false));
+  // Fragments chosen to hit every path: ASCII words and punctuation, specials (whole and
+  // broken), combining marks, CJK, Hangul jamo, control and format chars, invalid bytes.
+  const std::vector<std::string> parts = {
+      "a", "Hello", " ", "  ", ",", "'", "[MASK]", "[CLS", "S]", "[", "\xC3\xA9", "e\xCC\x81",
+      "\xCC\x81", "\xE4\xB8\xAD", "\xE1\x84\x80\xE1\x85\xA1", "\x00", "\x01", "\t", "\r\n",
+      "\xE2\x80\x8B", "\xEF\xBB\xBF", "\xFF", "\xC3", "\xE2\x82", "\xF0\x9F\x98\x80", "\xCE\xA3",
+      "\xC4\xB0", "\xE2\x80\xA8", "\xEF\xBF\xBD", "\xE2\x84\xAA", "##", "unaffable", "x"};
+  std::mt19937 rng(12345);
+  std::uniform_int_distribution<size_t> pick(0, parts.size() - 1), len(0, 40), byte(0, 255);
+  size_t checked = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string text;
+    const size_t n = len(rng);
+    for (size_t k = 0; k < n; ++k) {
+      if (rng() % 10 == 0) text.push_back(static_cast<char>(byte(rng)));
+      else text += parts[pick(rng)];
+    }
+    for (const WordPieceTokenizer* t : {&tok, &cased}) {
+      const Encoding e = t->encode(text, std::string_view(text), iter % 3 == 0 ? 24 : 0);
+      REQUIRE(e.ids.size() == e.offsets.size());
+      int64_t last_word[2] = {-1, -1};
+      for (size_t i = 0; i < e.size(); ++i) {
+        REQUIRE(e.offsets[i].first <= e.offsets[i].second);
+        REQUIRE(e.offsets[i].second <= text.size());
+        REQUIRE(e.ids[i] >= 0);
+        REQUIRE(e.ids[i] < t->vocab_size());
+        const int64_t seq = e.sequence_ids[i];
+        if (seq >= 0) {
+          REQUIRE(e.word_ids[i] >= last_word[seq]);  // words never go backwards
+          last_word[seq] = e.word_ids[i];
+        }
+      }
+      (void)t->decode(e.ids);
+      ++checked;
+    }
+  }
+  CHECK(checked == 6000);
 }
