@@ -14,6 +14,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "bert 0.1.0");
   bert::app::setup_info(app);
   bert::app::setup_convert(app);
+  bert::app::setup_pretrain(app);
+  bert::app::setup_finetune(app);
+  bert::app::setup_evaluate(app);
+  bert::app::setup_predict(app);
+  bert::app::setup_tokenizer(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

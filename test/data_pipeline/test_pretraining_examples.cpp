@@ -17,6 +17,15 @@
 #include "bert/data/tokenized_corpus.h"
 #include "bert/util/error.h"
 
+#include <ostream>
+
+// Catch2 prints vectors through LibTorch's operator<< for std::vector, which needs the element's.
+namespace bert::data {
+inline std::ostream& operator<<(std::ostream& os, const PretrainingExample& e) {
+  return os << "example(" << e.tokens.size() << " tokens, nsp label " << e.next_sentence_label << ")";
+}
+}  // namespace bert::data
+
 using namespace bert::data;
 
 namespace {

@@ -13,6 +13,15 @@
 #include "bert/eval/metrics.h"
 #include "bert/util/error.h"
 
+#include <ostream>
+
+// Catch2 prints vectors through LibTorch's operator<< for std::vector, which needs the element's.
+namespace bert::eval {
+inline std::ostream& operator<<(std::ostream& os, const Entity& e) {
+  return os << e.type << "[" << e.begin << ", " << e.end << ")";
+}
+}  // namespace bert::eval
+
 using namespace bert::eval;
 using Catch::Matchers::Contains;
 

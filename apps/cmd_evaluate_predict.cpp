@@ -1,0 +1,91 @@
+// `bert evaluate` and `bert predict`: flags → bert::tasks::run_evaluate / run_predict.
+#include "apps/commands.h"
+#include "apps/common.h"
+#include "apps/data_flags.h"
+#include "bert/tasks/inference.h"
+#include "bert/util/error.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+
+namespace bert::app {
+
+namespace {
+
+void add_inference_flags(CLI::App* cmd, tasks::InferenceOptions& o) {
+  cmd->add_option("--model", o.model_dir, "fine-tuned checkpoint directory (required)")->required();
+  cmd->add_option("--batch-size", o.batch_size, "examples per batch (default: 64)");
+  cmd->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (CUDA) (default: fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_option("--device", o.device, "cpu | cuda | cuda:N (default: cpu)");
+}
+
+}  // namespace
+
+struct EvaluateCommandOptions {
+  CommonOptions common;
+  DataFlags data;
+  tasks::InferenceOptions run;
+  std::string data_file, output;
+};
+
+void setup_evaluate(CLI::App& app) {
+  auto o = std::make_shared<EvaluateCommandOptions>();
+  auto* cmd = app.add_subcommand("evaluate", "Metrics of a fine-tuned model on a labelled file");
+  add_inference_flags(cmd, o->run);
+  cmd->add_option("--data", o->data_file, "labelled CSV/TSV or CoNLL file (required)")->required();
+  cmd->add_option("--output", o->output, "write the metrics as flat JSON here (default: none)");
+  cmd->add_option("--scheme", o->run.scheme, "tagging: bio | iob1 (default: bio)")
+      ->check(CLI::IsMember({"bio", "iob1", "iob2"}));
+  add_data_flags(cmd, o->data, /*with_labels=*/true);
+  add_common_options(cmd, o->common);
+  cmd->callback([o] {
+    apply_common_options(o->common);
+    o->run.data = to_task_data_options(o->data, true);
+    tasks::run_evaluate(o->run, o->data_file, o->output);
+  });
+}
+
+struct PredictCommandOptions {
+  CommonOptions common;
+  DataFlags data;
+  tasks::InferenceOptions run;
+  tasks::PredictInput input;
+  std::string output;
+};
+
+void setup_predict(CLI::App& app) {
+  auto o = std::make_shared<PredictCommandOptions>();
+  auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model as JSON lines");
+  add_inference_flags(cmd, o->run);
+  cmd->add_option("--input", o->input.file, "CSV/TSV or CoNLL file (default: --text, else stdin, one text per line)");
+  cmd->add_option("--text", o->input.texts, "text to predict (repeatable)");
+  cmd->add_option("--text-pair", o->input.text_pairs, "second text of a pair, one per --text");
+  cmd->add_option("--output", o->output, "output file (default: stdout)");
+  add_data_flags(cmd, o->data, /*with_labels=*/false);
+  add_common_options(cmd, o->common);
+  cmd->callback([o] {
+    apply_common_options(o->common);
+    o->run.data = to_task_data_options(o->data, false);
+    auto input = o->input;
+    if (input.file.empty() && input.texts.empty()) {
+      if (isatty(STDIN_FILENO)) throw Error("predict: give --input FILE, --text T, or lines on stdin");
+      for (std::string line; std::getline(std::cin, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        auto tab = line.find('\t');
+        if (tab != std::string::npos) {
+          input.text_pairs.push_back(line.substr(tab + 1));
+          line.resize(tab);
+        }
+        input.texts.push_back(line);
+      }
+      if (!input.text_pairs.empty() && input.text_pairs.size() != input.texts.size())
+        throw Error("stdin: either every line or none has a TAB-separated text pair");
+    }
+    tasks::run_predict(o->run, input, o->output);
+  });
+}
+
+}  // namespace bert::app

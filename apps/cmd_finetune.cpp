@@ -1,0 +1,66 @@
+// `bert finetune`: flags → bert::train::FinetuneOptions → run_finetuning.
+#include "apps/commands.h"
+#include "apps/common.h"
+#include "apps/data_flags.h"
+#include "bert/train/finetune.h"
+
+#include <memory>
+
+namespace bert::app {
+
+struct FinetuneCommandOptions {
+  CommonOptions common;
+  DataFlags data;
+  train::FinetuneOptions run;
+  double dropout = -1, classifier_dropout = -1;
+};
+
+void setup_finetune(CLI::App& app) {
+  auto o = std::make_shared<FinetuneCommandOptions>();
+  auto& r = o->run;
+  auto* cmd = app.add_subcommand("finetune", "Fine-tune a pre-trained BERT on labelled CSV/TSV or CoNLL data");
+  cmd->add_option("--init", r.init_dir, "pre-trained checkpoint directory, ours or Hugging Face's (required)")->required();
+  cmd->add_option("--train", r.train_file, "training file (required)")->required();
+  cmd->add_option("--dev", r.dev_file, "development file, evaluated each epoch; the best model is kept (default: none)");
+  cmd->add_option("--out", r.out_dir, "run directory: best/, checkpoints/, metrics.jsonl (required)")->required();
+  cmd->add_option("--task", r.task, "classify | regress | tag | auto (from the labels; conll → tag) (default: auto)")
+      ->check(CLI::IsMember({"classify", "regress", "tag", "auto"}));
+  add_data_flags(cmd, o->data, /*with_labels=*/true);
+  cmd->add_flag("--resume", r.resume, "continue from the newest checkpoint in --out (default: off)");
+  cmd->add_option("--epochs", r.epochs, "passes over the training data (default: 3)");
+  cmd->add_option("--batch-size", r.batch_size, "examples per micro-batch (default: 32)");
+  cmd->add_option("--grad-accum", r.grad_accum, "micro-batches per optimizer step (default: 1)");
+  cmd->add_option("--lr", r.lr, "peak learning rate (default: 2e-5)");
+  cmd->add_option("--weight-decay", r.weight_decay, "AdamW decoupled weight decay, not on biases/LayerNorm (default: 0.01)");
+  cmd->add_option("--adam-eps", r.adam_eps, "AdamW epsilon (default: 1e-8)");
+  cmd->add_option("--warmup-ratio", r.warmup_ratio, "warmup as a share of all steps (default: 0.1)");
+  cmd->add_option("--warmup-steps", r.warmup_steps, "warmup steps; overrides --warmup-ratio when > 0 (default: 0)");
+  cmd->add_option("--schedule", r.schedule, "linear | cosine | constant (default: linear)")
+      ->check(CLI::IsMember({"linear", "cosine", "constant"}));
+  cmd->add_option("--clip-norm", r.clip_norm, "global gradient-norm clipping (default: 1.0)");
+  cmd->add_option("--dropout", o->dropout, "hidden and attention dropout (default: the checkpoint's config)");
+  cmd->add_option("--classifier-dropout", o->classifier_dropout, "dropout before the head (default: the config's, else --dropout)");
+  cmd->add_option("--precision", r.precision, "fp32 | bf16 | fp16 (CUDA) autocast (default: fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
+  cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)");
+  cmd->add_option("--class-weights", r.class_weights, "auto (inverse frequency) | none (default: none)")
+      ->check(CLI::IsMember({"auto", "none"}));
+  cmd->add_option("--metric", r.metric,
+                  "dev metric that picks the best model: accuracy, f1, macro_f1, mcc, pearson, spearman, entity_f1 "
+                  "(default: accuracy / pearson / entity_f1 by task)");
+  cmd->add_option("--eval-every", r.eval_every, "steps between dev evaluations; 0 = each epoch (default: 0)");
+  cmd->add_option("--early-stopping", r.early_stopping, "stop after N evaluations without improvement; 0 = off (default: 0)");
+  cmd->add_option("--log-every", r.log_every, "steps between log lines (default: 20)");
+  cmd->add_option("--scheme", r.scheme, "tagging: bio | iob1 (default: bio)")->check(CLI::IsMember({"bio", "iob1", "iob2"}));
+  add_common_options(cmd, o->common);
+  cmd->callback([o] {
+    apply_common_options(o->common);
+    o->run.data = to_task_data_options(o->data, true);
+    if (o->dropout >= 0) o->run.dropout = o->dropout;
+    if (o->classifier_dropout >= 0) o->run.classifier_dropout = o->classifier_dropout;
+    train::run_finetuning(o->run);
+  });
+}
+
+}  // namespace bert::app

@@ -1,0 +1,39 @@
+#include "apps/data_flags.h"
+
+namespace bert::app {
+
+void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
+  cmd->add_option("--format", f.format, "table (CSV/TSV) | conll (word ... tag columns) (default: table)")
+      ->check(CLI::IsMember({"table", "conll"}));
+  cmd->add_option("--text-column", f.text_column, "text column: header name or 0-based index (default: 0)");
+  cmd->add_option("--text-pair-column", f.text_pair_column, "second text of sentence pairs (default: none)");
+  if (with_labels) cmd->add_option("--label-column", f.label_column, "label column: name or index (default: 1)");
+  cmd->add_option("--delimiter", f.delimiter, "field delimiter, e.g. , or tab (default: by extension: .csv , else tab)");
+  cmd->add_option("--quoting", f.quoting, "auto | rfc4180 | none (none: quotes are literal, e.g. GLUE MRPC) (default: auto)")
+      ->check(CLI::IsMember({"auto", "rfc4180", "none"}));
+  cmd->add_flag("--no-header", f.no_header, "the first row is data, not column names (default: off)");
+  if (with_labels) cmd->add_option("--tag-column", f.tag_column, "conll: 0-based column of the tag (default: 3)");
+  cmd->add_flag("--skip-bad-rows", f.skip_bad_rows, "skip malformed rows and report their count instead of stopping (default: off)");
+  cmd->add_option("--max-seq-len", f.max_seq_len, "tokens per example, longer ones truncated (default: 128)");
+  if (with_labels)
+    cmd->add_flag("--label-all-subtokens", f.label_all_subtokens, "tagging: label every word piece, not only the first (default: off)");
+}
+
+tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels) {
+  tasks::TaskDataOptions o;
+  o.conll = f.format == "conll";
+  if (!f.delimiter.empty()) o.table.delimiter = data::parse_delimiter(f.delimiter);
+  o.table.quoting = data::parse_quoting(f.quoting);
+  o.table.has_header = !f.no_header;
+  o.table.text = data::ColumnRef::parse(f.text_column);
+  if (!f.text_pair_column.empty()) o.table.text_pair = data::ColumnRef::parse(f.text_pair_column);
+  if (with_labels) o.table.label = data::ColumnRef::parse(f.label_column);
+  o.table.skip_bad_rows = f.skip_bad_rows;
+  if (with_labels) o.conll_options.tag_column = f.tag_column;
+  o.max_seq_len = f.max_seq_len;
+  o.label_all_subtokens = f.label_all_subtokens;
+  o.has_labels = with_labels;
+  return o;
+}
+
+}  // namespace bert::app

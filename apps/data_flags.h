@@ -1,0 +1,27 @@
+// The column/format flags that finetune, evaluate and predict share, and their translation to
+// tasks::TaskDataOptions, so the three read a file the same way.
+#pragma once
+
+#include "bert/tasks/task_data.h"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace bert::app {
+
+struct DataFlags {
+  std::string format = "table";  // table | conll
+  std::string text_column = "0", text_pair_column, label_column = "1";
+  std::string delimiter, quoting = "auto";
+  bool no_header = false;
+  size_t tag_column = 3;
+  bool skip_bad_rows = false;
+  int64_t max_seq_len = 128;
+  bool label_all_subtokens = false;
+};
+
+void add_data_flags(CLI::App* cmd, DataFlags& flags, bool with_labels);
+tasks::TaskDataOptions to_task_data_options(const DataFlags& flags, bool with_labels);
+
+}  // namespace bert::app

@@ -1,0 +1,38 @@
+// `bert evaluate` and `bert predict` on a fine-tuned checkpoint directory (ours or Hugging
+// Face's): read the data the way finetune read it, run the model, report metrics or write
+// predictions.
+#pragma once
+
+#include "bert/tasks/task_data.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bert::tasks {
+
+struct InferenceOptions {
+  std::string model_dir;
+  TaskDataOptions data;  // task is taken from the model
+  int64_t batch_size = 64;
+  std::string precision = "fp32";
+  std::string device = "cpu";
+  std::string scheme = "bio";
+};
+
+// Prints the report to stdout; writes flat metrics JSON to `output` when given. Returns the metrics.
+std::map<std::string, double> run_evaluate(const InferenceOptions& options, const std::string& data_file,
+                                           const std::string& output);
+
+struct PredictInput {
+  std::string file;                      // a data file (no label column needed), or
+  std::vector<std::string> texts;        // texts given directly (--text or stdin lines)
+  std::vector<std::string> text_pairs;   // empty or one per text
+};
+
+// Writes one JSON object per input to `output` (or stdout when empty/"-"), in input order:
+// classify {"label", "probabilities"}, regress {"score"}, tag {"words", "tags"}.
+// Returns the number of predictions.
+size_t run_predict(const InferenceOptions& options, const PredictInput& input, const std::string& output);
+
+}  // namespace bert::tasks

@@ -1,0 +1,182 @@
+#include "bert/tasks/task_data.h"
+
+#include "bert/util/error.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace bert::tasks {
+
+Task parse_task(const std::string& name) {
+  if (name == "classify") return Task::classify;
+  if (name == "regress") return Task::regress;
+  if (name == "tag") return Task::tag;
+  throw Error("--task: expected classify, regress, tag or auto, found \"" + name + "\"");
+}
+
+std::string task_name(Task task) {
+  switch (task) {
+    case Task::classify: return "classify";
+    case Task::regress: return "regress";
+    case Task::tag: return "tag";
+  }
+  return "classify";
+}
+
+TaskExample encode_row(const data::LabelledRow& row, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
+                       size_t& truncated) {
+  auto full = row.text_pair ? tok.encode(row.text, std::string_view(*row.text_pair)) : tok.encode(row.text);
+  auto enc = full;
+  if (static_cast<int64_t>(full.size()) > o.max_seq_len) {
+    enc = row.text_pair ? tok.encode(row.text, std::string_view(*row.text_pair), static_cast<size_t>(o.max_seq_len))
+                        : tok.encode(row.text, std::nullopt, static_cast<size_t>(o.max_seq_len));
+    ++truncated;
+  }
+  TaskExample ex;
+  ex.ids = std::move(enc.ids);
+  ex.type_ids = std::move(enc.type_ids);
+  ex.line = row.line;
+  return ex;
+}
+
+TaskExample encode_sentence(const data::TaggedSentence& s, const std::vector<int64_t>& word_labels,
+                            const TaskDataOptions& o, const tokenizer::Tokenizer& tok, size_t& truncated,
+                            size_t& words_lost) {
+  // Join words with one space and remember each word's byte span.
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (const auto& w : s.words) {
+    if (!text.empty()) text += ' ';
+    spans.emplace_back(text.size(), text.size() + w.size());
+    text += w;
+  }
+  auto enc = tok.encode(text);
+  if (static_cast<int64_t>(enc.size()) > o.max_seq_len) {
+    enc = tok.encode(text, std::nullopt, static_cast<size_t>(o.max_seq_len));
+    ++truncated;
+  }
+  TaskExample ex;
+  ex.ids = enc.ids;
+  ex.type_ids = enc.type_ids;
+  ex.line = s.line;
+  ex.token_labels.assign(enc.size(), -100);
+  ex.word_of_piece.assign(enc.size(), -1);
+  size_t word = 0;
+  std::vector<bool> seen(s.words.size(), false);
+  for (size_t i = 0; i < enc.size(); ++i) {
+    if (enc.sequence_ids[i] < 0) continue;  // [CLS], [SEP]
+    const size_t start = enc.offsets[i].first;
+    while (word + 1 < spans.size() && start >= spans[word].second) ++word;
+    if (seen[word] && !o.label_all_subtokens) continue;
+    ex.word_of_piece[i] = seen[word] ? -1 : static_cast<int64_t>(word);
+    if (!word_labels.empty()) ex.token_labels[i] = word_labels[word];
+    seen[word] = true;
+  }
+  words_lost += static_cast<size_t>(std::count(seen.begin(), seen.end(), false));
+  return ex;
+}
+
+TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
+                           data::LabelMap& labels, bool build_labels) {
+  TaskDataset d;
+  d.path = path;
+  if (o.task == Task::tag) {
+    auto options = o.conll_options;
+    options.has_tags = o.has_labels;
+    auto conll = data::read_conll(path, options);
+    d.read_summary = conll.report.summary(path);
+    d.sentences = std::move(conll.sentences);
+    std::vector<std::vector<int64_t>> tag_ids;
+    if (o.has_labels) {
+      if (build_labels && labels.size() == 0) labels = data::LabelMap::build(data::collect_tags(d.sentences));
+      tag_ids = labels.encode(d.sentences, path);
+    }
+    for (size_t i = 0; i < d.sentences.size(); ++i)
+      d.examples.push_back(encode_sentence(d.sentences[i], o.has_labels ? tag_ids[i] : std::vector<int64_t>{}, o, tok,
+                                           d.truncated, d.words_lost_to_truncation));
+    return d;
+  }
+  auto table_options = o.table;
+  if (!o.has_labels) table_options.label.reset();
+  auto table = data::read_labelled_table(path, table_options);
+  d.read_summary = table.report.summary(path);
+  d.rows = std::move(table.rows);
+  std::vector<int64_t> class_ids;
+  std::vector<double> targets;
+  if (o.has_labels && o.task == Task::classify) {
+    if (build_labels && labels.size() == 0) labels = data::LabelMap::build(data::collect_labels(d.rows));
+    class_ids = labels.encode(d.rows, path);
+  } else if (o.has_labels && o.task == Task::regress) {
+    targets = data::regression_targets(d.rows, path);
+  }
+  d.examples.reserve(d.rows.size());
+  for (size_t i = 0; i < d.rows.size(); ++i) {
+    auto ex = encode_row(d.rows[i], o, tok, d.truncated);
+    if (!class_ids.empty()) ex.label = class_ids[i];
+    if (!targets.empty()) ex.target = static_cast<float>(targets[i]);
+    d.examples.push_back(std::move(ex));
+  }
+  return d;
+}
+
+std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskExample>& examples, int64_t batch_size,
+                                                        std::mt19937_64* rng) {
+  std::vector<size_t> order(examples.size());
+  std::iota(order.begin(), order.end(), 0);
+  const size_t bs = static_cast<size_t>(std::max<int64_t>(1, batch_size));
+  if (rng) {
+    std::shuffle(order.begin(), order.end(), *rng);
+    const size_t window = bs * 50;
+    for (size_t start = 0; start < order.size(); start += window) {
+      auto end = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + window));
+      std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start), end,
+                       [&](size_t a, size_t b) { return examples[a].ids.size() > examples[b].ids.size(); });
+    }
+  } else {
+    // Evaluation: longest first keeps padding minimal; results are put back in input order.
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return examples[a].ids.size() > examples[b].ids.size(); });
+  }
+  std::vector<std::vector<size_t>> batches;
+  for (size_t start = 0; start < order.size(); start += bs)
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + bs)));
+  if (rng) std::shuffle(batches.begin(), batches.end(), *rng);
+  return batches;
+}
+
+TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
+                             int64_t pad_id, const torch::Device& device) {
+  const int64_t B = static_cast<int64_t>(indices.size());
+  int64_t S = 0;
+  for (auto i : indices) S = std::max<int64_t>(S, static_cast<int64_t>(examples[i].ids.size()));
+  auto ids = torch::full({B, S}, pad_id, torch::kLong);
+  auto types = torch::zeros({B, S}, torch::kLong);
+  auto mask = torch::zeros({B, S}, torch::kLong);
+  auto token_labels = torch::full({B, S}, -100, torch::kLong);
+  auto class_labels = torch::empty({B}, torch::kLong);
+  auto targets = torch::empty({B}, torch::kFloat);
+  auto ids_a = ids.accessor<int64_t, 2>(), types_a = types.accessor<int64_t, 2>(), mask_a = mask.accessor<int64_t, 2>();
+  auto tl_a = token_labels.accessor<int64_t, 2>();
+  TaskBatch batch;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& ex = examples[indices[static_cast<size_t>(b)]];
+    for (size_t s = 0; s < ex.ids.size(); ++s) {
+      ids_a[b][static_cast<int64_t>(s)] = ex.ids[s];
+      types_a[b][static_cast<int64_t>(s)] = ex.type_ids[s];
+      mask_a[b][static_cast<int64_t>(s)] = 1;
+      if (!ex.token_labels.empty()) tl_a[b][static_cast<int64_t>(s)] = ex.token_labels[s];
+    }
+    class_labels[b] = ex.label;
+    targets[b] = ex.target;
+    batch.real_tokens += static_cast<int64_t>(ex.ids.size());
+  }
+  batch.input_ids = ids.to(device);
+  batch.token_type_ids = types.to(device);
+  batch.attention_mask = mask.to(device);
+  batch.labels = (task == Task::tag ? token_labels : task == Task::regress ? targets : class_labels).to(device);
+  batch.indices = indices;
+  return batch;
+}
+
+}  // namespace bert::tasks

@@ -1,0 +1,87 @@
+// Labelled data for fine-tuning, evaluation and prediction: CSV/TSV rows (classification,
+// regression) or CoNLL sentences (token tagging) → tokenized examples → dynamically padded,
+// length-grouped batches. Shared by `bert finetune`, `bert evaluate` and `bert predict` so the
+// three read a file the same way.
+//
+// Tagging aligns word labels to word pieces by byte offsets: the words are joined with single
+// spaces, tokenized once, and each piece is assigned to the word whose bytes contain it; the
+// first piece of a word carries its label, the others -100 (or the same label with
+// label_all_subtokens), as Hugging Face's token-classification examples do.
+#pragma once
+
+#include "bert/data/conll_reader.h"
+#include "bert/data/table_reader.h"
+#include "bert/tokenizer/tokenizer.h"
+
+#include <torch/types.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace bert::tasks {
+
+enum class Task { classify, regress, tag };
+Task parse_task(const std::string& name);  // classify | regress | tag (auto is resolved by the caller)
+std::string task_name(Task task);
+
+struct TaskDataOptions {
+  Task task = Task::classify;
+  bool conll = false;  // CoNLL column file instead of CSV/TSV (tagging)
+  data::TableOptions table;
+  data::ConllOptions conll_options;
+  int64_t max_seq_len = 128;
+  bool label_all_subtokens = false;
+  bool has_labels = true;  // false for prediction input
+};
+
+struct TaskExample {
+  std::vector<int64_t> ids, type_ids;
+  int64_t label = -100;              // classify
+  float target = 0.0f;               // regress
+  std::vector<int64_t> token_labels; // tag: per piece, -100 where not scored
+  std::vector<int64_t> word_of_piece;  // tag: word index per piece, -1 for specials/extra pieces
+  size_t line = 0;
+};
+
+struct TaskDataset {
+  std::string path;
+  std::vector<TaskExample> examples;
+  std::vector<data::LabelledRow> rows;           // CSV/TSV source rows (for predict output)
+  std::vector<data::TaggedSentence> sentences;   // CoNLL source sentences
+  size_t truncated = 0;                          // examples cut to max_seq_len
+  size_t words_lost_to_truncation = 0;           // tag: words with no piece left
+  std::string read_summary;
+};
+
+// Reads and tokenizes `path`. Labels map through `labels` (classify/tag); a label missing from
+// it is an error naming file:line, unless `labels` is empty and `build_labels` is set, in which
+// case it is built from this file (training data) in sorted order.
+TaskDataset load_task_data(const std::string& path, const TaskDataOptions& options,
+                           const tokenizer::Tokenizer& tokenizer, data::LabelMap& labels, bool build_labels);
+
+// One CSV/TSV row → an example (no label set; the caller maps it). `truncated` counts cuts.
+TaskExample encode_row(const data::LabelledRow& row, const TaskDataOptions& options, const tokenizer::Tokenizer& tok,
+                       size_t& truncated);
+// One CoNLL sentence → an example with word labels (empty: unlabelled) aligned to pieces.
+TaskExample encode_sentence(const data::TaggedSentence& sentence, const std::vector<int64_t>& word_labels,
+                            const TaskDataOptions& options, const tokenizer::Tokenizer& tok, size_t& truncated,
+                            size_t& words_lost);
+
+struct TaskBatch {
+  torch::Tensor input_ids, token_type_ids, attention_mask;  // (B, S)
+  torch::Tensor labels;         // classify (B) int64, regress (B) float, tag (B, S) int64
+  std::vector<size_t> indices;  // example indices in the dataset
+  int64_t real_tokens = 0;
+};
+
+// Batches of example indices: shuffled, then grouped by length within windows of 50 batches so
+// that each batch pads little (dynamic padding) while the order stays random.
+std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskExample>& examples, int64_t batch_size,
+                                                        std::mt19937_64* rng);
+
+// Pads to the longest example of the batch.
+TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
+                             int64_t pad_id, const torch::Device& device);
+
+}  // namespace bert::tasks

@@ -1,0 +1,147 @@
+#include "bert/tasks/task_model.h"
+
+#include "bert/eval/metrics.h"
+#include "bert/io/checkpoint.h"
+#include "bert/util/error.h"
+
+#include <torch/nn/functional/loss.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace bert::tasks {
+
+namespace F = torch::nn::functional;
+
+TaskModel::TaskModel(Task task, const model::BertConfig& config) : task_(task), config_(config) {
+  if (task == Task::tag) {
+    config_.architecture = "BertForTokenClassification";
+    token_ = model::BertForTokenClassification(config_);
+    module_ = token_.ptr();
+  } else {
+    config_.architecture = "BertForSequenceClassification";
+    if (task == Task::regress) {
+      config_.num_labels = 1;
+      config_.problem_type = "regression";
+    } else {
+      config_.problem_type = "single_label_classification";
+    }
+    sequence_ = model::BertForSequenceClassification(config_);
+    module_ = sequence_.ptr();
+  }
+}
+
+TaskModel TaskModel::load(const std::string& dir) {
+  const std::string config_file = (std::filesystem::path(dir) / "config.json").string();
+  if (!std::filesystem::exists(config_file)) throw Error(dir + ": missing config.json");
+  auto config = model::BertConfig::load(config_file);
+  Task task;
+  if (config.architecture == "BertForTokenClassification") task = Task::tag;
+  else if (config.architecture == "BertForSequenceClassification")
+    task = (config.num_labels == 1 || config.problem_type == std::optional<std::string>("regression")) ? Task::regress
+                                                                                                       : Task::classify;
+  else
+    throw Error(config_file + ": architecture " + config.architecture +
+                " is not a fine-tuned model (expected BertForSequenceClassification or BertForTokenClassification)");
+  TaskModel m(task, config);
+  auto report = io::load_weights(m.module(), io::read_weights(dir), dir);
+  if (!report.initialised.empty())
+    throw Error(dir + ": the checkpoint lacks the task head ('" + report.initialised.front() + "')");
+  return m;
+}
+
+data::LabelMap TaskModel::label_map() const {
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < config_.num_labels; ++i) {
+    auto it = config_.id2label.find(i);
+    names.push_back(it != config_.id2label.end() ? it->second : "LABEL_" + std::to_string(i));
+  }
+  return data::LabelMap::from_names(names);
+}
+
+torch::Tensor TaskModel::forward(const TaskBatch& b) {
+  if (token_) return token_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
+  return sequence_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
+}
+
+torch::Tensor TaskModel::loss(const torch::Tensor& logits, const TaskBatch& b, const torch::Tensor& class_weights) {
+  auto l32 = logits.to(torch::kFloat);
+  if (task_ == Task::regress) return F::mse_loss(l32.squeeze(-1), b.labels);
+  auto options = F::CrossEntropyFuncOptions().ignore_index(model::kIgnoreIndex);
+  if (class_weights.defined()) options.weight(class_weights);
+  return F::cross_entropy(l32.reshape({-1, l32.size(-1)}), b.labels.reshape({-1}), options);
+}
+
+Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t batch_size, train::Precision precision,
+                            const torch::Device& device, int64_t pad_id) {
+  torch::NoGradGuard no_grad;
+  model.module().eval();
+  Predictions p;
+  const size_t n = data.examples.size();
+  const auto task = model.task();
+  const auto names = task == Task::tag ? model.label_map().names() : std::vector<std::string>{};
+  if (task == Task::classify) {
+    p.classes.assign(n, 0);
+    p.probabilities.assign(n, {});
+  }
+  if (task == Task::regress) p.values.assign(n, 0.0);
+  if (task == Task::tag) p.tags.assign(n, {});
+  for (const auto& indices : length_grouped_batches(data.examples, batch_size, nullptr)) {
+    auto batch = collate_task_batch(data.examples, indices, task, pad_id, device);
+    torch::Tensor logits;
+    {
+      train::AutocastGuard autocast(precision, device);
+      logits = model.forward(batch);
+    }
+    logits = logits.to(torch::kCPU, torch::kFloat);
+    for (size_t r = 0; r < indices.size(); ++r) {
+      const size_t i = indices[r];
+      if (task == Task::regress) {
+        p.values[i] = logits[static_cast<int64_t>(r)][0].item<double>();
+      } else if (task == Task::classify) {
+        auto probs = torch::softmax(logits[static_cast<int64_t>(r)], -1).contiguous();
+        p.probabilities[i].assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
+        p.classes[i] = probs.argmax().item<int64_t>();
+      } else {
+        const auto& ex = data.examples[i];
+        const size_t words = data.sentences[i].words.size();
+        p.tags[i].assign(words, names.empty() ? "O" : names[0]);
+        // Words cut off by truncation are predicted "O" (counted in data.words_lost_to_truncation).
+        if (std::find(names.begin(), names.end(), "O") != names.end())
+          std::fill(p.tags[i].begin(), p.tags[i].end(), "O");
+        auto best = logits[static_cast<int64_t>(r)].argmax(-1).contiguous();  // (S)
+        const int64_t* best_ptr = best.data_ptr<int64_t>();
+        for (size_t s = 0; s < ex.word_of_piece.size(); ++s)
+          if (ex.word_of_piece[s] >= 0) p.tags[i][static_cast<size_t>(ex.word_of_piece[s])] = names[static_cast<size_t>(best_ptr[s])];
+      }
+    }
+  }
+  return p;
+}
+
+EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset& data, const Predictions& p,
+                                      const std::string& scheme) {
+  EvaluationResult r;
+  if (model.task() == Task::classify) {
+    std::vector<int64_t> gold;
+    for (const auto& ex : data.examples) gold.push_back(ex.label);
+    auto report = eval::classification_report(gold, p.classes, model.label_map().names());
+    r.metrics = eval::metrics_map(report);
+    r.report = eval::format_report(report);
+  } else if (model.task() == Task::regress) {
+    std::vector<double> gold;
+    for (const auto& ex : data.examples) gold.push_back(ex.target);
+    auto report = eval::regression_report(gold, p.values);
+    r.metrics = eval::metrics_map(report);
+    r.report = eval::format_report(report);
+  } else {
+    std::vector<std::vector<std::string>> gold;
+    for (const auto& s : data.sentences) gold.push_back(s.tags);
+    auto report = eval::tagging_report(gold, p.tags, eval::parse_scheme(scheme));
+    r.metrics = eval::metrics_map(report);
+    r.report = eval::format_report(report);
+  }
+  return r;
+}
+
+}  // namespace bert::tasks

@@ -1,0 +1,62 @@
+// A fine-tuned model of any of the three tasks behind one face: build it from a config (new
+// head) or load it from a checkpoint directory, run batches, turn logits into predictions and
+// predictions into the metrics people report. Used by finetune (dev evaluation), evaluate and
+// predict.
+#pragma once
+
+#include "bert/data/conll_reader.h"
+#include "bert/model/heads.h"
+#include "bert/tasks/task_data.h"
+#include "bert/train/precision.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace bert::tasks {
+
+class TaskModel {
+ public:
+  // A new task head on `config` (num_labels, id2label, problem_type set by the caller).
+  TaskModel(Task task, const model::BertConfig& config);
+  // Loads a fine-tuned checkpoint directory; the task comes from its architecture/problem type.
+  static TaskModel load(const std::string& dir);
+
+  // Logits: classify (B, C), regress (B, 1), tag (B, S, C).
+  torch::Tensor forward(const TaskBatch& batch);
+  torch::Tensor loss(const torch::Tensor& logits, const TaskBatch& batch, const torch::Tensor& class_weights = {});
+
+  torch::nn::Module& module() { return *module_; }
+  const model::BertConfig& config() const { return config_; }
+  model::BertConfig& config() { return config_; }
+  Task task() const { return task_; }
+  data::LabelMap label_map() const;  // from config id2label (classify/tag)
+
+ private:
+  Task task_;
+  model::BertConfig config_;
+  std::shared_ptr<torch::nn::Module> module_;
+  model::BertForSequenceClassification sequence_ = nullptr;
+  model::BertForTokenClassification token_ = nullptr;
+};
+
+struct Predictions {
+  std::vector<int64_t> classes;                 // classify
+  std::vector<std::vector<float>> probabilities;  // classify: softmax per example
+  std::vector<double> values;                   // regress
+  std::vector<std::vector<std::string>> tags;   // tag: one per word
+};
+
+// Runs the whole dataset in eval mode (no grad), batches longest-first, outputs in input order.
+Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t batch_size, train::Precision precision,
+                            const torch::Device& device, int64_t pad_id);
+
+struct EvaluationResult {
+  std::map<std::string, double> metrics;  // flat keys (accuracy, macro_f1, mcc, pearson, entity_f1, ...)
+  std::string report;                     // the readable table
+};
+
+EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset& data, const Predictions& predictions,
+                                      const std::string& scheme = "bio");
+
+}  // namespace bert::tasks

@@ -1,0 +1,133 @@
+#include "bert/train/checkpointing.h"
+
+#include "bert/io/checkpoint.h"
+#include "bert/util/error.h"
+#include "bert/util/files.h"
+#include "bert/util/log.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fcntl.h>
+#include <torch/serialize.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+
+namespace bert::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kPrefix = "step-";
+
+// Parses "step-00001200" → 1200; nullopt for anything else (including "*.tmp").
+std::optional<int64_t> step_of(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  if (name.rfind(kPrefix, 0) != 0) return std::nullopt;
+  const std::string digits = name.substr(std::string(kPrefix).size());
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return std::nullopt;
+  return std::stoll(digits);
+}
+
+void fsync_path(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+CheckpointManager::CheckpointManager(std::string run_dir, int keep_last)
+    : run_dir_(std::move(run_dir)), keep_last_(std::max(1, keep_last)) {}
+
+std::string CheckpointManager::checkpoints_dir() const { return (fs::path(run_dir_) / "checkpoints").string(); }
+
+std::string CheckpointManager::save(const TrainingState& state, const model::BertConfig& config,
+                                    torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                                    const std::string& tokenizer_dir) const {
+  const fs::path root = checkpoints_dir();
+  const fs::path final_dir = root / fmt::format("{}{:08d}", kPrefix, state.step);
+  const fs::path tmp_dir = root / (final_dir.filename().string() + ".tmp");
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) throw Error(root.string() + ": cannot create directory (" + ec.message() + ")");
+  fs::remove_all(tmp_dir);
+  try {
+    io::save_model(tmp_dir.string(), config, model);
+    if (!tokenizer_dir.empty()) io::copy_tokenizer_files(tokenizer_dir, tmp_dir.string());
+    torch::save(optimizer, (tmp_dir / "optimizer.pt").string());
+    fsync_path(tmp_dir / "optimizer.pt");
+    torch::save(at::detail::getDefaultCPUGenerator().get_state(), (tmp_dir / "rng.pt").string());
+    fsync_path(tmp_dir / "rng.pt");
+    nlohmann::json j = {{"step", state.step}, {"data", state.data}, {"extra", state.extra}, {"format_version", 1}};
+    write_file_atomic((tmp_dir / "trainer_state.json").string(), j.dump(2) + "\n");
+    write_file_atomic((tmp_dir / "DONE").string(), "complete\n");
+    fsync_path(tmp_dir);
+    if (fs::exists(final_dir)) fs::remove_all(final_dir);
+    fs::rename(tmp_dir, final_dir);
+    fsync_path(root);
+  } catch (const std::exception& e) {
+    std::error_code ignore;
+    fs::remove_all(tmp_dir, ignore);
+    const std::string what = e.what();
+    throw Error("saving checkpoint " + final_dir.string() + " failed: " + what +
+                (latest() ? " (the previous checkpoint " + *latest() + " is intact)" : ""));
+  }
+  // Prune: keep the newest keep_last_ complete checkpoints.
+  std::vector<std::pair<int64_t, fs::path>> complete;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    auto step = step_of(entry.path());
+    if (step && fs::exists(entry.path() / "DONE")) complete.emplace_back(*step, entry.path());
+  }
+  std::sort(complete.begin(), complete.end());
+  for (size_t i = 0; i + keep_last_ < complete.size(); ++i) fs::remove_all(complete[i].second, ec);
+  return final_dir.string();
+}
+
+std::optional<std::string> CheckpointManager::latest() const {
+  const fs::path root = checkpoints_dir();
+  if (!fs::exists(root)) return std::nullopt;
+  std::optional<std::pair<int64_t, fs::path>> best;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    auto step = step_of(entry.path());
+    if (!step || !fs::exists(entry.path() / "DONE")) continue;
+    if (!best || *step > best->first) best = std::make_pair(*step, entry.path());
+  }
+  if (!best) return std::nullopt;
+  return best->second.string();
+}
+
+TrainingState CheckpointManager::load(const std::string& dir, torch::nn::Module& model,
+                                      torch::optim::Optimizer& optimizer) {
+  const fs::path d(dir);
+  if (!fs::exists(d / "DONE")) throw Error(dir + ": not a complete checkpoint (no DONE marker)");
+  auto report = io::load_weights(model, io::read_weights(dir), dir);
+  if (!report.initialised.empty()) throw Error(dir + ": checkpoint lacks " + report.initialised.front());
+  try {
+    torch::load(optimizer, (d / "optimizer.pt").string());
+  } catch (const c10::Error& e) {
+    throw Error((d / "optimizer.pt").string() + ": cannot load optimizer state (" + e.what_without_backtrace() + ")");
+  }
+  torch::Tensor rng;
+  torch::load(rng, (d / "rng.pt").string());
+  auto generator = at::detail::getDefaultCPUGenerator();
+  generator.set_state(rng);
+  nlohmann::json j;
+  const std::string state_file = (d / "trainer_state.json").string();
+  try {
+    j = nlohmann::json::parse(read_text_file(state_file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(state_file + ": not valid JSON (" + e.what() + ")");
+  }
+  TrainingState state;
+  state.step = j.value("step", int64_t{0});
+  state.data = j.value("data", nlohmann::json::object());
+  state.extra = j.value("extra", nlohmann::json::object());
+  log::info("[checkpoint] resumed from {} at step {}", dir, state.step);
+  return state;
+}
+
+}  // namespace bert::train

@@ -1,0 +1,52 @@
+// Training checkpoints in a run directory, written so that a crash at any moment (kill -9, full
+// disk) leaves the previous checkpoint complete and loadable:
+//
+//   RUN/checkpoints/step-00001200/   a Hugging Face directory (config.json, model.safetensors,
+//                                    tokenizer files) + optimizer.pt + rng.pt +
+//                                    trainer_state.json + DONE (written last)
+//
+// Each checkpoint is assembled in `step-N.tmp/` and renamed into place (rename is atomic); only
+// directories holding DONE count as checkpoints. The newest complete one is what --resume
+// continues from; older ones beyond --keep-checkpoints are deleted after a successful save.
+#pragma once
+
+#include "bert/model/config.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <optional>
+#include <string>
+
+namespace bert::train {
+
+struct TrainingState {
+  int64_t step = 0;                                  // optimizer updates done
+  nlohmann::json data = nlohmann::json::object();    // data position (epoch, next example, ...)
+  nlohmann::json extra = nlohmann::json::object();   // anything else: best metric, masking RNG, ...
+};
+
+class CheckpointManager {
+ public:
+  CheckpointManager(std::string run_dir, int keep_last);
+
+  // Saves atomically and prunes old checkpoints; returns the checkpoint directory.
+  std::string save(const TrainingState& state, const model::BertConfig& config, torch::nn::Module& model,
+                   torch::optim::Optimizer& optimizer, const std::string& tokenizer_dir) const;
+
+  // The newest complete checkpoint, if any (incomplete *.tmp directories are ignored).
+  std::optional<std::string> latest() const;
+
+  // Loads weights, optimizer state and LibTorch's CPU RNG from `dir`; returns the state.
+  static TrainingState load(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer);
+
+  const std::string& run_dir() const { return run_dir_; }
+  std::string checkpoints_dir() const;
+
+ private:
+  std::string run_dir_;
+  int keep_last_;
+};
+
+}  // namespace bert::train

@@ -1,0 +1,259 @@
+#include "bert/train/finetune.h"
+
+#include "bert/io/checkpoint.h"
+#include "bert/tasks/task_model.h"
+#include "bert/tokenizer/load.h"
+#include "bert/train/checkpointing.h"
+#include "bert/train/optimizer.h"
+#include "bert/train/run_log.h"
+#include "bert/train/schedule.h"
+#include "bert/util/error.h"
+#include "bert/util/log.h"
+
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <sstream>
+
+namespace bert::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string default_metric(tasks::Task task) {
+  switch (task) {
+    case tasks::Task::classify: return "accuracy";
+    case tasks::Task::regress: return "pearson";
+    case tasks::Task::tag: return "entity_f1";
+  }
+  return "accuracy";
+}
+
+// Inverse-frequency weights (n / (C * count_c)), as scikit-learn's "balanced".
+torch::Tensor balanced_class_weights(const std::vector<tasks::TaskExample>& examples, int64_t num_classes,
+                                     bool per_token) {
+  std::vector<double> counts(static_cast<size_t>(num_classes), 0.0);
+  double n = 0;
+  for (const auto& ex : examples) {
+    if (per_token) {
+      for (auto l : ex.token_labels)
+        if (l >= 0) counts[static_cast<size_t>(l)] += 1, n += 1;
+    } else if (ex.label >= 0) {
+      counts[static_cast<size_t>(ex.label)] += 1, n += 1;
+    }
+  }
+  auto w = torch::empty({num_classes}, torch::kFloat);
+  for (int64_t c = 0; c < num_classes; ++c)
+    w[c] = counts[static_cast<size_t>(c)] > 0 ? n / (num_classes * counts[static_cast<size_t>(c)]) : 0.0;
+  return w;
+}
+
+}  // namespace
+
+std::string run_finetuning(const FinetuneOptions& o) {
+  if (o.init_dir.empty()) throw Error("--init: a pre-trained checkpoint directory is required");
+  if (o.train_file.empty()) throw Error("--train: a training file is required");
+  if (o.out_dir.empty()) throw Error("--out: a run directory is required");
+  if (o.epochs <= 0) throw Error("--epochs: must be > 0, found " + std::to_string(o.epochs));
+  if (o.batch_size <= 0) throw Error("--batch-size: must be > 0, found " + std::to_string(o.batch_size));
+  const torch::Device device(o.device);
+  const Precision precision = parse_precision(o.precision);
+  check_precision_supported(precision, device);
+
+  CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);
+  auto latest = checkpoints.latest();
+  if (latest && !o.resume)
+    throw Error(o.out_dir + " already holds checkpoints (newest: " + *latest +
+                "); pass --resume to continue that run, or choose another --out");
+
+  auto tokenizer = tokenizer::load_tokenizer(o.init_dir);
+  auto config = model::BertConfig::load((fs::path(o.init_dir) / "config.json").string());
+
+  // Task: explicit, or inferred from the training labels.
+  auto data_options = o.data;
+  tasks::Task task;
+  if (o.task == "auto") {
+    if (data_options.conll) {
+      task = tasks::Task::tag;
+    } else {
+      auto probe = data::read_labelled_table(o.train_file, data_options.table);
+      std::vector<std::string> labels;
+      for (const auto& r : probe.rows) labels.push_back(r.label);
+      auto inferred = data::infer_task(labels);
+      task = inferred.kind == data::TaskKind::kRegression ? tasks::Task::regress : tasks::Task::classify;
+      log::info("[finetune] --task auto: {} ({})", tasks::task_name(task), inferred.reason);
+    }
+  } else {
+    task = tasks::parse_task(o.task);
+  }
+  data_options.task = task;
+  if (task == tasks::Task::tag) data_options.conll = true;
+
+  data::LabelMap labels;
+  auto train = tasks::load_task_data(o.train_file, data_options, *tokenizer, labels, /*build_labels=*/true);
+  log::info("[data] {}{}", train.read_summary,
+            train.truncated ? fmt::format(" ({} examples truncated to {} tokens)", train.truncated, data_options.max_seq_len) : "");
+  std::optional<tasks::TaskDataset> dev;
+  if (!o.dev_file.empty()) {
+    dev = tasks::load_task_data(o.dev_file, data_options, *tokenizer, labels, /*build_labels=*/false);
+    log::info("[data] {}", dev->read_summary);
+  }
+  if (train.examples.empty()) throw Error(o.train_file + ": no examples");
+
+  // The model: encoder from --init, a fresh head.
+  if (task != tasks::Task::regress) {
+    config.num_labels = static_cast<int64_t>(labels.size());
+    config.id2label.clear();
+    for (size_t i = 0; i < labels.size(); ++i) config.id2label[static_cast<int64_t>(i)] = labels.names()[i];
+  }
+  if (o.dropout) config.hidden_dropout_prob = config.attention_probs_dropout_prob = *o.dropout;
+  if (o.classifier_dropout) config.classifier_dropout = *o.classifier_dropout;
+  torch::manual_seed(o.seed);
+  tasks::TaskModel model(task, config);
+  auto report = io::load_weights(model.module(), io::read_weights(o.init_dir), o.init_dir);
+  io::log_load_report(report, o.init_dir);
+  model.module().to(device);
+
+  AdamWSettings adam;
+  adam.lr = o.lr;
+  adam.weight_decay = o.weight_decay;
+  adam.eps = o.adam_eps;
+  auto optimizer = make_adamw(model.module(), adam);
+  const int64_t batches_per_epoch = (static_cast<int64_t>(train.examples.size()) + o.batch_size - 1) / o.batch_size;
+  const int64_t steps_per_epoch = (batches_per_epoch + o.grad_accum - 1) / o.grad_accum;
+  const int64_t total_steps = steps_per_epoch * o.epochs;
+  Schedule schedule{parse_schedule(o.schedule), o.lr, resolve_warmup_steps(o.warmup_steps, o.warmup_ratio, total_steps),
+                    total_steps};
+  torch::Tensor class_weights;
+  if (o.class_weights == "auto" && task != tasks::Task::regress) {
+    class_weights = balanced_class_weights(train.examples, config.num_labels, task == tasks::Task::tag).to(device);
+  } else if (o.class_weights != "none" && o.class_weights != "auto") {
+    throw Error("--class-weights: expected auto or none, found \"" + o.class_weights + "\"");
+  }
+  const std::string metric = o.metric.empty() ? default_metric(task) : o.metric;
+
+  TrainingState state;
+  if (latest) state = CheckpointManager::load(*latest, model.module(), *optimizer);
+  int64_t epoch = state.data.value("epoch", int64_t{0});
+  int64_t batch_in_epoch = state.data.value("batch", int64_t{0});
+  double best = state.extra.value("best_metric", -std::numeric_limits<double>::infinity());
+  int64_t evals_without_improvement = state.extra.value("evals_without_improvement", int64_t{0});
+
+  MetricsLog metrics(o.out_dir);
+  const std::string best_dir = (fs::path(o.out_dir) / "best").string();
+  const int64_t pad_id = tokenizer->pad_id();
+  log::info("[finetune] task {} ({} labels), {} train examples, {} steps ({} epochs), metric {}", tasks::task_name(task),
+            config.num_labels, train.examples.size(), total_steps, o.epochs, metric);
+
+  // Dev evaluation; saves RUN/best when the metric improves. Returns false to stop early.
+  auto evaluate_dev = [&]() -> bool {
+    if (!dev) return true;
+    auto predictions = tasks::predict_dataset(model, *dev, o.batch_size * 2, precision, device, pad_id);
+    model.module().train();
+    auto result = tasks::evaluate_predictions(model, *dev, predictions, o.scheme);
+    auto it = result.metrics.find(metric);
+    if (it == result.metrics.end()) {
+      std::string keys;
+      for (const auto& [k, v] : result.metrics) keys += (keys.empty() ? "" : ", ") + k;
+      throw Error("--metric " + metric + " is not reported for task " + tasks::task_name(task) + " (available: " + keys + ")");
+    }
+    nlohmann::json rec = {{"step", state.step}, {"epoch", epoch}};
+    std::string line;
+    for (const auto& [k, v] : result.metrics) {
+      rec["dev_" + k] = v;
+    }
+    metrics.write(rec);
+    const double value = std::isnan(it->second) ? -std::numeric_limits<double>::infinity() : it->second;
+    log::info("[eval] step {} dev {} {:.4f} (best {:.4f})", state.step, metric, it->second,
+              std::max(best, value));
+    if (value > best) {
+      best = value;
+      evals_without_improvement = 0;
+      io::save_model(best_dir, model.config(), model.module());
+      io::copy_tokenizer_files(o.init_dir, best_dir);
+      log::info("[finetune] new best {} {:.4f}: saved {}", metric, best, best_dir);
+    } else {
+      ++evals_without_improvement;
+    }
+    return !(o.early_stopping > 0 && evals_without_improvement >= o.early_stopping);
+  };
+  auto save_checkpoint = [&]() {
+    state.data = {{"epoch", epoch}, {"batch", batch_in_epoch}};
+    state.extra["best_metric"] = best;
+    state.extra["evals_without_improvement"] = evals_without_improvement;
+    checkpoints.save(state, model.config(), model.module(), *optimizer, o.init_dir);
+  };
+
+  model.module().train();
+  Throughput throughput;
+  throughput.start(state.step);
+  int64_t tokens_since_log = 0;
+  bool keep_going = true;
+  for (; epoch < o.epochs && keep_going; ++epoch, batch_in_epoch = 0) {
+    std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
+    auto batches = tasks::length_grouped_batches(train.examples, o.batch_size, &rng);
+    double loss_sum = 0;
+    int64_t micro = 0;
+    for (size_t b = static_cast<size_t>(batch_in_epoch); b < batches.size(); ++b) {
+      if (micro == 0) {
+        set_learning_rate(*optimizer, schedule.lr_at(state.step));
+        optimizer->zero_grad();
+        loss_sum = 0;
+      }
+      auto batch = tasks::collate_task_batch(train.examples, batches[b], task, pad_id, device);
+      tokens_since_log += batch.real_tokens;
+      torch::Tensor loss;
+      {
+        AutocastGuard autocast(precision, device);
+        loss = model.loss(model.forward(batch), batch, class_weights);
+      }
+      (loss / static_cast<double>(o.grad_accum)).backward();
+      loss_sum += loss.item<double>();
+      ++micro;
+      batch_in_epoch = static_cast<int64_t>(b) + 1;
+      if (micro < o.grad_accum && b + 1 < batches.size()) continue;
+      const double grad_norm = torch::nn::utils::clip_grad_norm_(model.module().parameters(), o.clip_norm);
+      optimizer->step();
+      ++state.step;
+      const double mean_loss = loss_sum / static_cast<double>(micro);
+      micro = 0;
+      if (!std::isfinite(mean_loss))
+        throw Error("[finetune] loss became " + std::to_string(mean_loss) + " at step " + std::to_string(state.step) +
+                    " (try a lower --lr)");
+      if (state.step % o.log_every == 0) {
+        auto [tok_per_s, eta] = throughput.report(state.step, tokens_since_log, total_steps);
+        tokens_since_log = 0;
+        log::info("[finetune] epoch {} step {}/{} loss {:.4f} lr {:.3e} grad {:.3f} {} tok/s eta {}", epoch + 1,
+                  state.step, total_steps, mean_loss, schedule.lr_at(state.step - 1), grad_norm, format_rate(tok_per_s),
+                  format_duration(eta));
+        metrics.write({{"step", state.step}, {"epoch", epoch}, {"loss", mean_loss}, {"grad_norm", grad_norm}});
+      }
+      if (o.eval_every > 0 && state.step % o.eval_every == 0) {
+        keep_going = evaluate_dev();
+        save_checkpoint();
+        throughput.start(state.step);
+        if (!keep_going) break;
+      }
+    }
+    if (keep_going && o.eval_every == 0) {
+      batch_in_epoch = static_cast<int64_t>(batches.size());
+      keep_going = evaluate_dev();
+      ++epoch;  // the checkpoint records the next epoch to run
+      batch_in_epoch = 0;
+      save_checkpoint();
+      --epoch;
+      throughput.start(state.step);
+    }
+  }
+  if (!keep_going) log::info("[finetune] early stopping: no improvement in {} evaluations", o.early_stopping);
+  if (!dev) {  // nothing to select on: the last model is the result
+    io::save_model(best_dir, model.config(), model.module());
+    io::copy_tokenizer_files(o.init_dir, best_dir);
+  }
+  log::info("[finetune] done: {} (a Hugging Face {} directory)", best_dir, model.config().architecture);
+  return best_dir;
+}
+
+}  // namespace bert::train

@@ -1,0 +1,42 @@
+// `bert finetune`: a new task head on a pre-trained encoder (ours or Hugging Face's), trained on
+// a labelled CSV/TSV or CoNLL file with AdamW (HF Trainer's defaults), dynamic padding and
+// length-grouped batches, evaluated on the dev file every epoch (or --eval-every steps); the
+// best model by --metric is kept in RUN/best as a Hugging Face directory. Checkpoints and resume
+// work as in pre-training (train/checkpointing.h).
+#pragma once
+
+#include "bert/tasks/task_data.h"
+
+#include <string>
+
+namespace bert::train {
+
+struct FinetuneOptions {
+  std::string init_dir, train_file, dev_file, out_dir;
+  std::string task = "auto";  // classify | regress | tag | auto
+  tasks::TaskDataOptions data;
+  bool resume = false;
+  int64_t epochs = 3;
+  int64_t batch_size = 32;
+  int64_t grad_accum = 1;
+  double lr = 2e-5, weight_decay = 0.01, adam_eps = 1e-8, warmup_ratio = 0.1;
+  int64_t warmup_steps = 0;
+  std::string schedule = "linear";
+  double clip_norm = 1.0;
+  std::optional<double> dropout, classifier_dropout;
+  std::string precision = "fp32";
+  std::string device = "cpu";
+  uint64_t seed = 42;
+  std::string class_weights = "none";  // auto | none
+  std::string metric;                  // default: accuracy / pearson / entity_f1 by task
+  int64_t eval_every = 0;              // 0 = once per epoch
+  int64_t early_stopping = 0;          // evaluations without improvement before stopping; 0 = off
+  int64_t log_every = 20;
+  int keep_checkpoints = 1;
+  std::string scheme = "bio";          // tagging entity scheme: bio | iob1
+};
+
+// Returns the best model's directory (RUN/best).
+std::string run_finetuning(const FinetuneOptions& options);
+
+}  // namespace bert::train

@@ -1,0 +1,48 @@
+#include "bert/train/precision.h"
+
+#include "bert/util/error.h"
+
+#include <ATen/autocast_mode.h>
+
+namespace bert::train {
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32" || name == "float32") return Precision::fp32;
+  if (name == "bf16" || name == "bfloat16") return Precision::bf16;
+  if (name == "fp16" || name == "float16") return Precision::fp16;
+  throw Error("--precision: expected fp32, bf16 or fp16, found \"" + name + "\"");
+}
+
+std::string precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "fp32";
+}
+
+void check_precision_supported(Precision p, const torch::Device& device) {
+  if (p == Precision::fp16 && !device.is_cuda())
+    throw Error("--precision fp16 needs a CUDA device (with --device cpu use bf16 or fp32)");
+}
+
+AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device) : device_type_(device.type()) {
+  if (precision == Precision::fp32) return;
+  active_ = true;
+  previous_enabled_ = at::autocast::is_autocast_enabled(device_type_);
+  previous_dtype_ = at::autocast::get_autocast_dtype(device_type_);
+  at::autocast::set_autocast_dtype(device_type_, precision == Precision::bf16 ? at::kBFloat16 : at::kHalf);
+  at::autocast::set_autocast_enabled(device_type_, true);
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  // Leaving the outermost autocast region frees the cached low-precision weight copies.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(device_type_, previous_enabled_);
+  at::autocast::set_autocast_dtype(device_type_, previous_dtype_);
+}
+
+}  // namespace bert::train
