@@ -1,0 +1,179 @@
+// End to end through the real binary on small real data: train a sentencepiece tokenizer on the
+// bundled novel, pre-train a tiny BERT, resume an interrupted run (bit-identical to an
+// uninterrupted one), fine-tune it for classification and regression, fine-tune the HF tiny
+// fixture for NER tagging, then evaluate and predict. Slices of GLUE/CoNLL live in
+// test/data/tasks (see its README).
+#include "bert/io/safetensors.h"
+#include "test/test_helpers.h"
+
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int status;
+  std::string output;
+};
+
+Run bert_cli(const std::string& args) {
+  std::string cmd = std::string(BERT_BINARY_PATH) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  return {WEXITSTATUS(pclose(pipe)), out};
+}
+
+void require_ok(const Run& r) {
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+}
+
+std::string task_file(const std::string& name) { return bert::test::data_path("tasks/" + name); }
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predict", "[cli][e2e]") {
+  const fs::path dir = fs::temp_directory_path() / ("bert_e2e_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string corpus = std::string(BERT_SOURCE_DIR) + "/data/corpus/alice-in-wonderland.txt";
+  require_ok(bert_cli("tokenizer train --input " + corpus + " --type unigram --vocab-size 1000 --out " +
+                      (dir / "tok").string()));
+
+  const std::string pretrain = "pretrain --corpus " + corpus + " --tokenizer " + (dir / "tok").string() +
+                               " --model-config " + BERT_SOURCE_DIR + "/configs/bert-tiny.json" +
+                               " --max-steps 20 --batch-size 8 --seq-len 64 --lr 5e-4 --log-every 5 --eval-every 10"
+                               " --save-every 10 --eval-fraction 0.1 --threads 1 --out ";
+  require_ok(bert_cli(pretrain + (dir / "straight").string()));
+  const auto final_dir = dir / "straight" / "final";
+  REQUIRE(fs::exists(final_dir / "model.safetensors"));
+  REQUIRE(fs::exists(final_dir / "spm.model"));
+  auto metrics = read_jsonl(dir / "straight" / "metrics.jsonl");
+  int evals = 0;
+  for (const auto& m : metrics) evals += m.contains("eval_perplexity");
+  REQUIRE(evals == 2);
+  REQUIRE(metrics.front()["loss"].get<double>() > metrics[metrics.size() - 2]["loss"].get<double>());
+
+  SECTION("refuses to overwrite a run without --resume") {
+    auto r = bert_cli(pretrain + (dir / "straight").string());
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("pass --resume") != std::string::npos);
+  }
+
+  SECTION("an interrupted run resumes to the same weights") {
+    require_ok(bert_cli(pretrain + (dir / "resumed").string()));
+    fs::remove_all(dir / "resumed" / "checkpoints" / "step-00000020");
+    fs::remove_all(dir / "resumed" / "final");
+    fs::create_directories(dir / "resumed" / "checkpoints" / "step-00000020.tmp");  // a save cut short
+    auto r = bert_cli(pretrain + (dir / "resumed").string() + " --resume");
+    require_ok(r);
+    REQUIRE(r.output.find("resumed from") != std::string::npos);
+    auto a = bert::io::read_safetensors((final_dir / "model.safetensors").string()).tensors;
+    auto b = bert::io::read_safetensors((dir / "resumed" / "final" / "model.safetensors").string()).tensors;
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO(a[i].first);
+      REQUIRE(torch::equal(a[i].second, b[i].second));
+    }
+  }
+
+  SECTION("classification: finetune, evaluate, predict") {
+    auto cls = dir / "cls";
+    require_ok(bert_cli("finetune --init " + final_dir.string() + " --train " + task_file("sst2_train_300.tsv") +
+                        " --dev " + task_file("sst2_dev_100.tsv") +
+                        " --text-column sentence --label-column label --epochs 1 --batch-size 16 --lr 1e-3 --out " +
+                        cls.string()));
+    REQUIRE(fs::exists(cls / "best" / "config.json"));
+    auto out = dir / "cls_metrics.json";
+    auto r = bert_cli("evaluate --model " + (cls / "best").string() + " --data " + task_file("sst2_dev_100.tsv") +
+                      " --text-column sentence --label-column label --output " + out.string());
+    require_ok(r);
+    REQUIRE(r.output.find("Matthews correlation") != std::string::npos);
+    auto m = nlohmann::json::parse(std::ifstream(out));
+    REQUIRE(m["examples"] == 100);
+    REQUIRE(m["accuracy"].get<double>() >= 0.0);
+    REQUIRE(m.contains("mcc"));
+    REQUIRE(m.contains("macro_f1"));
+    auto p = bert_cli("predict --model " + (cls / "best").string() + " --text \"a charming film\" --text \"dull\"");
+    require_ok(p);
+    std::istringstream lines(p.output);
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty() || line[0] != '{') continue;
+      auto j = nlohmann::json::parse(line);
+      REQUIRE(j.contains("label"));
+      REQUIRE(j["probabilities"].size() == 2);
+      ++n;
+    }
+    REQUIRE(n == 2);
+  }
+
+  SECTION("regression on STS-B pairs") {
+    auto reg = dir / "reg";
+    require_ok(bert_cli("finetune --init " + final_dir.string() + " --train " + task_file("stsb_train_200.tsv") +
+                        " --dev " + task_file("stsb_train_200.tsv") +
+                        " --text-column sentence1 --text-pair-column sentence2 --label-column score --epochs 1 "
+                        "--batch-size 16 --out " + reg.string()));
+    auto out = dir / "reg_metrics.json";
+    require_ok(bert_cli("evaluate --model " + (reg / "best").string() + " --data " + task_file("stsb_train_200.tsv") +
+                        " --text-column sentence1 --text-pair-column sentence2 --label-column score --output " +
+                        out.string()));
+    auto m = nlohmann::json::parse(std::ifstream(out));
+    REQUIRE(m.contains("pearson"));
+    REQUIRE(m.contains("spearman"));
+    REQUIRE(m.contains("mse"));
+  }
+
+  SECTION("an unknown label in the dev file names file and line") {
+    std::ofstream(dir / "dev_bad.tsv") << "sentence\tlabel\ngood movie\t1\nbad movie\t7\n";
+    auto r = bert_cli("finetune --init " + final_dir.string() + " --train " + task_file("sst2_train_300.tsv") +
+                      " --dev " + (dir / "dev_bad.tsv").string() + " --text-column sentence --label-column label --out " +
+                      (dir / "bad").string());
+    INFO(r.output);
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("dev_bad.tsv:3") != std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("NER tagging on CoNLL with a WordPiece model", "[cli][e2e]") {
+  const fs::path dir = fs::temp_directory_path() / ("bert_e2e_ner_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  require_ok(bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " +
+                      task_file("conll_train_200.txt") + " --dev " + task_file("conll_valid_50.txt") +
+                      " --format conll --tag-column 3 --epochs 1 --batch-size 16 --lr 1e-3 --out " + dir.string()));
+  auto config = nlohmann::json::parse(std::ifstream(dir / "best" / "config.json"));
+  REQUIRE(config["architectures"][0] == "BertForTokenClassification");
+  REQUIRE(config["id2label"].size() == 9);  // O + B/I of PER, LOC, ORG, MISC
+  auto out = dir / "metrics.json";
+  require_ok(bert_cli("evaluate --model " + (dir / "best").string() + " --data " + task_file("conll_valid_50.txt") +
+                      " --format conll --output " + out.string()));
+  auto m = nlohmann::json::parse(std::ifstream(out));
+  REQUIRE(m.contains("entity_f1"));
+  REQUIRE(m.contains("token_accuracy"));
+  auto p = bert_cli("predict --model " + (dir / "best").string() + " --text \"EU rejects German call\"");
+  require_ok(p);
+  auto j = nlohmann::json::parse(p.output.substr(p.output.find('{')));
+  REQUIRE(j["words"].size() == 4);
+  REQUIRE(j["tags"].size() == 4);
+  fs::remove_all(dir);
+}
