@@ -2,7 +2,7 @@
 """Live comparison of `bert tokenizer` (C++, Debian's libsentencepiece) with the Python
 `sentencepiece` package on the same model files.
 
-For each corpus set (the bundled data/corpus/alice-in-wonderland.txt, and all the Gutenberg novels
+For each corpus set (test/data/corpus/alice-in-wonderland.txt, and all the Gutenberg novels
 in ../shared/data/corpus/gutenberg/ trained as one corpus; skipped with a message when that
 directory is absent) and each model type (unigram, bpe; plus a lower-casing unigram on the
 bundled corpus), the script
@@ -219,7 +219,7 @@ def main():
         sys.exit(f"{args.bert}: not found or not executable (build the project first, or pass --bert)")
     print(f"python sentencepiece {spm.__version__}; C++ side: {args.bert}")
 
-    bundled = [os.path.join(REPO, "data", "corpus", "alice-in-wonderland.txt")]
+    bundled = [os.path.join(REPO, "test", "data", "corpus", "alice-in-wonderland.txt")]
     runs = [("bundled", bundled, t, args.vocab_size_bundled, []) for t in ("unigram", "bpe")]
     runs.append(("bundled", bundled, "unigram", args.vocab_size_bundled, ["--lowercase"]))
     novels = sorted(glob.glob(os.path.join(args.gutenberg, "*.txt")))

@@ -13,6 +13,7 @@
 
 #include "bert/tokenizer/unicode.h"
 #include "bert/util/error.h"
+#include "bert/util/text.h"
 #include "bert/util/files.h"
 
 namespace bert::data {
@@ -30,28 +31,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Printable rendering of user data for messages (control bytes escaped, long values cut).
-std::string quote_for_message(std::string_view s, size_t max_bytes = 80) {
-  std::string out = "\"";
-  size_t i = 0;
-  for (; i < s.size(); ++i) {
-    if (i >= max_bytes && (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) break;
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\t') out += "\\t";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c < 0x20 || c == 0x7F) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += "\"";
-  if (i < s.size()) out += "...";
-  return out;
-}
 
 // Space/tab-separated columns of one line (no empty columns: runs of separators count once).
 void split_columns(std::string_view line, std::vector<std::string_view>& cols) {
@@ -72,7 +51,7 @@ std::string known_labels(const std::vector<std::string>& names) {
   std::string s;
   for (size_t i = 0; i < names.size() && i < kMaxShown; ++i) {
     if (i) s += ", ";
-    s += quote_for_message(names[i], 40);
+    s += quote_snippet(names[i], 40);
   }
   if (names.size() > kMaxShown) s += ", ... (" + std::to_string(names.size()) + " in all)";
   return s;
@@ -136,24 +115,24 @@ ConllData parse_conll(std::string_view contents, const std::string& path, const 
       first_token_line = line_no;
       if (options.word_column >= cols.size()) {
         throw Error(where() + "word column " + std::to_string(options.word_column) + " (0-based) does not exist: "
-                    "the line has " + std::to_string(cols.size()) + " columns: " + quote_for_message(line));
+                    "the line has " + std::to_string(cols.size()) + " columns: " + quote_snippet(line));
       }
       if (options.has_tags) {
         tag_col = options.tag_column ? *options.tag_column : cols.size() - 1;
         if (tag_col >= cols.size()) {
           throw Error(where() + "tag column " + std::to_string(tag_col) + " (0-based) does not exist: the line has " +
-                      std::to_string(cols.size()) + " columns: " + quote_for_message(line));
+                      std::to_string(cols.size()) + " columns: " + quote_snippet(line));
         }
         if (tag_col == options.word_column) {
           throw Error(where() + "expected at least a word and a tag column, found " + std::to_string(cols.size()) +
                       (cols.size() == 1 ? " column: " : " columns with the tag column equal to the word column: ") +
-                      quote_for_message(line));
+                      quote_snippet(line));
         }
       }
     } else if (cols.size() != rep.num_columns) {
       throw Error(where() + "expected " + std::to_string(rep.num_columns) + " whitespace-separated columns (as on line " +
                   std::to_string(first_token_line) + ", the first token line), found " + std::to_string(cols.size()) +
-                  ": " + quote_for_message(line));
+                  ": " + quote_snippet(line));
     }
     if (current.words.empty()) current.line = line_no;
     current.words.emplace_back(cols[options.word_column]);
@@ -186,7 +165,7 @@ std::optional<double> parse_number(std::string_view s) {
 
 double parse_regression_label(const std::string& label, const std::string& file, size_t line) {
   if (auto v = parse_number(label)) return *v;
-  throw Error(file + ":" + std::to_string(line) + ": label " + quote_for_message(label) +
+  throw Error(file + ":" + std::to_string(line) + ": label " + quote_snippet(label) +
               " is not a number (a regression task needs a finite decimal number such as 3.8 in every row)");
 }
 
@@ -231,7 +210,7 @@ LabelMap LabelMap::from_names(std::vector<std::string> names) {
   LabelMap m;
   for (size_t i = 0; i < names.size(); ++i) {
     if (!m.ids_.emplace(names[i], static_cast<int64_t>(i)).second)
-      throw Error("label list has " + quote_for_message(names[i]) + " twice (ids " + std::to_string(m.ids_[names[i]]) +
+      throw Error("label list has " + quote_snippet(names[i]) + " twice (ids " + std::to_string(m.ids_[names[i]]) +
                   " and " + std::to_string(i) + ")");
   }
   m.names_ = std::move(names);
@@ -252,7 +231,7 @@ std::optional<int64_t> LabelMap::find(const std::string& label) const {
 
 int64_t LabelMap::id(const std::string& label, const std::string& file, size_t line) const {
   if (auto i = find(label)) return *i;
-  throw Error(file + ":" + std::to_string(line) + ": unknown label " + quote_for_message(label) +
+  throw Error(file + ":" + std::to_string(line) + ": unknown label " + quote_snippet(label) +
               " (not among the " + std::to_string(names_.size()) + " labels of the training data: " +
               known_labels(names_) + ")");
 }
@@ -309,7 +288,7 @@ TaskInference infer_task(const std::vector<std::string>& labels, size_t max_inte
     const auto v = parse_number(l);
     if (!v) {
       t.kind = TaskKind::kClassification;
-      t.reason = "classification: label " + quote_for_message(l) + " is not a number (" + std::to_string(t.distinct_labels) +
+      t.reason = "classification: label " + quote_snippet(l) + " is not a number (" + std::to_string(t.distinct_labels) +
                  " distinct labels)";
       return t;
     }
@@ -318,7 +297,7 @@ TaskInference infer_task(const std::vector<std::string>& labels, size_t max_inte
   }
   if (fractional) {
     t.kind = TaskKind::kRegression;
-    t.reason = "regression: every label is a number and " + quote_for_message(*fractional) + " is not an integer (" +
+    t.reason = "regression: every label is a number and " + quote_snippet(*fractional) + " is not an integer (" +
                std::to_string(values.size()) + " distinct values)";
   } else if (values.size() > max_integer_classes) {
     t.kind = TaskKind::kRegression;

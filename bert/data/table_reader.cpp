@@ -13,6 +13,7 @@
 
 #include "bert/tokenizer/unicode.h"
 #include "bert/util/error.h"
+#include "bert/util/text.h"
 #include "bert/util/files.h"
 
 namespace bert::data {
@@ -34,31 +35,6 @@ std::string lower_ascii(std::string s) {
   return s;
 }
 
-// A short, printable rendering of user data for error messages: control bytes escaped, long
-// values cut (at a character boundary) so one bad row cannot flood the terminal.
-std::string quote_snippet(std::string_view s, size_t max_bytes = 80) {
-  std::string out = "\"";
-  size_t i = 0;
-  for (; i < s.size(); ++i) {
-    if (i >= max_bytes && (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) break;
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\t') out += "\\t";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c < 0x20 || c == 0x7F) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += "\"";
-  if (i < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
-  return out;
-}
 
 std::string describe_char(char c) {
   if (c == '\t') return "a tab";

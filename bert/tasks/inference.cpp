@@ -41,6 +41,37 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
   return d;
 }
 
+enum class OutputFormat { jsonl, csv, tsv, conll };
+
+// By the output file's extension: .csv, .tsv/.txt (CoNLL layout for tagging), anything else and
+// stdout JSON lines.
+OutputFormat output_format(const std::string& output, Task task) {
+  auto ends_with = [&](const char* ext) {
+    const std::string e(ext);
+    return output.size() >= e.size() && output.compare(output.size() - e.size(), e.size(), e) == 0;
+  };
+  if (ends_with(".csv") && task != Task::tag) return OutputFormat::csv;
+  if (ends_with(".tsv") || ends_with(".txt") || ends_with(".conll"))
+    return task == Task::tag ? OutputFormat::conll : OutputFormat::tsv;
+  return OutputFormat::jsonl;
+}
+
+// One delimited row; fields holding the delimiter, quotes or line breaks are RFC 4180-quoted.
+void write_row(std::ostream& out, const std::vector<std::string>& fields, char delim) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const auto& f = fields[i];
+    if (i) out << delim;
+    if (f.find_first_of(std::string(1, delim) + "\"\r\n") == std::string::npos) {
+      out << f;
+      continue;
+    }
+    out << '"';
+    for (char c : f) out << (c == '"' ? "\"\"" : std::string(1, c));
+    out << '"';
+  }
+  out << '\n';
+}
+
 }  // namespace
 
 std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std::string& data_file,
@@ -92,24 +123,58 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   }
   auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id());
   const auto names = model.label_map().names();
+  const auto format = output_format(output, model.task());
   std::ostringstream out;
-  for (size_t i = 0; i < data.examples.size(); ++i) {
-    nlohmann::json j;
-    if (model.task() == Task::classify) {
-      j["label"] = names[static_cast<size_t>(p.classes[i])];
-      nlohmann::json probs = nlohmann::json::object();
-      for (size_t c = 0; c < names.size(); ++c) probs[names[c]] = p.probabilities[i][c];
-      j["probabilities"] = probs;
-    } else if (model.task() == Task::regress) {
-      j["score"] = p.values[i];
-    } else {
-      j["words"] = data.sentences[i].words;
-      j["tags"] = p.tags[i];
+  if (format == OutputFormat::jsonl) {
+    for (size_t i = 0; i < data.examples.size(); ++i) {
+      nlohmann::json j;
+      if (model.task() == Task::tag) {
+        j["words"] = data.sentences[i].words;
+        j["tags"] = p.tags[i];
+      } else {
+        j["text"] = data.rows[i].text;
+        if (data.rows[i].text_pair) j["text_pair"] = *data.rows[i].text_pair;
+        if (model.task() == Task::classify) {
+          j["prediction"] = names[static_cast<size_t>(p.classes[i])];
+          for (size_t c = 0; c < names.size(); ++c) j["prob_" + names[c]] = p.probabilities[i][c];
+        } else {
+          j["score"] = p.values[i];
+        }
+      }
+      out << j.dump() << "\n";
     }
-    out << j.dump() << "\n";
+  } else if (format == OutputFormat::conll) {
+    for (size_t i = 0; i < data.examples.size(); ++i) {
+      for (size_t w = 0; w < data.sentences[i].words.size(); ++w) out << data.sentences[i].words[w] << '\t' << p.tags[i][w] << '\n';
+      out << '\n';
+    }
+  } else {
+    const char delim = format == OutputFormat::csv ? ',' : '\t';
+    const bool pairs = !data.rows.empty() && data.rows.front().text_pair.has_value();
+    std::vector<std::string> header = {"text"};
+    if (pairs) header.push_back("text_pair");
+    if (model.task() == Task::classify) {
+      header.push_back("prediction");
+      for (const auto& n : names) header.push_back("prob_" + n);
+    } else {
+      header.push_back("score");
+    }
+    write_row(out, header, delim);
+    for (size_t i = 0; i < data.rows.size(); ++i) {
+      std::vector<std::string> row = {data.rows[i].text};
+      if (pairs) row.push_back(data.rows[i].text_pair.value_or(""));
+      if (model.task() == Task::classify) {
+        row.push_back(names[static_cast<size_t>(p.classes[i])]);
+        for (size_t c = 0; c < names.size(); ++c) row.push_back(fmt::format("{:.6f}", p.probabilities[i][c]));
+      } else {
+        row.push_back(fmt::format("{:.6f}", p.values[i]));
+      }
+      write_row(out, row, delim);
+    }
   }
   if (output.empty() || output == "-") std::cout << out.str();
   else write_file_atomic(output, out.str());
+  log::info("[predict] {} predictions{}", data.examples.size(), output.empty() || output == "-" ? "" : " written to " + output);
   return data.examples.size();
 }
 

@@ -30,8 +30,10 @@ struct PredictInput {
   std::vector<std::string> text_pairs;   // empty or one per text
 };
 
-// Writes one JSON object per input to `output` (or stdout when empty/"-"), in input order:
-// classify {"label", "probabilities"}, regress {"score"}, tag {"words", "tags"}.
+// Writes the predictions in input order to `output` (stdout when empty or "-"), in the format its
+// extension names: .csv / .tsv → the input text columns plus `prediction` and `prob_<label>`
+// (classify) or `score` (regress); .tsv/.txt for tagging → CoNLL layout (word TAB tag); anything
+// else (and stdout) → JSON lines with the same fields (tagging: "words", "tags").
 // Returns the number of predictions.
 size_t run_predict(const InferenceOptions& options, const PredictInput& input, const std::string& output);
 

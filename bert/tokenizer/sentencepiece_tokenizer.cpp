@@ -39,32 +39,6 @@ bool starts_with_meta(std::string_view piece) {
   return piece.size() >= kMeta.size() && piece.compare(0, kMeta.size(), kMeta) == 0;
 }
 
-// Hugging Face's "longest_first" truncation (truncation side right): tokens are removed one at a
-// time from the longer sequence, from the pair on ties. Returns how many tokens of each sequence
-// to keep so that they plus the special tokens fit in max_length (0 = no limit).
-// NOTE: same semantics as the code inlined in WordPieceTokenizer::encode; the two can share one
-// helper once that file settles.
-std::pair<size_t, size_t> longest_first(size_t la, size_t lb, bool has_pair, size_t max_length) {
-  const size_t specials = has_pair ? 3 : 2;
-  if (max_length == 0 || la + lb + specials <= max_length) return {la, lb};
-  if (max_length < specials) {
-    throw Error("encode: max_length " + std::to_string(max_length) + " is below the " +
-                std::to_string(specials) + " special tokens a " +
-                (has_pair ? "pair" : "single text") + " needs");
-  }
-  const size_t budget = max_length - specials;
-  if (!has_pair) return {std::min(la, budget), 0};
-  // Closed form of the one-at-a-time loop: the longer side is cut down to the shorter one's
-  // length first, then both shrink alternately, the pair losing the odd token.
-  const size_t remove = la + lb - budget;
-  const size_t diff = la > lb ? la - lb : lb - la;
-  const size_t first = std::min(diff, remove);
-  const size_t rest = remove - first;
-  size_t from_a = rest / 2, from_b = rest - rest / 2;
-  (la > lb ? from_a : from_b) += first;
-  return {la - std::min(from_a, la), lb - std::min(from_b, lb)};
-}
-
 // Start of the visible part of a piece's source bytes [begin, end): skips the whitespace (and
 // format characters such as a BOM, which normalization drops) that the piece's leading "▁"
 // stands for. A piece made only of such characters keeps its full range: those bytes are what
@@ -427,35 +401,12 @@ Encoding SentencePieceTokenizer::encode(std::string_view text, std::optional<std
   std::vector<Impl::Piece> a, b;
   m.pieces(text, a);
   if (pair) m.pieces(*pair, b);
-  const auto [keep_a, keep_b] = longest_first(a.size(), b.size(), pair.has_value(), max_length);
+  const auto [keep_a, keep_b] = longest_first_lengths(a.size(), b.size(), pair.has_value(), max_length);
   a.resize(keep_a);
   b.resize(keep_b);
 
-  Encoding e;
-  const size_t total = a.size() + b.size() + (pair ? 3 : 2);
-  e.ids.reserve(total);
-  e.type_ids.reserve(total);
-  e.tokens.reserve(total);
-  e.offsets.reserve(total);
-  e.word_ids.reserve(total);
-  e.sequence_ids.reserve(total);
-  auto add = [&](int64_t id, int64_t type, size_t begin, size_t end, int64_t word, int64_t seq) {
-    e.ids.push_back(id);
-    e.type_ids.push_back(type);
-    e.tokens.push_back(m.sp.IdToPiece(static_cast<int>(id)));
-    e.offsets.emplace_back(begin, end);
-    e.word_ids.push_back(word);
-    e.sequence_ids.push_back(seq);
-  };
-  add(m.cls, 0, 0, 0, -1, -1);
-  for (const auto& p : a) add(p.id, 0, p.begin, p.end, p.word, 0);
-  add(m.sep, 0, 0, 0, -1, -1);
-  if (pair) {
-    for (const auto& p : b) add(p.id, 1, p.begin, p.end, p.word, 1);
-    add(m.sep, 1, 0, 0, -1, -1);
-  }
-  e.attention_mask.assign(e.ids.size(), 1);
-  return e;
+  return assemble_encoding(a, b, pair.has_value(), m.cls, m.sep,
+                           [&](int64_t id) { return m.sp.IdToPiece(static_cast<int>(id)); });
 }
 
 std::vector<std::string> SentencePieceTokenizer::tokenize(std::string_view text) const {

@@ -62,4 +62,26 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
   return out;
 }
 
+std::pair<size_t, size_t> longest_first_lengths(size_t la, size_t lb, bool has_pair, size_t max_length) {
+  const size_t specials = has_pair ? 3 : 2;
+  if (max_length == 0 || la + lb + specials <= max_length) return {la, lb};
+  if (max_length < specials) {
+    throw Error("encode: max_length " + std::to_string(max_length) + " is below the " +
+                std::to_string(specials) + " special tokens a " +
+                (has_pair ? "pair" : "single text") + " needs");
+  }
+  const size_t budget = max_length - specials;
+  if (!has_pair) return {std::min(la, budget), 0};
+  // Closed form of the one-at-a-time loop: the longer side is cut down to the shorter one's
+  // length first, then both shrink alternately, the pair losing the odd token.
+  const size_t remove = la + lb - budget;
+  const size_t diff = la > lb ? la - lb : lb - la;
+  const size_t first = std::min(diff, remove);
+  const size_t rest = remove - first;
+  size_t from_a = rest / 2, from_b = rest - rest / 2;
+  (la > lb ? from_a : from_b) += first;
+  return {la - std::min(from_a, la), lb - std::min(from_b, lb)};
+}
+
+
 }  // namespace bert::tokenizer

@@ -31,6 +31,44 @@ struct Encoding {
   size_t size() const { return ids.size(); }
 };
 
+// Hugging Face's "longest_first" truncation (truncation side right): tokens are removed one at a
+// time from the longer sequence, from the pair on ties. Returns how many tokens of each sequence
+// to keep so that they plus the special tokens fit in max_length (0 = no limit). Throws
+// bert::Error when max_length cannot even hold the special tokens.
+std::pair<size_t, size_t> longest_first_lengths(size_t len_a, size_t len_b, bool has_pair, size_t max_length);
+
+// Lays out [CLS] a [SEP] (b [SEP]) from pieces that have `id`, `begin`, `end` and `word`;
+// `token_of(id)` gives a piece's string. Shared by both tokenizers so the layout is one code.
+template <typename Piece, typename TokenOf>
+Encoding assemble_encoding(const std::vector<Piece>& a, const std::vector<Piece>& b, bool has_pair, int64_t cls,
+                           int64_t sep, TokenOf token_of) {
+  Encoding e;
+  const size_t total = a.size() + b.size() + (has_pair ? 3 : 2);
+  e.ids.reserve(total);
+  e.type_ids.reserve(total);
+  e.tokens.reserve(total);
+  e.offsets.reserve(total);
+  e.word_ids.reserve(total);
+  e.sequence_ids.reserve(total);
+  auto add = [&](int64_t id, int64_t type, size_t begin, size_t end, int64_t word, int64_t seq) {
+    e.ids.push_back(id);
+    e.type_ids.push_back(type);
+    e.tokens.push_back(token_of(id));
+    e.offsets.emplace_back(begin, end);
+    e.word_ids.push_back(word);
+    e.sequence_ids.push_back(seq);
+  };
+  add(cls, 0, 0, 0, -1, -1);
+  for (const auto& p : a) add(p.id, 0, p.begin, p.end, p.word, 0);
+  add(sep, 0, 0, 0, -1, -1);
+  if (has_pair) {
+    for (const auto& p : b) add(p.id, 1, p.begin, p.end, p.word, 1);
+    add(sep, 1, 0, 0, -1, -1);
+  }
+  e.attention_mask.assign(e.ids.size(), 1);
+  return e;
+}
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;

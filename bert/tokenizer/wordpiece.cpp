@@ -868,59 +868,12 @@ Encoding WordPieceTokenizer::encode(std::string_view text, std::optional<std::st
   m.tokenize_text(text, a);
   if (pair) m.tokenize_text(*pair, b);
 
-  // transformers' truncate_sequences, strategy longest_first, truncation side right.
-  const size_t specials = pair ? 3 : 2;
-  if (max_length > 0 && a.size() + b.size() + specials > max_length) {
-    if (max_length < specials) {
-      throw Error("encode: max_length " + std::to_string(max_length) + " is below the " +
-                  std::to_string(specials) + " special tokens a " +
-                  (pair ? "pair" : "single text") + " needs");
-    }
-    const size_t remove = a.size() + b.size() + specials - max_length;
-    if (!pair) {
-      a.resize(a.size() - std::min(remove, a.size()));
-    } else {
-      const size_t la = a.size(), lb = b.size();
-      const size_t diff = la > lb ? la - lb : lb - la;
-      const size_t first_remove = std::min(diff, remove);
-      const size_t second_remove = remove - first_remove;
-      size_t from_a, from_b;
-      if (la > lb) {
-        from_a = first_remove + second_remove / 2;
-        from_b = second_remove - second_remove / 2;
-      } else {
-        from_a = second_remove / 2;
-        from_b = first_remove + second_remove - second_remove / 2;
-      }
-      a.resize(la - std::min(from_a, la));
-      b.resize(lb - std::min(from_b, lb));
-    }
-  }
+  const auto [keep_a, keep_b] = longest_first_lengths(a.size(), b.size(), pair.has_value(), max_length);
+  a.resize(keep_a);
+  b.resize(keep_b);
 
-  Encoding e;
-  const size_t total = a.size() + b.size() + specials;
-  e.ids.reserve(total);
-  e.type_ids.reserve(total);
-  e.tokens.reserve(total);
-  e.offsets.reserve(total);
-  e.word_ids.reserve(total);
-  e.sequence_ids.reserve(total);
-  auto add = [&](int32_t id, int64_t type, size_t begin, size_t end, int64_t word, int64_t seq) {
-    e.ids.push_back(id);
-    e.type_ids.push_back(type);
-    e.tokens.push_back(m.vocab[static_cast<size_t>(id)]);
-    e.offsets.emplace_back(begin, end);
-    e.word_ids.push_back(word);
-    e.sequence_ids.push_back(seq);
-  };
-  add(m.cls, 0, 0, 0, -1, -1);
-  for (const Piece& p : a) add(p.id, 0, p.begin, p.end, p.word, 0);
-  add(m.sep, 0, 0, 0, -1, -1);
-  if (pair) {
-    for (const Piece& p : b) add(p.id, 1, p.begin, p.end, p.word, 1);
-    add(m.sep, 1, 0, 0, -1, -1);
-  }
-  e.attention_mask.assign(e.ids.size(), 1);
+  Encoding e = assemble_encoding(a, b, pair.has_value(), m.cls, m.sep,
+                                 [&](int64_t id) { return m.vocab[static_cast<size_t>(id)]; });
   a.swap(s.first);
   b.swap(s.second);
   return e;

@@ -55,7 +55,7 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
   const fs::path dir = fs::temp_directory_path() / ("bert_e2e_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::string corpus = std::string(BERT_SOURCE_DIR) + "/data/corpus/alice-in-wonderland.txt";
+  const std::string corpus = bert::test::data_path("corpus/alice-in-wonderland.txt");
   require_ok(bert_cli("tokenizer train --input " + corpus + " --type unigram --vocab-size 1000 --out " +
                       (dir / "tok").string()));
 
@@ -120,11 +120,31 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     for (std::string line; std::getline(lines, line);) {
       if (line.empty() || line[0] != '{') continue;
       auto j = nlohmann::json::parse(line);
-      REQUIRE(j.contains("label"));
-      REQUIRE(j["probabilities"].size() == 2);
+      REQUIRE(j.contains("prediction"));
+      REQUIRE(j["prob_0"].get<double>() + j["prob_1"].get<double>() == Approx(1.0));
       ++n;
     }
     REQUIRE(n == 2);
+
+    // evaluate's accuracy equals the accuracy of predict's output file.
+    auto predictions = dir / "cls_predictions.tsv";
+    require_ok(bert_cli("predict --model " + (cls / "best").string() + " --input " + task_file("sst2_dev_100.tsv") +
+                        " --text-column sentence --output " + predictions.string()));
+    std::ifstream pred_in(predictions), gold_in(task_file("sst2_dev_100.tsv"));
+    std::string pred_line, gold_line;
+    std::getline(pred_in, pred_line);  // header: text, prediction, prob_0, prob_1
+    REQUIRE(pred_line == "text\tprediction\tprob_0\tprob_1");
+    std::getline(gold_in, gold_line);
+    int rows = 0, correct = 0;
+    while (std::getline(pred_in, pred_line) && std::getline(gold_in, gold_line)) {
+      auto pred_fields = pred_line.substr(pred_line.find('\t') + 1);
+      auto predicted = pred_fields.substr(0, pred_fields.find('\t'));
+      auto gold = gold_line.substr(gold_line.rfind('\t') + 1);
+      correct += predicted == gold;
+      ++rows;
+    }
+    REQUIRE(rows == 100);
+    REQUIRE(m["accuracy"].get<double>() == Approx(correct / 100.0));
   }
 
   SECTION("regression on STS-B pairs") {

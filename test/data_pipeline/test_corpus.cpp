@@ -6,6 +6,8 @@
 // plausibility check on the bundled Alice in Wonderland.
 #include <catch2/catch.hpp>
 
+#include "test/test_helpers.h"
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -422,7 +424,7 @@ TEST_CASE("reader: a prose file without blank lines is read in bounded pieces", 
 }
 
 TEST_CASE("reader: Alice in Wonderland reads as plausible prose", "[corpus][reader]") {
-  const std::string alice = std::string(BERT_SOURCE_DIR) + "/data/corpus/alice-in-wonderland.txt";
+  const std::string alice = bert::test::data_path("corpus/alice-in-wonderland.txt");
   const auto docs = read_docs({alice}, CorpusLayout::prose);
   REQUIRE(docs.size() == 1);
   const Sentences& s = docs[0];
@@ -673,7 +675,7 @@ TEST_CASE("cache: empty corpus and bad options are errors", "[corpus][cache]") {
 
 TEST_CASE("cache: Alice in Wonderland, 1 thread and all threads agree", "[corpus][cache]") {
   TempDir tmp;
-  const std::string alice = std::string(BERT_SOURCE_DIR) + "/data/corpus/alice-in-wonderland.txt";
+  const std::string alice = bert::test::data_path("corpus/alice-in-wonderland.txt");
   TokenCacheOptions o = cache_options(tmp, {alice});
   o.batch_bytes = size_t{1} << 16;
   o.threads = 1;

@@ -34,7 +34,7 @@ using bert::tokenizer::SentencePieceTrainOptions;
 
 namespace {
 
-const std::string kCorpus = BERT_SOURCE_DIR "/data/corpus/alice-in-wonderland.txt";
+const std::string kCorpus = BERT_TEST_DATA_DIR "/corpus/alice-in-wonderland.txt";
 
 fs::path temp_root() {
   static const fs::path root = [] {
