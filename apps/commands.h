@@ -11,6 +11,7 @@ void setup_pretrain(CLI::App& app);
 void setup_finetune(CLI::App& app);
 void setup_evaluate(CLI::App& app);
 void setup_predict(CLI::App& app);
+void setup_embed(CLI::App& app);
 void setup_tokenizer(CLI::App& app);
 
 }  // namespace bert::app

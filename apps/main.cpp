@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   bert::app::setup_finetune(app);
   bert::app::setup_evaluate(app);
   bert::app::setup_predict(app);
+  bert::app::setup_embed(app);
   bert::app::setup_tokenizer(app);
   try {
     app.parse(argc, argv);

@@ -147,6 +147,19 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     REQUIRE(m["accuracy"].get<double>() == Approx(correct / 100.0));
   }
 
+  SECTION("embeddings, mean and CLS pooling") {
+    for (const char* pooling : {"mean", "cls", "pooler"}) {
+      auto out = dir / (std::string("emb_") + pooling + ".safetensors");
+      require_ok(bert_cli("embed --model " + final_dir.string() + " --input " + task_file("sst2_dev_100.tsv") +
+                          " --text-column sentence --pooling " + pooling + " --output " + out.string()));
+      auto t = bert::io::read_safetensors(out.string()).tensors;
+      REQUIRE(t.size() == 1);
+      REQUIRE(t[0].first == "embeddings");
+      REQUIRE(t[0].second.sizes() == torch::IntArrayRef({100, 128}));  // bert-tiny: hidden 128
+      REQUIRE(torch::isfinite(t[0].second).all().item<bool>());
+    }
+  }
+
   SECTION("regression on STS-B pairs") {
     auto reg = dir / "reg";
     require_ok(bert_cli("finetune --init " + final_dir.string() + " --train " + task_file("stsb_train_200.tsv") +

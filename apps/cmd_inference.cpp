@@ -1,7 +1,8 @@
-// `bert evaluate` and `bert predict`: flags → bert::tasks::run_evaluate / run_predict.
+// `bert evaluate`, `bert predict` and `bert embed`: flags → bert::tasks::run_evaluate / run_predict / run_embed.
 #include "apps/commands.h"
 #include "apps/common.h"
 #include "apps/data_flags.h"
+#include "bert/tasks/embed.h"
 #include "bert/tasks/inference.h"
 #include "bert/util/error.h"
 
@@ -85,6 +86,39 @@ void setup_predict(CLI::App& app) {
         throw Error("stdin: either every line or none has a TAB-separated text pair");
     }
     tasks::run_predict(o->run, input, o->output);
+  });
+}
+
+}  // namespace bert::app
+
+namespace bert::app {
+
+struct EmbedCommandOptions {
+  CommonOptions common;
+  DataFlags data;
+  tasks::EmbedOptions run;
+};
+
+void setup_embed(CLI::App& app) {
+  auto o = std::make_shared<EmbedCommandOptions>();
+  auto& r = o->run;
+  auto* cmd = app.add_subcommand("embed", "One vector per input row, written as safetensors ('embeddings' [rows, hidden])");
+  cmd->add_option("--model", r.model_dir, "any BERT checkpoint directory (required)")->required();
+  cmd->add_option("--input", r.input, "CSV/TSV file (required)")->required();
+  cmd->add_option("--output", r.output, "output .safetensors file (required)")->required();
+  cmd->add_option("--pooling", r.pooling, "cls | mean (over real tokens) | pooler (default: mean)")
+      ->check(CLI::IsMember({"cls", "mean", "pooler"}));
+  cmd->add_option("--layer", r.layer, "hidden state to pool: 0 = embeddings ... L = last; -1 = last (default: -1)");
+  cmd->add_option("--batch-size", r.batch_size, "rows per batch (default: 64)");
+  cmd->add_option("--precision", r.precision, "fp32 | bf16 | fp16 (CUDA) (default: fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
+  add_data_flags(cmd, o->data, /*with_labels=*/false);
+  add_common_options(cmd, o->common);
+  cmd->callback([o] {
+    apply_common_options(o->common);
+    o->run.data = to_task_data_options(o->data, false);
+    tasks::run_embed(o->run);
   });
 }
 
