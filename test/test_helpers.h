@@ -2,6 +2,8 @@
 // failure message says which tensor differs, where, and by how much.
 #pragma once
 
+#include "test/test_paths.h"
+
 #include <catch2/catch.hpp>
 #include <torch/types.h>
 
@@ -10,8 +12,6 @@
 #include <string>
 
 namespace bert::test {
-
-inline std::string data_path(const std::string& relative) { return std::string(BERT_TEST_DATA_DIR) + "/" + relative; }
 
 // |got - want| <= atol + rtol * |want| elementwise (the fixture's rule).
 inline void require_close(const std::string& name, const torch::Tensor& got, const torch::Tensor& want,

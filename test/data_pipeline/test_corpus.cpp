@@ -6,7 +6,7 @@
 // plausibility check on the bundled Alice in Wonderland.
 #include <catch2/catch.hpp>
 
-#include "test/test_helpers.h"
+#include "test/test_paths.h"
 
 #include <stdlib.h>
 #include <unistd.h>
