@@ -14,7 +14,6 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <sstream>
 
 namespace bert::train {
 
@@ -160,10 +159,7 @@ std::string run_finetuning(const FinetuneOptions& o) {
       throw Error("--metric " + metric + " is not reported for task " + tasks::task_name(task) + " (available: " + keys + ")");
     }
     nlohmann::json rec = {{"step", state.step}, {"epoch", epoch}};
-    std::string line;
-    for (const auto& [k, v] : result.metrics) {
-      rec["dev_" + k] = v;
-    }
+    for (const auto& [k, v] : result.metrics) rec["dev_" + k] = v;
     metrics.write(rec);
     const double value = std::isnan(it->second) ? -std::numeric_limits<double>::infinity() : it->second;
     log::info("[eval] step {} dev {} {:.4f} (best {:.4f})", state.step, metric, it->second,

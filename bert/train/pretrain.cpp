@@ -229,8 +229,7 @@ std::string run_pretraining(const PretrainOptions& o) {
   cache_options.tokenizer_dir = o.tokenizer_dir;
   cache_options.cache_dir = o.cache_dir.empty() ? (fs::path(o.out_dir) / "cache").string() : o.cache_dir;
   cache_options.threads = o.threads;
-  auto cache = data::TokenCache::open(cache_options, tokenizer.get());
-  log::info("[data] {}", cache.summary());
+  auto cache = data::TokenCache::open(cache_options, tokenizer.get());  // logs its own summary
   std::optional<data::TokenCache> eval_cache;
   data::TokenizedCorpusView train_view, eval_view;
   if (!o.eval_corpus.empty()) {
