@@ -59,7 +59,7 @@ struct PredictCommandOptions {
 
 void setup_predict(CLI::App& app) {
   auto o = std::make_shared<PredictCommandOptions>();
-  auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model as JSON lines");
+  auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model (CSV/TSV, CoNLL or JSON lines, by --output extension)");
   add_inference_flags(cmd, o->run);
   cmd->add_option("--input", o->input.file, "CSV/TSV or CoNLL file (default: --text, else stdin, one text per line)");
   cmd->add_option("--text", o->input.texts, "text to predict (repeatable)");
