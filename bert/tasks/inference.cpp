@@ -72,19 +72,34 @@ void write_row(std::ostream& out, const std::vector<std::string>& fields, char d
   out << '\n';
 }
 
-}  // namespace
+// What evaluate and predict both start from: the model on its device and its tokenizer, and
+// the data options with the task the model was trained for.
+struct LoadedModel {
+  torch::Device device;
+  train::Precision precision;
+  TaskModel model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  TaskDataOptions data;
+};
 
-std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std::string& data_file,
-                                           const std::string& output) {
+LoadedModel load_for_inference(const InferenceOptions& o) {
   const torch::Device device(o.device);
   const auto precision = train::parse_precision(o.precision);
   train::check_precision_supported(precision, device);
   auto model = TaskModel::load(o.model_dir);
   model.module().to(device);
-  auto tokenizer = tokenizer::load_tokenizer(o.model_dir);
   auto options = o.data;
   options.task = model.task();
   if (model.task() == Task::tag) options.conll = true;
+  return {device, precision, std::move(model), tokenizer::load_tokenizer(o.model_dir), options};
+}
+
+}  // namespace
+
+std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std::string& data_file,
+                                           const std::string& output) {
+  auto loaded = load_for_inference(o);
+  auto& [device, precision, model, tokenizer, options] = loaded;
   auto labels = model.label_map();
   auto data = load_task_data(data_file, options, *tokenizer, labels, /*build_labels=*/false);
   log::info("[evaluate] {}", data.read_summary);
@@ -101,16 +116,9 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
 }
 
 size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std::string& output) {
-  const torch::Device device(o.device);
-  const auto precision = train::parse_precision(o.precision);
-  train::check_precision_supported(precision, device);
-  auto model = TaskModel::load(o.model_dir);
-  model.module().to(device);
-  auto tokenizer = tokenizer::load_tokenizer(o.model_dir);
-  auto options = o.data;
-  options.task = model.task();
+  auto loaded = load_for_inference(o);
+  auto& [device, precision, model, tokenizer, options] = loaded;
   options.has_labels = false;
-  if (model.task() == Task::tag) options.conll = true;
   TaskDataset data;
   if (!in.file.empty()) {
     data::LabelMap none;
