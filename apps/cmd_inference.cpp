@@ -4,7 +4,12 @@
 #include "apps/data_flags.h"
 #include "bert/tasks/embed.h"
 #include "bert/tasks/inference.h"
+#include "bert/train/pretraining_eval.h"
 #include "bert/util/error.h"
+#include "bert/util/files.h"
+#include "bert/util/log.h"
+
+#include <fmt/format.h>
 
 #include <unistd.h>
 
@@ -30,13 +35,62 @@ struct EvaluateCommandOptions {
   DataFlags data;
   tasks::InferenceOptions run;
   std::string data_file, output;
+  // --corpus: masked-LM evaluation of a pre-trained checkpoint
+  train::PretrainOptions corpus;
+  int64_t max_batches = 0;
+  bool no_nsp = false;
 };
+
+namespace {
+
+void evaluate_corpus(EvaluateCommandOptions& o) {
+  train::CorpusEvalOptions eval;
+  eval.model_dir = o.run.model_dir;
+  eval.objective = o.corpus;
+  eval.objective.seq_len = o.data.max_seq_len;
+  eval.objective.batch_size = o.run.batch_size;
+  eval.objective.nsp = !o.no_nsp;
+  eval.objective.threads = o.common.threads;
+  eval.max_batches = o.max_batches;
+  eval.precision = o.run.precision;
+  eval.device = o.run.device;
+  auto r = train::run_corpus_evaluation(eval);
+  std::cout << fmt::format("masked-LM accuracy   {:.4f}\n", r["mlm_accuracy"].get<double>())
+            << fmt::format("masked-LM loss       {:.4f}\n", r["mlm_loss"].get<double>())
+            << fmt::format("perplexity           {:.2f}\n", r["perplexity"].get<double>());
+  if (r.contains("nsp_accuracy"))
+    std::cout << fmt::format("next-sentence acc.   {:.4f}\n", r["nsp_accuracy"].get<double>());
+  std::cout << fmt::format("sequences {} masked tokens {} (seq len {}, masking seed {})\n", r["sequences"].get<int64_t>(),
+                           r["masked_tokens"].get<int64_t>(), r["seq_len"].get<int64_t>(), r["seed"].get<uint64_t>());
+  if (!o.output.empty()) {
+    write_file_atomic(o.output, r.dump(2) + "\n");
+    log::info("[evaluate] metrics written to {}", o.output);
+  }
+}
+
+}  // namespace
 
 void setup_evaluate(CLI::App& app) {
   auto o = std::make_shared<EvaluateCommandOptions>();
-  auto* cmd = app.add_subcommand("evaluate", "Metrics of a fine-tuned model on a labelled file");
+  auto* cmd = app.add_subcommand(
+      "evaluate", "Metrics of a fine-tuned model on a labelled file (--data), or masked-LM accuracy and perplexity of a "
+                  "pre-trained one on text (--corpus)");
   add_inference_flags(cmd, o->run);
-  cmd->add_option("--data", o->data_file, "labelled CSV/TSV or CoNLL file (required)")->required();
+  auto* data = cmd->add_option("--data", o->data_file, "labelled CSV/TSV or CoNLL file");
+  auto* corpus = cmd->add_option("--corpus", o->corpus.corpus, "text files, directories or globs (pre-trained model)");
+  data->excludes(corpus);
+  cmd->add_option("--layout", o->corpus.layout, "--corpus layout: prose | google (default: prose)")
+      ->check(CLI::IsMember({"prose", "google"}));
+  cmd->add_option("--paragraphs-per-document", o->corpus.paragraphs_per_document,
+                  "--corpus, prose: a new document every N paragraphs; 0 = one per file (default: 20)");
+  cmd->add_option("--cache-dir", o->corpus.cache_dir, "--corpus token cache (default: under the temporary directory)");
+  cmd->add_option("--max-batches", o->max_batches, "--corpus: batches evaluated; 0 = the whole corpus (default: 0)");
+  cmd->add_option("--seed", o->corpus.seed, "--corpus: seed of the pairing and masking (default: 42)");
+  cmd->add_option("--mlm-prob", o->corpus.mlm_prob, "--corpus: share of tokens predicted (default: 0.15)");
+  cmd->add_option("--max-predictions", o->corpus.max_predictions,
+                  "--corpus: cap of predictions per sequence; 0 = uncapped (default: 20)");
+  cmd->add_flag("--whole-word-mask", o->corpus.whole_word_mask, "--corpus: mask whole words (default: off)");
+  cmd->add_flag("--no-nsp", o->no_nsp, "--corpus: no next-sentence pairs, packed sentences (default: off)");
   cmd->add_option("--output", o->output, "write the metrics as flat JSON here (default: none)");
   cmd->add_option("--scheme", o->run.scheme, "tagging: bio | iob1 (default: bio)")
       ->check(CLI::IsMember({"bio", "iob1", "iob2"}));
@@ -44,6 +98,8 @@ void setup_evaluate(CLI::App& app) {
   add_common_options(cmd, o->common);
   cmd->callback([o] {
     apply_common_options(o->common);
+    if (!o->corpus.corpus.empty()) return evaluate_corpus(*o);
+    if (o->data_file.empty()) throw Error("evaluate: give --data FILE (a fine-tuned model) or --corpus FILE (a pre-trained one)");
     o->run.data = to_task_data_options(o->data, true);
     tasks::run_evaluate(o->run, o->data_file, o->output);
   });

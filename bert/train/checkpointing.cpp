@@ -83,7 +83,8 @@ std::string CheckpointManager::save(const TrainingState& state, const model::Ber
     if (step && fs::exists(entry.path() / "DONE")) complete.emplace_back(*step, entry.path());
   }
   std::sort(complete.begin(), complete.end());
-  for (size_t i = 0; i + keep_last_ < complete.size(); ++i) fs::remove_all(complete[i].second, ec);
+  for (size_t i = 0; i + keep_last_ < complete.size(); ++i)
+    if (complete[i].first != keep_step_) fs::remove_all(complete[i].second, ec);
   return final_dir.string();
 }
 
@@ -98,6 +99,22 @@ std::optional<std::string> CheckpointManager::latest() const {
   }
   if (!best) return std::nullopt;
   return best->second.string();
+}
+
+std::optional<std::string> checkpoint_to_resume(const CheckpointManager& checkpoints, const std::string& mode) {
+  auto latest = checkpoints.latest();
+  if (mode == "auto") return latest;
+  if (mode == "always") {
+    if (!latest) throw Error("--resume: " + checkpoints.checkpoints_dir() + " holds no complete checkpoint to continue from");
+    return latest;
+  }
+  if (mode == "never") {
+    if (latest)
+      throw Error(checkpoints.run_dir() + " already holds checkpoints (newest: " + *latest +
+                  "); choose another --out, or drop --no-resume to continue that run");
+    return std::nullopt;
+  }
+  throw Error("--resume: expected auto, always or never, found \"" + mode + "\"");
 }
 
 TrainingState CheckpointManager::load(const std::string& dir, torch::nn::Module& model,

@@ -7,7 +7,8 @@
 //
 // Each checkpoint is assembled in `step-N.tmp/` and renamed into place (rename is atomic); only
 // directories holding DONE count as checkpoints. The newest complete one is what --resume
-// continues from; older ones beyond --keep-checkpoints are deleted after a successful save.
+// continues from; older ones beyond --keep-last are deleted after a successful save, except the
+// one marked with keep_also() (the best so far).
 #pragma once
 
 #include "bert/model/config.h"
@@ -41,12 +42,21 @@ class CheckpointManager {
   // Loads weights, optimizer state and LibTorch's CPU RNG from `dir`; returns the state.
   static TrainingState load(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer);
 
+  // Spares the checkpoint of this step from pruning (replacing any earlier such step).
+  void keep_also(int64_t step) { keep_step_ = step; }
+
   const std::string& run_dir() const { return run_dir_; }
   std::string checkpoints_dir() const;
 
  private:
   std::string run_dir_;
   int keep_last_;
+  std::optional<int64_t> keep_step_;
 };
+
+// What --resume MODE means for this run directory: "auto" continues from the newest checkpoint
+// when there is one and starts afresh otherwise; "always" requires one; "never" refuses a run
+// directory that already holds checkpoints. Returns the checkpoint to continue from, if any.
+std::optional<std::string> checkpoint_to_resume(const CheckpointManager& checkpoints, const std::string& mode);
 
 }  // namespace bert::train

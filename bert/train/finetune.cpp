@@ -49,6 +49,61 @@ torch::Tensor balanced_class_weights(const std::vector<tasks::TaskExample>& exam
   return w;
 }
 
+nlohmann::json column_json(const std::optional<data::ColumnRef>& c) {
+  if (!c) return nullptr;
+  return c->is_index() ? nlohmann::json(c->index()) : nlohmann::json(c->name());
+}
+
+nlohmann::json options_json(const FinetuneOptions& o) {
+  const auto& d = o.data;
+  return {{"command", "finetune"},
+          {"init", o.init_dir},
+          {"train", o.train_file},
+          {"dev", o.dev_file},
+          {"task", o.task},
+          {"format", d.conll ? "conll" : "table"},
+          {"text_column", column_json(d.table.text)},
+          {"text_pair_column", column_json(d.table.text_pair)},
+          {"label_column", column_json(d.table.label)},
+          {"tag_column", d.conll_options.tag_column ? nlohmann::json(*d.conll_options.tag_column) : nlohmann::json()},
+          {"max_seq_len", d.max_seq_len},
+          {"label_all_subtokens", d.label_all_subtokens},
+          {"skip_bad_rows", d.table.skip_bad_rows},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"grad_accum", o.grad_accum},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"adam_eps", o.adam_eps},
+          {"warmup_ratio", o.warmup_ratio},
+          {"warmup_steps", o.warmup_steps},
+          {"schedule", o.schedule},
+          {"clip_norm", o.clip_norm},
+          {"dropout", o.dropout ? nlohmann::json(*o.dropout) : nlohmann::json()},
+          {"classifier_dropout", o.classifier_dropout ? nlohmann::json(*o.classifier_dropout) : nlohmann::json()},
+          {"precision", o.precision},
+          {"device", o.device},
+          {"seed", o.seed},
+          {"class_weights", o.class_weights},
+          {"metric", o.metric},
+          {"eval_every", o.eval_every},
+          {"early_stopping", o.early_stopping},
+          {"log_every", o.log_every},
+          {"keep_last", o.keep_last},
+          {"max_bad_steps", o.max_bad_steps},
+          {"scheme", o.scheme}};
+}
+
+// What a fine-tuning run trains on; resuming with other values would mix two runs.
+nlohmann::json identity_of(const nlohmann::json& options) {
+  nlohmann::json id;
+  for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
+                          "tag_column", "max_seq_len", "label_all_subtokens", "epochs", "batch_size", "grad_accum",
+                          "lr", "seed", "metric"})
+    id[key] = options[key];
+  return id;
+}
+
 }  // namespace
 
 std::string run_finetuning(const FinetuneOptions& o) {
@@ -61,11 +116,10 @@ std::string run_finetuning(const FinetuneOptions& o) {
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
 
-  CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);
-  auto latest = checkpoints.latest();
-  if (latest && !o.resume)
-    throw Error(o.out_dir + " already holds checkpoints (newest: " + *latest +
-                "); pass --resume to continue that run, or choose another --out");
+  CheckpointManager checkpoints(o.out_dir, o.keep_last);
+  const auto run_options = options_json(o);
+  auto latest = checkpoint_to_resume(checkpoints, o.resume);
+  if (latest) check_resume_compatible(o.out_dir, identity_of(run_options));
 
   auto tokenizer = tokenizer::load_tokenizer(o.init_dir);
   auto config = model::BertConfig::load((fs::path(o.init_dir) / "config.json").string());
@@ -135,6 +189,9 @@ std::string run_finetuning(const FinetuneOptions& o) {
 
   TrainingState state;
   if (latest) state = CheckpointManager::load(*latest, model.module(), *optimizer);
+  write_run_json(o.out_dir, run_options);
+  NonFiniteSteps non_finite(o.max_bad_steps, "try a lower --lr or --precision fp32",
+                            state.extra.value("skipped_steps", int64_t{0}));
   int64_t epoch = state.data.value("epoch", int64_t{0});
   int64_t batch_in_epoch = state.data.value("batch", int64_t{0});
   double best = state.extra.value("best_metric", -std::numeric_limits<double>::infinity());
@@ -179,13 +236,13 @@ std::string run_finetuning(const FinetuneOptions& o) {
     state.data = {{"epoch", epoch}, {"batch", batch_in_epoch}};
     state.extra["best_metric"] = best;
     state.extra["evals_without_improvement"] = evals_without_improvement;
+    state.extra["skipped_steps"] = non_finite.skipped_total();
     checkpoints.save(state, model.config(), model.module(), *optimizer, o.init_dir);
   };
 
   model.module().train();
-  Throughput throughput;
-  throughput.start(state.step);
-  int64_t tokens_since_log = 0;
+  ProgressReporter progress("[finetune]", total_steps, o.log_every, state.step);
+  int64_t tokens = 0;
   bool keep_going = true;
   for (; epoch < o.epochs && keep_going; ++epoch, batch_in_epoch = 0) {
     std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
@@ -199,7 +256,7 @@ std::string run_finetuning(const FinetuneOptions& o) {
         loss_sum = 0;
       }
       auto batch = tasks::collate_task_batch(train.examples, batches[b], task, pad_id, device);
-      tokens_since_log += batch.real_tokens;
+      tokens += batch.real_tokens;
       torch::Tensor loss;
       {
         AutocastGuard autocast(precision, device);
@@ -211,25 +268,22 @@ std::string run_finetuning(const FinetuneOptions& o) {
       batch_in_epoch = static_cast<int64_t>(b) + 1;
       if (micro < o.grad_accum && b + 1 < batches.size()) continue;
       const double grad_norm = torch::nn::utils::clip_grad_norm_(model.module().parameters(), o.clip_norm);
-      optimizer->step();
-      ++state.step;
       const double mean_loss = loss_sum / static_cast<double>(micro);
+      const double lr = schedule.lr_at(state.step);
+      if (non_finite.accept(state.step + 1, mean_loss, grad_norm)) optimizer->step();
+      ++state.step;
       micro = 0;
-      if (!std::isfinite(mean_loss))
-        throw Error("[finetune] loss became " + std::to_string(mean_loss) + " at step " + std::to_string(state.step) +
-                    " (try a lower --lr)");
-      if (state.step % o.log_every == 0) {
-        auto [tok_per_s, eta] = throughput.report(state.step, tokens_since_log, total_steps);
-        tokens_since_log = 0;
-        log::info("[finetune] epoch {} step {}/{} loss {:.4f} lr {:.3e} grad {:.3f} {} tok/s eta {}", epoch + 1,
-                  state.step, total_steps, mean_loss, schedule.lr_at(state.step - 1), grad_norm, format_rate(tok_per_s),
-                  format_duration(eta));
-        metrics.write({{"step", state.step}, {"epoch", epoch}, {"loss", mean_loss}, {"grad_norm", grad_norm}});
+      const auto numbers =
+          fmt::format("epoch {} loss {:.4f} lr {:.3e} grad {:.3f}", epoch + 1, mean_loss, lr, grad_norm);
+      if (auto rate = progress.step(state.step, tokens, numbers)) {
+        metrics.write({{"step", state.step}, {"epoch", epoch}, {"loss", mean_loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                       {"tokens_per_s", rate->tokens_per_s}, {"skipped_steps", non_finite.skipped_total()}});
       }
+      tokens = 0;
       if (o.eval_every > 0 && state.step % o.eval_every == 0) {
         keep_going = evaluate_dev();
         save_checkpoint();
-        throughput.start(state.step);
+        progress.restart_clock(state.step);
         if (!keep_going) break;
       }
     }
@@ -240,9 +294,10 @@ std::string run_finetuning(const FinetuneOptions& o) {
       batch_in_epoch = 0;
       save_checkpoint();
       --epoch;
-      throughput.start(state.step);
+      progress.restart_clock(state.step);
     }
   }
+  progress.finish();
   if (!keep_going) log::info("[finetune] early stopping: no improvement in {} evaluations", o.early_stopping);
   if (!dev) {  // nothing to select on: the last model is the result
     io::save_model(best_dir, model.config(), model.module());

@@ -15,7 +15,7 @@ struct FinetuneOptions {
   std::string init_dir, train_file, dev_file, out_dir;
   std::string task = "auto";  // classify | regress | tag | auto
   tasks::TaskDataOptions data;
-  bool resume = false;
+  std::string resume = "auto";  // auto | always | never, as in pre-training
   int64_t epochs = 3;
   int64_t batch_size = 32;
   int64_t grad_accum = 1;
@@ -32,7 +32,8 @@ struct FinetuneOptions {
   int64_t eval_every = 0;              // 0 = once per epoch
   int64_t early_stopping = 0;          // evaluations without improvement before stopping; 0 = off
   int64_t log_every = 20;
-  int keep_checkpoints = 1;
+  int keep_last = 1;
+  int max_bad_steps = 5;               // non-finite steps in a row that stop the run
   std::string scheme = "bio";          // tagging entity scheme: bio | iob1
 };
 

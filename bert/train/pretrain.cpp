@@ -4,17 +4,16 @@
 #include "bert/io/checkpoint.h"
 #include "bert/model/heads.h"
 #include "bert/tokenizer/load.h"
-#include "bert/tokenizer/sentencepiece_tokenizer.h"
 #include "bert/train/checkpointing.h"
 #include "bert/train/optimizer.h"
 #include "bert/train/precision.h"
 #include "bert/train/pretraining_batches.h"
+#include "bert/train/pretraining_eval.h"
 #include "bert/train/run_log.h"
 #include "bert/train/schedule.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
 
-#include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
@@ -25,7 +24,6 @@
 namespace bert::train {
 
 namespace fs = std::filesystem;
-namespace F = torch::nn::functional;
 
 namespace {
 
@@ -49,104 +47,6 @@ std::pair<data::TokenizedCorpusView, data::TokenizedCorpusView> split_documents(
   return {train, eval};
 }
 
-struct Tensors {
-  torch::Tensor input_ids, token_type_ids, attention_mask, mlm_labels, masked_positions, nsp_labels;
-  int64_t real_tokens = 0;
-};
-
-torch::Tensor to_tensor(const std::vector<int64_t>& v, std::vector<int64_t> shape, const torch::Device& device) {
-  return torch::from_blob(const_cast<int64_t*>(v.data()), shape, torch::kLong).to(device, /*non_blocking=*/false, /*copy=*/true);
-}
-
-Tensors to_tensors(const data::PretrainingBatch& b, const torch::Device& device) {
-  Tensors t;
-  std::vector<int64_t> shape = {b.batch_size, b.seq_len};
-  t.input_ids = to_tensor(b.input_ids, shape, device);
-  t.token_type_ids = to_tensor(b.token_type_ids, shape, device);
-  t.attention_mask = to_tensor(b.attention_mask, shape, device);
-  t.mlm_labels = to_tensor(b.mlm_labels, {b.batch_size * b.seq_len}, device);
-  t.masked_positions = to_tensor(b.masked_positions, {static_cast<int64_t>(b.masked_positions.size())}, device);
-  t.nsp_labels = to_tensor(b.next_sentence_label, {b.batch_size}, device);
-  for (auto m : b.attention_mask) t.real_tokens += m;
-  return t;
-}
-
-struct StepLosses {
-  torch::Tensor total, mlm, nsp;  // nsp undefined without NSP
-  torch::Tensor mlm_correct;      // number of masked positions predicted right
-  int64_t mlm_count = 0;
-  torch::Tensor nsp_correct;
-};
-
-// Forward pass + losses. The MLM head runs on the masked positions only.
-StepLosses forward_losses(model::BertForPreTraining& model, const Tensors& t, bool nsp, Precision precision,
-                          const torch::Device& device) {
-  StepLosses l;
-  AutocastGuard autocast(precision, device);
-  auto out = model->forward(t.input_ids, t.attention_mask, t.token_type_ids, {}, t.masked_positions);
-  auto labels = t.mlm_labels.index_select(0, t.masked_positions);  // (N)
-  l.mlm_count = labels.size(0);
-  auto logits = out.prediction_logits.to(torch::kFloat);           // (N, V)
-  l.mlm = l.mlm_count > 0 ? F::cross_entropy(logits, labels) : logits.sum() * 0.0;
-  l.mlm_correct = logits.argmax(-1).eq(labels).sum();
-  l.total = l.mlm;
-  if (nsp) {
-    auto nsp_logits = out.seq_relationship_logits.to(torch::kFloat);  // (B, 2)
-    l.nsp = F::cross_entropy(nsp_logits, t.nsp_labels);
-    l.nsp_correct = nsp_logits.argmax(-1).eq(t.nsp_labels).sum();
-    l.total = l.total + l.nsp;
-  }
-  return l;
-}
-
-nlohmann::json evaluate(model::BertForPreTraining& model, const std::vector<data::PretrainingBatch>& batches, bool nsp,
-                        Precision precision, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  double mlm_sum = 0, nsp_sum = 0;
-  int64_t mlm_n = 0, mlm_correct = 0, nsp_n = 0, nsp_correct = 0;
-  for (const auto& b : batches) {
-    auto t = to_tensors(b, device);
-    auto l = forward_losses(model, t, nsp, precision, device);
-    mlm_sum += l.mlm.item<double>() * static_cast<double>(l.mlm_count);
-    mlm_n += l.mlm_count;
-    mlm_correct += l.mlm_correct.item<int64_t>();
-    if (nsp) {
-      nsp_sum += l.nsp.item<double>() * static_cast<double>(b.batch_size);
-      nsp_n += b.batch_size;
-      nsp_correct += l.nsp_correct.item<int64_t>();
-    }
-  }
-  model->train();
-  nlohmann::json r;
-  const double mlm_loss = mlm_n ? mlm_sum / static_cast<double>(mlm_n) : 0.0;
-  r["eval_mlm_loss"] = mlm_loss;
-  r["eval_mlm_accuracy"] = mlm_n ? static_cast<double>(mlm_correct) / static_cast<double>(mlm_n) : 0.0;
-  r["eval_perplexity"] = std::exp(mlm_loss);
-  r["eval_masked_tokens"] = mlm_n;
-  if (nsp) {
-    r["eval_nsp_loss"] = nsp_n ? nsp_sum / static_cast<double>(nsp_n) : 0.0;
-    r["eval_nsp_accuracy"] = nsp_n ? static_cast<double>(nsp_correct) / static_cast<double>(nsp_n) : 0.0;
-  }
-  return r;
-}
-
-// Which vocabulary pieces continue the previous piece's word, for whole-word masking: WordPiece
-// marks continuations with "##"; sentencepiece marks word *starts* with U+2581.
-std::vector<bool> continuation_table(const tokenizer::Tokenizer& tok) {
-  const bool sentencepiece = dynamic_cast<const tokenizer::SentencePieceTokenizer*>(&tok) != nullptr;
-  const std::string word_start = "\xe2\x96\x81";  // U+2581
-  std::vector<bool> table(static_cast<size_t>(tok.vocab_size()));
-  for (int64_t id = 0; id < tok.vocab_size(); ++id) {
-    const std::string piece = tok.id_to_token(id);
-    const bool special = id == tok.cls_id() || id == tok.sep_id() || id == tok.pad_id() || id == tok.mask_id() ||
-                         id == tok.unk_id();
-    table[static_cast<size_t>(id)] =
-        !special && (sentencepiece ? piece.rfind(word_start, 0) != 0 : piece.rfind("##", 0) == 0);
-  }
-  return table;
-}
-
 void validate(const PretrainOptions& o) {
   if (o.corpus.empty()) throw Error("--corpus: at least one file, directory or glob is required");
   if (o.tokenizer_dir.empty()) throw Error("--tokenizer: a tokenizer directory is required");
@@ -168,6 +68,58 @@ void validate(const PretrainOptions& o) {
     throw Error("--mask-ratios: the [MASK] and random shares must be >= 0 and sum to at most 1");
 }
 
+// Everything a run was started with, as run.json records it.
+nlohmann::json options_json(const PretrainOptions& o) {
+  return {{"command", "pretrain"},
+          {"corpus", o.corpus},
+          {"layout", o.layout},
+          {"paragraphs_per_document", o.paragraphs_per_document},
+          {"eval_corpus", o.eval_corpus},
+          {"eval_fraction", o.eval_fraction},
+          {"tokenizer", o.tokenizer_dir},
+          {"cache_dir", o.cache_dir},
+          {"model_config", o.model_config},
+          {"init", o.init_dir},
+          {"max_steps", o.max_steps},
+          {"batch_size", o.batch_size},
+          {"seq_len", o.seq_len},
+          {"grad_accum", o.grad_accum},
+          {"seed", o.seed},
+          {"nsp", o.nsp},
+          {"short_seq_prob", o.short_seq_prob},
+          {"mlm_prob", o.mlm_prob},
+          {"mask_ratios", {o.mask_ratio, o.random_ratio, 1.0 - o.mask_ratio - o.random_ratio}},
+          {"max_predictions", o.max_predictions},
+          {"whole_word_mask", o.whole_word_mask},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"adam_eps", o.adam_eps},
+          {"adam_betas", {o.beta1, o.beta2}},
+          {"warmup_steps", resolve_warmup_steps(o.warmup_steps, o.warmup_ratio, o.max_steps)},
+          {"schedule", o.schedule},
+          {"clip_norm", o.clip_norm},
+          {"precision", o.precision},
+          {"device", o.device},
+          {"log_every", o.log_every},
+          {"eval_every", o.eval_every},
+          {"eval_batches", o.eval_batches},
+          {"save_every", o.save_every},
+          {"keep_last", o.keep_last},
+          {"max_bad_steps", o.max_bad_steps},
+          {"threads", o.threads}};
+}
+
+// The options that define what a run trains; resuming with others would silently mix two runs.
+// (Cadence, --max-steps, precision and device may change between sessions.)
+nlohmann::json identity_of(const nlohmann::json& options) {
+  nlohmann::json id;
+  for (const char* key : {"corpus", "layout", "paragraphs_per_document", "eval_corpus", "eval_fraction", "tokenizer",
+                          "model_config", "init", "batch_size", "seq_len", "grad_accum", "seed", "nsp",
+                          "short_seq_prob", "mlm_prob", "mask_ratios", "max_predictions", "whole_word_mask"})
+    id[key] = options[key];
+  return id;
+}
+
 }  // namespace
 
 std::string run_pretraining(const PretrainOptions& o) {
@@ -177,11 +129,10 @@ std::string run_pretraining(const PretrainOptions& o) {
   check_precision_supported(precision, device);
   const auto schedule_kind = parse_schedule(o.schedule);
 
-  CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);
-  auto latest = checkpoints.latest();
-  if (latest && !o.resume)
-    throw Error(o.out_dir + " already holds checkpoints (newest: " + *latest +
-                "); pass --resume to continue that run, or choose another --out");
+  CheckpointManager checkpoints(o.out_dir, o.keep_last);
+  const auto run_options = options_json(o);
+  auto latest = checkpoint_to_resume(checkpoints, o.resume);
+  if (latest) check_resume_compatible(o.out_dir, identity_of(run_options));
 
   // Tokenizer and model.
   auto tokenizer = tokenizer::load_tokenizer(o.tokenizer_dir);
@@ -220,23 +171,15 @@ std::string run_pretraining(const PretrainOptions& o) {
 
   TrainingState state;
   if (latest) state = CheckpointManager::load(*latest, *model, *optimizer);
+  write_run_json(o.out_dir, run_options);
 
   // Data: the token cache (built once, memory-mapped) and the held-out split.
-  data::TokenCacheOptions cache_options;
-  cache_options.inputs = o.corpus;
-  cache_options.reader.layout = data::parse_corpus_layout(o.layout);
-  cache_options.reader.paragraphs_per_document = o.paragraphs_per_document;
-  cache_options.tokenizer_dir = o.tokenizer_dir;
-  cache_options.cache_dir = o.cache_dir.empty() ? (fs::path(o.out_dir) / "cache").string() : o.cache_dir;
-  cache_options.threads = o.threads;
-  auto cache = data::TokenCache::open(cache_options, tokenizer.get());  // logs its own summary
+  const std::string cache_dir = o.cache_dir.empty() ? (fs::path(o.out_dir) / "cache").string() : o.cache_dir;
+  auto cache = data::TokenCache::open(corpus_cache_options(o, o.corpus, cache_dir), tokenizer.get());  // logs a summary
   std::optional<data::TokenCache> eval_cache;
   data::TokenizedCorpusView train_view, eval_view;
   if (!o.eval_corpus.empty()) {
-    auto eval_options = cache_options;
-    eval_options.inputs = o.eval_corpus;
-    eval_options.cache_dir = cache_options.cache_dir + "-eval";
-    eval_cache = data::TokenCache::open(eval_options, tokenizer.get());
+    eval_cache = data::TokenCache::open(corpus_cache_options(o, o.eval_corpus, cache_dir + "-eval"), tokenizer.get());
     train_view = cache.view();
     eval_view = eval_cache->view();
   } else {
@@ -244,28 +187,11 @@ std::string run_pretraining(const PretrainOptions& o) {
   }
   log::info("[data] {} training documents, {} held-out documents", train_view.num_documents, eval_view.num_documents);
 
-  BatchSourceOptions source;
-  source.examples.max_seq_len = o.seq_len;
-  source.examples.short_seq_prob = o.short_seq_prob;
-  source.examples.next_sentence_prediction = o.nsp;
-  source.examples.cls_id = static_cast<uint32_t>(tokenizer->cls_id());
-  source.examples.sep_id = static_cast<uint32_t>(tokenizer->sep_id());
-  source.collate.pad_id = tokenizer->pad_id();
-  source.collate.max_length = o.seq_len;
-  source.masking = data::make_masking_options(tokenizer->vocab_size(), tokenizer->cls_id(), tokenizer->sep_id(),
-                                              tokenizer->pad_id(), tokenizer->mask_id());
-  source.masking.mlm_probability = o.mlm_prob;
-  source.masking.mask_token_ratio = o.mask_ratio;
-  source.masking.random_token_ratio = o.random_ratio;
-  source.masking.max_predictions = o.max_predictions;
-  if (o.whole_word_mask) source.masking.is_continuation = continuation_table(*tokenizer);
-  source.batch_size = o.batch_size;
-  source.seed = o.seed;
-
+  const auto source = pretraining_batch_options(o, *tokenizer);
   std::vector<data::PretrainingBatch> eval_batches;
   if (eval_view.num_documents > 0) {
     auto eval_source = source;
-    eval_source.seed = o.seed + 1;
+    eval_source.seed = o.seed + 1;  // fixed masks: every evaluation of the run sees the same batches
     eval_batches = PretrainingBatchSource::fixed_batches(eval_view, eval_source, static_cast<size_t>(o.eval_batches));
   }
 
@@ -279,9 +205,16 @@ std::string run_pretraining(const PretrainOptions& o) {
   auto previous_int = std::signal(SIGINT, request_stop);
   auto previous_term = std::signal(SIGTERM, request_stop);
 
+  // The best held-out checkpoint is kept besides the last --keep-last ones.
+  double best_eval_loss = state.extra.value("best_eval_mlm_loss", std::numeric_limits<double>::infinity());
+  if (state.extra.contains("best_step")) checkpoints.keep_also(state.extra["best_step"].get<int64_t>());
+  NonFiniteSteps non_finite(o.max_bad_steps, "try a lower --lr, more --warmup-steps, or --precision fp32",
+                            state.extra.value("skipped_steps", int64_t{0}));
+
   auto save = [&](const BatchWithState& last) {
     state.data = {{"epoch", last.position_after.epoch}, {"index", last.position_after.index}};
     state.extra["mask_rng"] = last.mask_rng_after;
+    state.extra["skipped_steps"] = non_finite.skipped_total();
     auto dir = checkpoints.save(state, config, *model, *optimizer, o.tokenizer_dir);
     log::info("[checkpoint] saved {}", dir);
   };
@@ -290,9 +223,7 @@ std::string run_pretraining(const PretrainOptions& o) {
             [&] { int64_t n = 0; for (auto& p : model->parameters()) n += p.numel(); return n; }(),
             config.num_hidden_layers, config.hidden_size, o.batch_size, o.seq_len, o.grad_accum, o.max_steps,
             precision_name(precision), device.str());
-  Throughput throughput;
-  throughput.start(state.step);
-  int64_t tokens_since_log = 0;
+  ProgressReporter progress("[pretrain]", o.max_steps, o.log_every, state.step);
   BatchWithState last_batch;
   bool have_batch = false;
   while (state.step < o.max_steps && !g_stop_requested) {
@@ -300,59 +231,76 @@ std::string run_pretraining(const PretrainOptions& o) {
     set_learning_rate(*optimizer, lr);
     optimizer->zero_grad();
     double loss_sum = 0, mlm_sum = 0, nsp_sum = 0;
+    int64_t tokens = 0;
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
       last_batch = batches.next();
       have_batch = true;
       auto t = to_tensors(last_batch.batch, device);
-      tokens_since_log += t.real_tokens;
-      auto l = forward_losses(model, t, o.nsp, precision, device);
+      tokens += t.real_tokens;
+      auto l = pretraining_losses(model, t, o.nsp, precision, device);
       (l.total / static_cast<double>(o.grad_accum)).backward();
       loss_sum += l.total.item<double>();
       mlm_sum += l.mlm.item<double>();
       if (o.nsp) nsp_sum += l.nsp.item<double>();
     }
+    const double loss = loss_sum / o.grad_accum, mlm = mlm_sum / o.grad_accum, nsp = nsp_sum / o.grad_accum;
     const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), o.clip_norm);
-    optimizer->step();
+    if (non_finite.accept(state.step + 1, loss, grad_norm)) optimizer->step();
     ++state.step;
 
-    const double loss = loss_sum / o.grad_accum, mlm = mlm_sum / o.grad_accum, nsp = nsp_sum / o.grad_accum;
-    if (!std::isfinite(loss))
-      throw Error("[pretrain] loss became " + std::to_string(loss) + " at step " + std::to_string(state.step) +
-                  " (try a lower --lr, or --precision fp32); the last checkpoint is intact");
-    if (state.step % o.log_every == 0 || state.step == o.max_steps) {
-      auto [tok_per_s, eta] = throughput.report(state.step, tokens_since_log, o.max_steps);
-      tokens_since_log = 0;
-      log::info("[pretrain] step {}/{} loss {:.4f} mlm {:.4f}{} lr {:.3e} grad {:.3f} {} tok/s eta {}", state.step,
-                o.max_steps, loss, mlm, o.nsp ? fmt::format(" nsp {:.4f}", nsp) : "", lr, grad_norm,
-                format_rate(tok_per_s), format_duration(eta));
+    const std::string numbers = fmt::format("loss {:.4f} mlm {:.4f}{} lr {:.3e} grad {:.3f}", loss, mlm,
+                                            o.nsp ? fmt::format(" nsp {:.4f}", nsp) : "", lr, grad_norm);
+    if (auto rate = progress.step(state.step, tokens, numbers)) {
       nlohmann::json rec = {{"step", state.step}, {"loss", loss}, {"mlm_loss", mlm}, {"lr", lr},
-                            {"grad_norm", grad_norm}, {"tokens_per_second", tok_per_s}};
+                            {"grad_norm", grad_norm}, {"tokens_per_s", rate->tokens_per_s},
+                            {"skipped_steps", non_finite.skipped_total()}};
       if (o.nsp) rec["nsp_loss"] = nsp;
       metrics.write(rec);
     }
+    bool new_best = false;
     if (!eval_batches.empty() && (state.step % o.eval_every == 0 || state.step == o.max_steps)) {
-      auto r = evaluate(model, eval_batches, o.nsp, precision, device);
-      log::info("[eval] step {} mlm loss {:.4f} accuracy {:.4f} perplexity {:.2f}{}", state.step,
-                r["eval_mlm_loss"].get<double>(), r["eval_mlm_accuracy"].get<double>(),
-                r["eval_perplexity"].get<double>(),
-                o.nsp ? fmt::format(" nsp accuracy {:.4f}", r["eval_nsp_accuracy"].get<double>()) : "");
+      PretrainingEvalTotals totals;
+      model->eval();
+      for (const auto& b : eval_batches) totals.add(model, b, o.nsp, precision, device);
+      model->train();
+      auto r = totals.to_json("eval_", o.nsp);
+      const double eval_loss = r["eval_mlm_loss"].get<double>();
+      new_best = eval_loss < best_eval_loss;
+      log::info("[eval] step {} mlm loss {:.4f} accuracy {:.4f} perplexity {:.2f}{}{}", state.step, eval_loss,
+                r["eval_mlm_accuracy"].get<double>(), r["eval_perplexity"].get<double>(),
+                o.nsp ? fmt::format(" nsp accuracy {:.4f}", r["eval_nsp_accuracy"].get<double>()) : "",
+                new_best ? " (best)" : "");
       r["step"] = state.step;
       metrics.write(r);
-      throughput.start(state.step);  // evaluation time is not training throughput
+      if (new_best) {
+        best_eval_loss = eval_loss;
+        state.extra["best_eval_mlm_loss"] = eval_loss;
+        state.extra["best_step"] = state.step;
+        checkpoints.keep_also(state.step);
+      }
     }
-    if (state.step % o.save_every == 0 || state.step == o.max_steps) save(last_batch);
+    // A new best is saved at once (and kept), whatever --save-every says.
+    if (new_best || state.step % o.save_every == 0 || state.step == o.max_steps) save(last_batch);
+    if (new_best || state.step % o.save_every == 0) progress.restart_clock(state.step);
   }
+  progress.finish();
   if (g_stop_requested && have_batch) {
     log::info("[pretrain] stop requested: saving a checkpoint at step {}", state.step);
     save(last_batch);
   }
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
-  if (g_stop_requested) throw Error("interrupted at step " + std::to_string(state.step) + "; continue with --resume");
+  if (g_stop_requested) throw Error("interrupted at step " + std::to_string(state.step) + "; run the same command again to continue");
 
   const std::string final_dir = (fs::path(o.out_dir) / "final").string();
   io::save_model(final_dir, config, *model);
   io::copy_tokenizer_files(o.tokenizer_dir, final_dir);
+  if (non_finite.skipped_total() > 0)
+    log::warn("[pretrain] {} steps were skipped for a non-finite loss or gradient", non_finite.skipped_total());
+  if (state.extra.contains("best_step"))
+    log::info("[pretrain] best held-out masked-LM loss {:.4f} at step {} ({}/step-{:08d})", best_eval_loss,
+              state.extra["best_step"].get<int64_t>(), checkpoints.checkpoints_dir(),
+              state.extra["best_step"].get<int64_t>());
   log::info("[pretrain] done: {} (a Hugging Face BertForPreTraining directory)", final_dir);
   return final_dir;
 }

@@ -24,7 +24,7 @@ struct PretrainOptions {
   std::string init_dir;      // continue pre-training from a checkpoint (ours or HF's)
   // Run
   std::string out_dir;
-  bool resume = false;
+  std::string resume = "auto";  // auto (continue when RUN has a checkpoint) | always | never
   int64_t max_steps = 1000;
   int64_t batch_size = 32;
   int64_t seq_len = 128;
@@ -53,7 +53,8 @@ struct PretrainOptions {
   int64_t eval_every = 200;
   int64_t eval_batches = 20;
   int64_t save_every = 200;
-  int keep_checkpoints = 2;
+  int keep_last = 2;       // newest checkpoints kept (the best held-out one is kept as well)
+  int max_bad_steps = 5;   // non-finite steps in a row that stop the run
   int threads = 0;
 };
 

@@ -100,17 +100,23 @@ BatchWithState PretrainingBatchSource::next() {
   return batch;
 }
 
+void PretrainingBatchSource::for_each_fixed_batch(const data::TokenizedCorpusView& corpus,
+                                                  const BatchSourceOptions& options, size_t max_batches,
+                                                  const std::function<void(const data::PretrainingBatch&)>& visit) {
+  data::PretrainingExampleStream stream(corpus, options.examples, options.seed);
+  std::mt19937_64 rng(options.seed ^ 0x6576616cULL);
+  for (size_t n = 0; n < max_batches; ++n) {
+    auto examples = take_examples(stream, options.batch_size, /*allow_next_epoch=*/false);
+    if (examples.empty()) break;
+    visit(data::collate_and_mask(examples, options.collate, options.masking, rng));
+  }
+}
+
 std::vector<data::PretrainingBatch> PretrainingBatchSource::fixed_batches(const data::TokenizedCorpusView& corpus,
                                                                           const BatchSourceOptions& options,
                                                                           size_t max_batches) {
-  data::PretrainingExampleStream stream(corpus, options.examples, options.seed);
-  std::mt19937_64 rng(options.seed ^ 0x6576616cULL);
   std::vector<data::PretrainingBatch> batches;
-  while (batches.size() < max_batches) {
-    auto examples = take_examples(stream, options.batch_size, /*allow_next_epoch=*/false);
-    if (examples.empty()) break;
-    batches.push_back(data::collate_and_mask(examples, options.collate, options.masking, rng));
-  }
+  for_each_fixed_batch(corpus, options, max_batches, [&](const data::PretrainingBatch& b) { batches.push_back(b); });
   return batches;
 }
 

@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -45,9 +46,13 @@ class PretrainingBatchSource {
   // Blocks until the next batch is ready; rethrows an error of the producer thread.
   BatchWithState next();
 
-  // Builds every batch of one pass synchronously (evaluation: a fixed set, no thread).
+  // Builds the batches of one pass synchronously, the same for the same options (evaluation: a
+  // fixed set, no thread), up to max_batches.
   static std::vector<data::PretrainingBatch> fixed_batches(const data::TokenizedCorpusView& corpus,
                                                            const BatchSourceOptions& options, size_t max_batches);
+  // The same batches one at a time, for passes too large to hold in memory.
+  static void for_each_fixed_batch(const data::TokenizedCorpusView& corpus, const BatchSourceOptions& options,
+                                   size_t max_batches, const std::function<void(const data::PretrainingBatch&)>& visit);
 
  private:
   void produce();

@@ -1,7 +1,11 @@
 #include "bert/train/run_log.h"
 
 #include "bert/util/error.h"
+#include "bert/util/files.h"
+#include "bert/util/log.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -32,19 +36,92 @@ void MetricsLog::write(nlohmann::json record) {
   if (!out_) throw Error(path_ + ": write failed (disk full?)");
 }
 
-void Throughput::start(int64_t step) {
-  last_ = std::chrono::steady_clock::now();
-  last_step_ = step;
+std::string progress_bar(int64_t done, int64_t total, int width) {
+  const double share = total > 0 ? std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0) : 0.0;
+  const int filled = static_cast<int>(share * width);
+  return "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(width - filled), '.') + "]";
 }
 
-std::pair<double, double> Throughput::report(int64_t step, int64_t items, int64_t total_steps) {
-  auto now = std::chrono::steady_clock::now();
-  const double elapsed = std::chrono::duration<double>(now - last_).count();
-  const int64_t steps = step - last_step_;
-  last_ = now;
-  last_step_ = step;
-  if (elapsed <= 0 || steps <= 0) return {0.0, -1.0};
-  return {items / elapsed, (total_steps - step) * elapsed / steps};
+ProgressReporter::ProgressReporter(std::string tag, int64_t total_steps, int64_t log_every, int64_t start_step)
+    : tag_(std::move(tag)), total_steps_(total_steps), log_every_(log_every), bar_(log::status_line_available()) {
+  restart_clock(start_step);
+}
+
+ProgressReporter::~ProgressReporter() { finish(); }
+
+void ProgressReporter::finish() {
+  if (bar_) log::clear_status_line();
+  bar_ = false;
+}
+
+void ProgressReporter::restart_clock(int64_t step) {
+  window_start_ = std::chrono::steady_clock::now();
+  window_step_ = step;
+  window_tokens_ = 0;
+}
+
+ProgressReporter::Rate ProgressReporter::window_rate(int64_t step) const {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start_).count();
+  const int64_t steps = step - window_step_;
+  if (elapsed <= 0 || steps <= 0) return {};
+  return {static_cast<double>(window_tokens_) / elapsed,
+          static_cast<double>(total_steps_ - step) * elapsed / static_cast<double>(steps)};
+}
+
+std::optional<ProgressReporter::Rate> ProgressReporter::step(int64_t step, int64_t tokens, const std::string& numbers) {
+  window_tokens_ += tokens;
+  const Rate rate = window_rate(step);
+  if (bar_) {
+    const int64_t percent = total_steps_ > 0 ? step * 100 / total_steps_ : 0;
+    log::set_status_line(fmt::format("{} {}/{} {} {:3d}% {} {} tok/s eta {}", tag_, step, total_steps_,
+                                     progress_bar(step, total_steps_, 20), percent, numbers,
+                                     format_rate(rate.tokens_per_s), format_duration(rate.eta_s)));
+  }
+  if (step % log_every_ != 0 && step != total_steps_) return std::nullopt;
+  if (!bar_)
+    log::info("{} step {}/{} {} {} tok/s eta {}", tag_, step, total_steps_, numbers, format_rate(rate.tokens_per_s),
+              format_duration(rate.eta_s));
+  restart_clock(step);
+  return rate;
+}
+
+void write_run_json(const std::string& run_dir, const nlohmann::json& options) {
+  std::filesystem::create_directories(run_dir);
+  write_file_atomic((std::filesystem::path(run_dir) / "run.json").string(), options.dump(2) + "\n");
+}
+
+void check_resume_compatible(const std::string& run_dir, const nlohmann::json& identity) {
+  const std::string path = (std::filesystem::path(run_dir) / "run.json").string();
+  if (!std::filesystem::exists(path)) return;  // a run from before run.json existed: nothing to compare
+  nlohmann::json saved;
+  try {
+    saved = nlohmann::json::parse(read_text_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": not valid JSON (" + e.what() + ")");
+  }
+  std::string differences;
+  for (const auto& [key, value] : identity.items()) {
+    if (!saved.contains(key) || saved[key] == value) continue;
+    differences += fmt::format("\n  {}: the run has {}, this command gives {}", key, saved[key].dump(), value.dump());
+  }
+  if (!differences.empty())
+    throw Error(run_dir + " holds a run started with other settings, so it cannot be resumed with these:" +
+                differences + "\nuse the run's settings (see " + path + ") to resume it, or choose another --out");
+}
+
+bool NonFiniteSteps::accept(int64_t step, double loss, double grad_norm) {
+  if (std::isfinite(loss) && std::isfinite(grad_norm)) {
+    in_a_row_ = 0;
+    return true;
+  }
+  ++total_;
+  ++in_a_row_;
+  log::warn("step {}: loss {} gradient norm {}: update skipped ({} in a row, {} in this run)", step, loss, grad_norm,
+            in_a_row_, total_);
+  if (in_a_row_ >= max_in_a_row_)
+    throw Error(fmt::format("stopped at step {}: {} steps in a row had a non-finite loss or gradient; {}", step,
+                            in_a_row_, advice_));
+  return false;
 }
 
 }  // namespace bert::train

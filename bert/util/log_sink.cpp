@@ -3,6 +3,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 namespace bert::log {
@@ -31,7 +37,44 @@ spdlog::level::level_enum to_spdlog(Level level) {
   return spdlog::level::info;
 }
 
+std::mutex status_mutex;
+std::string status_text;  // empty: no status line on screen
+
+void erase_status() {
+  if (!status_text.empty()) std::fputs("\r\033[K", stderr);
+}
+
+void draw_status() {
+  if (!status_text.empty()) {
+    std::fputs(status_text.c_str(), stderr);
+    std::fflush(stderr);
+  }
+}
+
 }  // namespace
+
+bool status_line_available() {
+  static const bool available = [] {
+    const char* term = std::getenv("TERM");
+    return ::isatty(STDERR_FILENO) == 1 && !(term && std::strcmp(term, "dumb") == 0);
+  }();
+  return available;
+}
+
+void set_status_line(const std::string& line) {
+  if (!status_line_available()) return;
+  std::lock_guard<std::mutex> lock(status_mutex);
+  erase_status();
+  status_text = line;
+  draw_status();
+}
+
+void clear_status_line() {
+  std::lock_guard<std::mutex> lock(status_mutex);
+  erase_status();
+  std::fflush(stderr);
+  status_text.clear();
+}
 
 void set_level(const std::string& name) {
   if (name == "trace") logger().set_level(spdlog::level::trace);
@@ -45,8 +88,11 @@ void set_level(const std::string& name) {
 bool enabled(Level level) { return logger().should_log(to_spdlog(level)); }
 
 void write(Level level, const std::string& message) {
+  std::lock_guard<std::mutex> lock(status_mutex);
+  erase_status();
   if (level == Level::warn) logger().warn("warning: {}", message);
   else logger().log(to_spdlog(level), message);
+  draw_status();
 }
 
 }  // namespace bert::log

@@ -17,4 +17,11 @@ void set_level(const std::string& name);
 bool enabled(Level level);
 void write(Level level, const std::string& message);
 
+// A status line (a training progress bar) kept below the log on a terminal: each log line clears
+// it, prints, then redraws it. Only drawn when stderr is a terminal (and TERM is not "dumb");
+// status_line_available() tells callers whether to show a bar or fall back to periodic log lines.
+bool status_line_available();
+void set_status_line(const std::string& line);
+void clear_status_line();  // removes it for good (end of training)
+
 }  // namespace bert::log

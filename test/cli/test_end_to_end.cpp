@@ -11,8 +11,11 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -37,6 +40,27 @@ Run bert_cli(const std::string& args) {
 void require_ok(const Run& r) {
   INFO(r.output);
   REQUIRE(r.status == 0);
+}
+
+// Starts the binary in the background (output to `log`) and returns its pid.
+pid_t bert_start(const std::string& args, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd = "exec " + std::string(BERT_BINARY_PATH) + " " + args + " >" + log.string() + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+void require_same_weights(const fs::path& a_dir, const fs::path& b_dir) {
+  auto a = bert::io::read_safetensors((a_dir / "model.safetensors").string()).tensors;
+  auto b = bert::io::read_safetensors((b_dir / "model.safetensors").string()).tensors;
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    REQUIRE(torch::equal(a[i].second, b[i].second));
+  }
 }
 
 std::string task_file(const std::string& name) { return bert::test::data_path("tasks/" + name); }
@@ -73,10 +97,24 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
   REQUIRE(evals == 2);
   REQUIRE(metrics.front()["loss"].get<double>() > metrics[metrics.size() - 2]["loss"].get<double>());
 
-  SECTION("refuses to overwrite a run without --resume") {
-    auto r = bert_cli(pretrain + (dir / "straight").string());
-    REQUIRE(r.status != 0);
-    REQUIRE(r.output.find("pass --resume") != std::string::npos);
+  REQUIRE(fs::exists(dir / "straight" / "run.json"));
+  auto run_json = nlohmann::json::parse(std::ifstream(dir / "straight" / "run.json"));
+  REQUIRE(run_json["seq_len"] == 64);
+  REQUIRE(run_json["warmup_steps"] == 1);  // resolved from --warmup-ratio 0.01 of 20 steps
+
+  SECTION("the same command again resumes; other settings or --no-resume are refused") {
+    auto again = bert_cli(pretrain + (dir / "straight").string());
+    require_ok(again);
+    REQUIRE(again.output.find("resumed from") != std::string::npos);
+    auto other = bert_cli(pretrain + (dir / "straight").string() + " --mlm-prob 0.2");
+    REQUIRE(other.status != 0);
+    REQUIRE(other.output.find("mlm_prob: the run has 0.15, this command gives 0.2") != std::string::npos);
+    auto fresh_only = bert_cli(pretrain + (dir / "straight").string() + " --no-resume");
+    REQUIRE(fresh_only.status != 0);
+    REQUIRE(fresh_only.output.find("already holds checkpoints") != std::string::npos);
+    auto nothing = bert_cli(pretrain + (dir / "nothing").string() + " --resume");
+    REQUIRE(nothing.status != 0);
+    REQUIRE(nothing.output.find("holds no complete checkpoint") != std::string::npos);
   }
 
   SECTION("an interrupted run resumes to the same weights") {
@@ -87,13 +125,56 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     auto r = bert_cli(pretrain + (dir / "resumed").string() + " --resume");
     require_ok(r);
     REQUIRE(r.output.find("resumed from") != std::string::npos);
-    auto a = bert::io::read_safetensors((final_dir / "model.safetensors").string()).tensors;
-    auto b = bert::io::read_safetensors((dir / "resumed" / "final" / "model.safetensors").string()).tensors;
-    REQUIRE(a.size() == b.size());
-    for (size_t i = 0; i < a.size(); ++i) {
-      INFO(a[i].first);
-      REQUIRE(torch::equal(a[i].second, b[i].second));
+    require_same_weights(final_dir, dir / "resumed" / "final");
+  }
+
+  SECTION("kill -9 at different moments, then the same command: the same weights as without a crash") {
+    const auto run_dir = dir / "killed";
+    int interrupted = 0;
+    for (int delay_ms : {350, 700, 1100, 1600}) {
+      pid_t pid = bert_start(pretrain + run_dir.string(), dir / "killed.log");
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      if (WIFSIGNALED(status)) ++interrupted;
+      // Whatever the moment, what is on disk is a complete checkpoint or nothing.
+      if (fs::exists(run_dir / "checkpoints"))
+        for (const auto& entry : fs::directory_iterator(run_dir / "checkpoints"))
+          if (entry.path().extension() != ".tmp") REQUIRE(fs::exists(entry.path() / "DONE"));
     }
+    INFO("kills that landed before the run finished: " << interrupted);
+    REQUIRE(interrupted >= 1);
+    auto r = bert_cli(pretrain + run_dir.string());
+    require_ok(r);
+    require_same_weights(final_dir, run_dir / "final");
+  }
+
+  SECTION("evaluate --corpus: masked-LM accuracy and perplexity, the same twice") {
+    auto out1 = dir / "mlm1.json", out2 = dir / "mlm2.json";
+    const std::string cmd = "evaluate --model " + final_dir.string() + " --corpus " + corpus +
+                            " --max-seq-len 64 --batch-size 16 --max-batches 5 --threads 1 --output ";
+    auto r = bert_cli(cmd + out1.string());
+    require_ok(r);
+    REQUIRE(r.output.find("perplexity") != std::string::npos);
+    require_ok(bert_cli(cmd + out2.string()));
+    auto m1 = nlohmann::json::parse(std::ifstream(out1)), m2 = nlohmann::json::parse(std::ifstream(out2));
+    REQUIRE(m1 == m2);
+    REQUIRE(m1["sequences"] == 80);
+    REQUIRE(m1["masked_tokens"].get<int64_t>() > 0);
+    REQUIRE(m1["perplexity"].get<double>() == Approx(std::exp(m1["mlm_loss"].get<double>())));
+    REQUIRE(m1["mlm_accuracy"].get<double>() >= 0.0);
+    REQUIRE(m1.contains("nsp_accuracy"));
+  }
+
+  SECTION("a loss that keeps overflowing stops the run with advice") {
+    std::string diverging = pretrain;
+    diverging.replace(diverging.find(" --lr 5e-4"), 10, " --lr 1e30 --warmup-steps 1 --max-bad-steps 2");
+    auto r = bert_cli(diverging + (dir / "diverged").string());
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("update skipped") != std::string::npos);
+    REQUIRE(r.output.find("2 steps in a row had a non-finite loss") != std::string::npos);
+    REQUIRE(r.output.find("try a lower --lr") != std::string::npos);
   }
 
   SECTION("classification: finetune, evaluate, predict") {
