@@ -455,6 +455,7 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
       continue;
     }
     LabelledRow row;
+    if (options.keep_fields) row.fields = rec.fields;
     row.text = std::move(rec.fields[text_col]);
     if (options.text_pair) row.text_pair = std::move(rec.fields[pair_col]);
     if (options.label) row.label = std::string(trim(rec.fields[label_col]));

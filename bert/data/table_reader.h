@@ -57,6 +57,7 @@ struct TableOptions {
   std::optional<ColumnRef> text_pair;
   std::optional<ColumnRef> label;   // absent for prediction input
   bool skip_bad_rows = false;       // skip and count bad rows instead of throwing
+  bool keep_fields = false;         // keep every field of each row (prediction output repeats them)
   size_t max_reported_reasons = 5;  // how many skip reasons the report keeps verbatim
 };
 
@@ -65,6 +66,7 @@ struct LabelledRow {
   std::optional<std::string> text_pair;
   std::string label;  // raw string with surrounding whitespace trimmed; "" when no label column
   size_t line = 0;    // 1-based line where the record starts
+  std::vector<std::string> fields;  // all fields as read, only with TableOptions::keep_fields
 };
 
 struct TableReadReport {

@@ -122,6 +122,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   TaskDataset data;
   if (!in.file.empty()) {
     data::LabelMap none;
+    options.table.keep_fields = true;  // the output repeats every input column
     data = load_task_data(in.file, options, *tokenizer, none, false);
   } else {
     if (!in.text_pairs.empty() && in.text_pairs.size() != in.texts.size())
@@ -133,6 +134,24 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   const auto names = model.label_map().names();
   const auto format = output_format(output, model.task());
   std::ostringstream out;
+  // The input's columns (all of them for a file; text and text_pair for --text/stdin), then the
+  // prediction columns.
+  const bool from_file = !data.rows.empty() && !data.rows.front().fields.empty();
+  std::vector<std::string> input_columns;
+  if (from_file) {
+    input_columns = data.header;
+    for (size_t c = input_columns.size(); c < data.rows.front().fields.size(); ++c)
+      input_columns.push_back("column_" + std::to_string(c));
+  } else {
+    input_columns = {"text"};
+    if (!data.rows.empty() && data.rows.front().text_pair) input_columns.push_back("text_pair");
+  }
+  auto input_values = [&](size_t i) {
+    if (from_file) return data.rows[i].fields;
+    std::vector<std::string> v = {data.rows[i].text};
+    if (data.rows[i].text_pair) v.push_back(*data.rows[i].text_pair);
+    return v;
+  };
   if (format == OutputFormat::jsonl) {
     for (size_t i = 0; i < data.examples.size(); ++i) {
       nlohmann::json j;
@@ -140,8 +159,8 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
         j["words"] = data.sentences[i].words;
         j["tags"] = p.tags[i];
       } else {
-        j["text"] = data.rows[i].text;
-        if (data.rows[i].text_pair) j["text_pair"] = *data.rows[i].text_pair;
+        const auto values = input_values(i);
+        for (size_t c = 0; c < values.size(); ++c) j[input_columns[c]] = values[c];
         if (model.task() == Task::classify) {
           j["prediction"] = names[static_cast<size_t>(p.classes[i])];
           for (size_t c = 0; c < names.size(); ++c) j["prob_" + names[c]] = p.probabilities[i][c];
@@ -158,19 +177,17 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     }
   } else {
     const char delim = format == OutputFormat::csv ? ',' : '\t';
-    const bool pairs = !data.rows.empty() && data.rows.front().text_pair.has_value();
-    std::vector<std::string> header = {"text"};
-    if (pairs) header.push_back("text_pair");
+    std::vector<std::string> header = input_columns;
     if (model.task() == Task::classify) {
       header.push_back("prediction");
       for (const auto& n : names) header.push_back("prob_" + n);
     } else {
       header.push_back("score");
     }
-    write_row(out, header, delim);
+    // A file read without a header gets none back: same layout as the input, new columns last.
+    if (!from_file || !data.header.empty()) write_row(out, header, delim);
     for (size_t i = 0; i < data.rows.size(); ++i) {
-      std::vector<std::string> row = {data.rows[i].text};
-      if (pairs) row.push_back(data.rows[i].text_pair.value_or(""));
+      std::vector<std::string> row = input_values(i);
       if (model.task() == Task::classify) {
         row.push_back(names[static_cast<size_t>(p.classes[i])]);
         for (size_t c = 0; c < names.size(); ++c) row.push_back(fmt::format("{:.6f}", p.probabilities[i][c]));

@@ -101,6 +101,7 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   auto table = data::read_labelled_table(path, table_options);
   d.read_summary = table.report.summary(path);
   d.rows = std::move(table.rows);
+  d.header = table.report.header;
   std::vector<int64_t> class_ids;
   std::vector<double> targets;
   if (o.has_labels && o.task == Task::classify) {

@@ -48,6 +48,7 @@ struct TaskDataset {
   std::string path;
   std::vector<TaskExample> examples;
   std::vector<data::LabelledRow> rows;           // CSV/TSV source rows (for predict output)
+  std::vector<std::string> header;               // CSV/TSV column names; empty without a header
   std::vector<data::TaggedSentence> sentences;   // CoNLL source sentences
   size_t truncated = 0;                          // examples cut to max_seq_len
   size_t words_lost_to_truncation = 0;           // tag: words with no piece left

@@ -1,8 +1,12 @@
 #include "bert/train/precision.h"
 
 #include "bert/util/error.h"
+#include "bert/util/log.h"
 
 #include <ATen/autocast_mode.h>
+
+#include <fstream>
+#include <string>
 
 namespace bert::train {
 
@@ -22,9 +26,27 @@ std::string precision_name(Precision p) {
   return "fp32";
 }
 
+namespace {
+
+// Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); Linux only, "unknown" → true.
+bool cpu_has_native_bf16() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  if (!cpuinfo) return true;
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("flags", 0) != 0) continue;
+    return line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+  }
+  return true;
+}
+
+}  // namespace
+
 void check_precision_supported(Precision p, const torch::Device& device) {
   if (p == Precision::fp16 && !device.is_cuda())
     throw Error("--precision fp16 needs a CUDA device (with --device cpu use bf16 or fp32)");
+  if (p == Precision::bf16 && device.is_cpu() && !cpu_has_native_bf16())
+    log::warn("--precision bf16: this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag), so LibTorch "
+              "emulates it; on such a CPU (AMD EPYC, AVX2) a bf16 matmul ran ~60x slower than fp32. Use fp32 here.");
 }
 
 AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device) : device_type_(device.type()) {

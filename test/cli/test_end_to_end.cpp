@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -211,20 +212,32 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     auto predictions = dir / "cls_predictions.tsv";
     require_ok(bert_cli("predict --model " + (cls / "best").string() + " --input " + task_file("sst2_dev_100.tsv") +
                         " --text-column sentence --output " + predictions.string()));
-    std::ifstream pred_in(predictions), gold_in(task_file("sst2_dev_100.tsv"));
-    std::string pred_line, gold_line;
-    std::getline(pred_in, pred_line);  // header: text, prediction, prob_0, prob_1
-    REQUIRE(pred_line == "text\tprediction\tprob_0\tprob_1");
-    std::getline(gold_in, gold_line);
+    // Every input column comes back, then the prediction columns.
+    std::ifstream pred_in(predictions);
+    std::string pred_line;
+    std::getline(pred_in, pred_line);
+    REQUIRE(pred_line == "sentence\tlabel\tprediction\tprob_0\tprob_1");
     int rows = 0, correct = 0;
-    while (std::getline(pred_in, pred_line) && std::getline(gold_in, gold_line)) {
-      auto pred_fields = pred_line.substr(pred_line.find('\t') + 1);
-      auto predicted = pred_fields.substr(0, pred_fields.find('\t'));
-      auto gold = gold_line.substr(gold_line.rfind('\t') + 1);
-      correct += predicted == gold;
+    while (std::getline(pred_in, pred_line)) {
+      std::vector<std::string> fields;
+      std::istringstream split(pred_line);
+      for (std::string f; std::getline(split, f, '\t');) fields.push_back(f);
+      REQUIRE(fields.size() == 5);
+      correct += fields[2] == fields[1];
       ++rows;
     }
     REQUIRE(rows == 100);
+
+    // A file without a header: no header back, the input fields first, in order.
+    std::ofstream(dir / "no_header.tsv") << "id7\ta gripping story\nid8\ttedious and long\n";
+    auto plain = bert_cli("predict --model " + (cls / "best").string() + " --input " + (dir / "no_header.tsv").string() +
+                          " --no-header --text-column 1 --output " + (dir / "no_header_out.tsv").string());
+    require_ok(plain);
+    std::ifstream plain_in(dir / "no_header_out.tsv");
+    std::string first;
+    std::getline(plain_in, first);
+    REQUIRE(first.rfind("id7\ta gripping story\t", 0) == 0);
+    REQUIRE(std::count(first.begin(), first.end(), '\t') == 4);
     REQUIRE(m["accuracy"].get<double>() == Approx(correct / 100.0));
   }
 
