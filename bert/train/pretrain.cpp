@@ -258,7 +258,8 @@ std::string run_pretraining(const PretrainOptions& o) {
       metrics.write(rec);
     }
     bool new_best = false;
-    if (!eval_batches.empty() && (state.step % o.eval_every == 0 || state.step == o.max_steps)) {
+    const bool evaluated = !eval_batches.empty() && (state.step % o.eval_every == 0 || state.step == o.max_steps);
+    if (evaluated) {
       PretrainingEvalTotals totals;
       model->eval();
       for (const auto& b : eval_batches) totals.add(model, b, o.nsp, precision, device);
@@ -280,8 +281,9 @@ std::string run_pretraining(const PretrainOptions& o) {
       }
     }
     // A new best is saved at once (and kept), whatever --save-every says.
-    if (new_best || state.step % o.save_every == 0 || state.step == o.max_steps) save(last_batch);
-    if (new_best || state.step % o.save_every == 0) progress.restart_clock(state.step);
+    const bool save_now = new_best || state.step % o.save_every == 0 || state.step == o.max_steps;
+    if (save_now) save(last_batch);
+    if (evaluated || save_now) progress.restart_clock(state.step);  // tokens/s counts training time only
   }
   progress.finish();
   if (g_stop_requested && have_batch) {

