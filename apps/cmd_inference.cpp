@@ -21,7 +21,7 @@ namespace bert::app {
 namespace {
 
 void add_inference_flags(CLI::App* cmd, tasks::InferenceOptions& o) {
-  cmd->add_option("--model", o.model_dir, "fine-tuned checkpoint directory (required)")->required();
+  cmd->add_option("--model", o.model_dir, "checkpoint directory: a fine-tuned model (or, for evaluate --corpus, a pre-trained one) (required)")->required();
   cmd->add_option("--batch-size", o.batch_size, "examples per batch (default: 64)");
   cmd->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (CUDA) (default: fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
