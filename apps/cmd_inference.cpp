@@ -76,8 +76,8 @@ void setup_evaluate(CLI::App& app) {
       "evaluate", "Metrics of a fine-tuned model on a labelled file (--data), or masked-LM accuracy and perplexity of a "
                   "pre-trained one on text (--corpus)");
   add_inference_flags(cmd, o->run);
-  auto* data = cmd->add_option("--data", o->data_file, "labelled CSV/TSV or CoNLL file");
-  auto* corpus = cmd->add_option("--corpus", o->corpus.corpus, "text files, directories or globs (pre-trained model)");
+  auto* data = cmd->add_option("--data", o->data_file, "labelled CSV/TSV or CoNLL file (this or --corpus is required)");
+  auto* corpus = cmd->add_option("--corpus", o->corpus.corpus, "text files, directories or globs, for a pre-trained model (this or --data is required)");
   data->excludes(corpus);
   cmd->add_option("--layout", o->corpus.layout, "--corpus layout: prose | google (default: prose)")
       ->check(CLI::IsMember({"prose", "google"}));
@@ -118,8 +118,8 @@ void setup_predict(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model (CSV/TSV, CoNLL or JSON lines, by --output extension)");
   add_inference_flags(cmd, o->run);
   cmd->add_option("--input", o->input.file, "CSV/TSV or CoNLL file (default: --text, else stdin, one text per line)");
-  cmd->add_option("--text", o->input.texts, "text to predict (repeatable)");
-  cmd->add_option("--text-pair", o->input.text_pairs, "second text of a pair, one per --text");
+  cmd->add_option("--text", o->input.texts, "text to predict, repeatable (default: none)");
+  cmd->add_option("--text-pair", o->input.text_pairs, "second text of a pair, one per --text (default: none)");
   cmd->add_option("--output", o->output, "output file (default: stdout)");
   add_data_flags(cmd, o->data, /*with_labels=*/false);
   add_common_options(cmd, o->common);

@@ -47,8 +47,8 @@ void setup_pretrain(CLI::App& app) {
   cmd->add_option("--tokenizer", r.tokenizer_dir, "tokenizer directory: vocab.txt (WordPiece) or spm.model (required)")
       ->required();
   cmd->add_option("--cache-dir", r.cache_dir, "token cache directory (default: OUT/cache)");
-  cmd->add_option("--model-config", r.model_config, "config.json of a fresh model, e.g. configs/bert-mini.json");
-  cmd->add_option("--init", r.init_dir, "continue pre-training from this checkpoint directory (ours or Hugging Face's)");
+  cmd->add_option("--model-config", r.model_config, "config.json of a fresh model, e.g. configs/bert-mini.json (this or --init is required)");
+  cmd->add_option("--init", r.init_dir, "continue pre-training from this checkpoint directory, ours or Hugging Face's (this or --model-config is required)");
   cmd->add_option("--out", r.out_dir, "run directory: checkpoints/, metrics.jsonl, final/ (required)")->required();
   cmd->add_flag("--resume", o->resume,
                 "require a checkpoint in --out to continue from (default: continue when there is one, else start)");

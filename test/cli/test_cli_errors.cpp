@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -103,4 +104,33 @@ TEST_CASE("bert convert and info on a real checkpoint", "[cli]") {
   REQUIRE(info.output.find("MLM NSP") != std::string::npos);
   REQUIRE(info.output.find("WordPiece") != std::string::npos);
   fs::remove_all(out);
+}
+
+// `--help` of every subcommand names each flag's default, or says that it is required.
+TEST_CASE("every flag of every subcommand shows its default", "[cli][help]") {
+  for (const char* command : {"info", "convert", "pretrain", "finetune", "evaluate", "predict", "embed",
+                              "tokenizer train", "tokenizer encode", "tokenizer decode", "tokenizer info"}) {
+    auto r = run_bert(std::string(command) + " --help");
+    INFO(command << "\n" << r.output);
+    REQUIRE(r.status == 0);
+    // CLI11 prints an option as "  --flag ..." with its description on the same or the following
+    // indented lines; gather each option's text and check it.
+    std::vector<std::string> options;
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("  -", 0) == 0) options.push_back(line);
+      else if (!options.empty() && line.rfind("     ", 0) == 0) options.back() += line;
+      else if (line.empty() || line.find("Subcommands:") != std::string::npos) options.push_back("");
+    }
+    int checked = 0;
+    for (const auto& option : options) {
+      if (option.empty() || option.find("--help") != std::string::npos) continue;
+      INFO(option);
+      const bool documented = option.find("default:") != std::string::npos ||
+                              option.find("required") != std::string::npos || option.find("REQUIRED") != std::string::npos;
+      CHECK(documented);
+      ++checked;
+    }
+    REQUIRE(checked > 0);
+  }
 }
