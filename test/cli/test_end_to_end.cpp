@@ -96,7 +96,16 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
   int evals = 0;
   for (const auto& m : metrics) evals += m.contains("eval_perplexity");
   REQUIRE(evals == 2);
-  REQUIRE(metrics.front()["loss"].get<double>() > metrics[metrics.size() - 2]["loss"].get<double>());
+  // Training loss falls well below its start (measured 7.56 at step 5 → 7.04 at step 20, fp32,
+  // 1 thread: the run repeats exactly), and the held-out masked-LM loss falls between evaluations.
+  std::vector<double> train_loss, eval_loss;
+  for (const auto& m : metrics) {
+    if (m.contains("eval_mlm_loss")) eval_loss.push_back(m["eval_mlm_loss"].get<double>());
+    else if (m.contains("loss")) train_loss.push_back(m["loss"].get<double>());
+  }
+  REQUIRE(train_loss.size() == 4);
+  REQUIRE(train_loss.back() < train_loss.front() - 0.3);
+  REQUIRE(eval_loss.back() < eval_loss.front());
 
   REQUIRE(fs::exists(dir / "straight" / "run.json"));
   auto run_json = nlohmann::json::parse(std::ifstream(dir / "straight" / "run.json"));
