@@ -46,6 +46,10 @@ def main():
     args = parse_args()
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
+#include <sstream>
 
 namespace bert::train {
 
@@ -58,10 +59,13 @@ std::string CheckpointManager::save(const TrainingState& state, const model::Ber
   try {
     io::save_model(tmp_dir.string(), config, model);
     if (!tokenizer_dir.empty()) io::copy_tokenizer_files(tokenizer_dir, tmp_dir.string());
-    torch::save(optimizer, (tmp_dir / "optimizer.pt").string());
-    fsync_path(tmp_dir / "optimizer.pt");
-    torch::save(at::detail::getDefaultCPUGenerator().get_state(), (tmp_dir / "rng.pt").string());
-    fsync_path(tmp_dir / "rng.pt");
+    // Serialised in memory, then written by us: LibTorch's file writer aborts the process when
+    // the disk fills up (an enforce in its destructor) instead of reporting an error.
+    std::ostringstream optimizer_bytes, rng_bytes;
+    torch::save(optimizer, optimizer_bytes);
+    write_file_atomic((tmp_dir / "optimizer.pt").string(), optimizer_bytes.str());
+    torch::save(at::detail::getDefaultCPUGenerator().get_state(), rng_bytes);
+    write_file_atomic((tmp_dir / "rng.pt").string(), rng_bytes.str());
     nlohmann::json j = {{"step", state.step}, {"data", state.data}, {"extra", state.extra}, {"format_version", 1}};
     write_file_atomic((tmp_dir / "trainer_state.json").string(), j.dump(2) + "\n");
     write_file_atomic((tmp_dir / "DONE").string(), "complete\n");
