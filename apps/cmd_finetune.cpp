@@ -3,7 +3,6 @@
 #include "apps/common.h"
 #include "apps/data_flags.h"
 #include "bert/train/finetune.h"
-#include "bert/util/error.h"
 
 #include <memory>
 
@@ -14,7 +13,6 @@ struct FinetuneCommandOptions {
   DataFlags data;
   train::FinetuneOptions run;
   double dropout = -1, classifier_dropout = -1;
-  bool resume = false, no_resume = false;
 };
 
 void setup_finetune(CLI::App& app) {
@@ -28,11 +26,7 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--task", r.task, "classify | regress | tag | auto (from the labels; conll → tag) (default: auto)")
       ->check(CLI::IsMember({"classify", "regress", "tag", "auto"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
-  cmd->add_flag("--resume", o->resume,
-                "require a checkpoint in --out to continue from (default: continue when there is one, else start)");
-  cmd->add_flag("--no-resume", o->no_resume, "refuse an --out that already holds checkpoints (default: off)");
-  cmd->add_option("--max-bad-steps", r.max_bad_steps,
-                  "steps in a row with a non-finite loss (each skipped) that stop the run (default: 5)");
+  add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--epochs", r.epochs, "passes over the training data (default: 3)");
   cmd->add_option("--batch-size", r.batch_size, "examples per micro-batch (default: 32)");
   cmd->add_option("--grad-accum", r.grad_accum, "micro-batches per optimizer step (default: 1)");
@@ -65,8 +59,6 @@ void setup_finetune(CLI::App& app) {
     o->run.data = to_task_data_options(o->data, true);
     if (o->dropout >= 0) o->run.dropout = o->dropout;
     if (o->classifier_dropout >= 0) o->run.classifier_dropout = o->classifier_dropout;
-    if (o->resume && o->no_resume) throw Error("--resume and --no-resume exclude each other");
-    o->run.resume = o->resume ? "always" : o->no_resume ? "never" : "auto";
     train::run_finetuning(o->run);
   });
 }

@@ -13,7 +13,6 @@ struct PretrainCommandOptions {
   train::PretrainOptions run;
   std::vector<double> mask_ratios = {0.8, 0.1, 0.1};
   bool no_nsp = false;
-  bool resume = false, no_resume = false;
 };
 
 void run_pretrain(PretrainCommandOptions& o) {
@@ -26,8 +25,6 @@ void run_pretrain(PretrainCommandOptions& o) {
   o.run.mask_ratio = o.mask_ratios[0];
   o.run.random_ratio = o.mask_ratios[1];
   o.run.nsp = !o.no_nsp;
-  if (o.resume && o.no_resume) throw Error("--resume and --no-resume exclude each other");
-  o.run.resume = o.resume ? "always" : o.no_resume ? "never" : "auto";
   o.run.threads = o.common.threads;
   train::run_pretraining(o.run);
 }
@@ -50,9 +47,7 @@ void setup_pretrain(CLI::App& app) {
   cmd->add_option("--model-config", r.model_config, "config.json of a fresh model, e.g. configs/bert-mini.json (this or --init is required)");
   cmd->add_option("--init", r.init_dir, "continue pre-training from this checkpoint directory, ours or Hugging Face's (this or --model-config is required)");
   cmd->add_option("--out", r.out_dir, "run directory: checkpoints/, metrics.jsonl, final/ (required)")->required();
-  cmd->add_flag("--resume", o->resume,
-                "require a checkpoint in --out to continue from (default: continue when there is one, else start)");
-  cmd->add_flag("--no-resume", o->no_resume, "refuse an --out that already holds checkpoints (default: off)");
+  add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--max-steps", r.max_steps, "optimizer steps (default: 1000)");
   cmd->add_option("--batch-size", r.batch_size, "sequences per micro-batch (default: 32)");
   cmd->add_option("--seq-len", r.seq_len, "maximum sequence length in tokens (default: 128)");
@@ -84,8 +79,6 @@ void setup_pretrain(CLI::App& app) {
   cmd->add_option("--save-every", r.save_every, "steps between checkpoints (default: 200)");
   cmd->add_option("--keep-last,--keep-checkpoints", r.keep_last,
                   "newest checkpoints kept; the best held-out one is kept too (default: 2)");
-  cmd->add_option("--max-bad-steps", r.max_bad_steps,
-                  "steps in a row with a non-finite loss (each skipped) that stop the run (default: 5)");
   add_common_options(cmd, o->common);
   cmd->callback([o] { run_pretrain(*o); });
 }
