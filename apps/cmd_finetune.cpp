@@ -10,6 +10,7 @@ namespace bert::app {
 
 struct FinetuneCommandOptions {
   CommonOptions common;
+  DistributedFlags dist;
   DataFlags data;
   train::FinetuneOptions run;
   double dropout = -1, classifier_dropout = -1;
@@ -53,13 +54,15 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--early-stopping", r.early_stopping, "stop after N evaluations without improvement; 0 = off (default: 0)");
   cmd->add_option("--log-every", r.log_every, "steps between log lines (default: 20)");
   cmd->add_option("--scheme", r.scheme, "tagging: bio | iob1 (default: bio)")->check(CLI::IsMember({"bio", "iob1", "iob2"}));
+  add_distributed_options(cmd, o->dist);
   add_common_options(cmd, o->common);
   cmd->callback([o] {
     apply_common_options(o->common);
+    if (launched_workers(o->dist)) return;
     o->run.data = to_task_data_options(o->data, true);
     if (o->dropout >= 0) o->run.dropout = o->dropout;
     if (o->classifier_dropout >= 0) o->run.classifier_dropout = o->classifier_dropout;
-    train::run_finetuning(o->run);
+    train::run_finetuning(o->run, *join_workers(o->dist));
   });
 }
 

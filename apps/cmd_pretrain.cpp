@@ -10,6 +10,7 @@ namespace bert::app {
 
 struct PretrainCommandOptions {
   CommonOptions common;
+  DistributedFlags dist;
   train::PretrainOptions run;
   std::vector<double> mask_ratios = {0.8, 0.1, 0.1};
   bool no_nsp = false;
@@ -26,7 +27,8 @@ void run_pretrain(PretrainCommandOptions& o) {
   o.run.random_ratio = o.mask_ratios[1];
   o.run.nsp = !o.no_nsp;
   o.run.threads = o.common.threads;
-  train::run_pretraining(o.run);
+  if (launched_workers(o.dist)) return;
+  train::run_pretraining(o.run, *join_workers(o.dist));
 }
 
 void setup_pretrain(CLI::App& app) {
@@ -79,6 +81,7 @@ void setup_pretrain(CLI::App& app) {
   cmd->add_option("--save-every", r.save_every, "steps between checkpoints (default: 200)");
   cmd->add_option("--keep-last,--keep-checkpoints", r.keep_last,
                   "newest checkpoints kept; the best held-out one is kept too (default: 2)");
+  add_distributed_options(cmd, o->dist);
   add_common_options(cmd, o->common);
   cmd->callback([o] { run_pretrain(*o); });
 }

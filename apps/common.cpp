@@ -1,8 +1,11 @@
 #include "apps/common.h"
 
+#include "bert/dist/launcher.h"
+#include "bert/util/log.h"
 #include "bert/util/threads.h"
 
-#include "bert/util/log.h"
+#include <cstdlib>
+#include <thread>
 
 namespace bert::app {
 
@@ -25,9 +28,43 @@ void add_run_control_options(CLI::App* cmd, std::string& resume_mode, int& max_b
 }
 
 void apply_common_options(const CommonOptions& o) {
-  log::set_level(o.log_level);
-  int n = configure_threads(o.threads);
+  const auto env = dist::worker_environment_from_env();
+  log::set_level(env.rank > 0 && (o.log_level == "info" || o.log_level == "debug" || o.log_level == "trace")
+                     ? "warn"
+                     : o.log_level);
+  int threads = o.threads;
+  if (threads == 0 && env.local_world_size > 1)
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / env.local_world_size);
+  int n = configure_threads(threads);
   log::debug("[setup] {} intra-op threads", n);
+}
+
+void add_distributed_options(CLI::App* cmd, DistributedFlags& f) {
+  cmd->add_option("--nproc", f.nproc,
+                  "data-parallel worker processes on this machine, each with --batch-size rows of the global "
+                  "batch; launchers like torchrun set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (default: 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dist-timeout", f.timeout_s,
+                  "seconds a worker waits for the others (start-up, each step, rank 0's evaluation and "
+                  "checkpoint) before stopping with an error (default: 1800)")
+      ->check(CLI::PositiveNumber);
+}
+
+bool launched_workers(const DistributedFlags& f) {
+  if (f.nproc <= 1 || dist::running_as_worker()) return false;
+  if (!dist::distributed_available())
+    throw Error("--nproc " + std::to_string(f.nproc) +
+                ": this bert was built without c10d's Gloo backend (install libgloo-dev and rebuild)");
+  dist::run_local_workers(f.nproc);
+  return true;
+}
+
+std::unique_ptr<dist::ProcessGroup> join_workers(const DistributedFlags& f) {
+  const auto env = dist::worker_environment_from_env();
+  if (f.nproc > 1 && env.world_size != f.nproc)
+    throw Error("--nproc " + std::to_string(f.nproc) + " but WORLD_SIZE is " + std::to_string(env.world_size) +
+                " (drop --nproc when a launcher such as torchrun starts the workers)");
+  return std::make_unique<dist::ProcessGroup>(env, std::chrono::seconds(f.timeout_s));
 }
 
 }  // namespace bert::app

@@ -13,7 +13,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 VENV=${VENV:-$ROOT/.venv}
 
 DEBIAN_PACKAGES=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev
-                 libsentencepiece-dev libutf8proc-dev)
+                 libsentencepiece-dev libutf8proc-dev libgloo-dev)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -104,9 +104,36 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   return id;
 }
 
+// The denominator of the batch's mean loss: labelled examples (or tokens, for tagging), each
+// counted with its class weight when there are class weights.
+double loss_denominator(const std::vector<tasks::TaskExample>& examples, const std::vector<size_t>& indices,
+                        tasks::Task task, const torch::Tensor& class_weights) {
+  std::vector<double> weight;
+  if (class_weights.defined()) {
+    auto w = class_weights.to(torch::kCPU, torch::kDouble).contiguous();
+    weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
+  }
+  auto count = [&](int64_t label) { return label < 0 ? 0.0 : weight.empty() ? 1.0 : weight[static_cast<size_t>(label)]; };
+  double total = 0;
+  for (size_t i : indices) {
+    const auto& ex = examples[i];
+    if (task == tasks::Task::regress) total += 1;
+    else if (task == tasks::Task::classify) total += count(ex.label);
+    else for (auto l : ex.token_labels) total += count(l);
+  }
+  return total;
+}
+
 }  // namespace
 
 std::string run_finetuning(const FinetuneOptions& o) {
+  dist::ProcessGroup single(dist::WorkerEnvironment{}, std::chrono::milliseconds(0));
+  return run_finetuning(o, single);
+}
+
+std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) {
+  const bool main_rank = group.is_main();
+  const int world = group.world_size();
   if (o.init_dir.empty()) throw Error("--init: a pre-trained checkpoint directory is required");
   if (o.train_file.empty()) throw Error("--train: a training file is required");
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
@@ -174,7 +201,8 @@ std::string run_finetuning(const FinetuneOptions& o) {
   adam.weight_decay = o.weight_decay;
   adam.eps = o.adam_eps;
   auto optimizer = make_adamw(model.module(), adam);
-  const int64_t batches_per_epoch = (static_cast<int64_t>(train.examples.size()) + o.batch_size - 1) / o.batch_size;
+  const int64_t global_batch = o.batch_size * world;  // every worker takes its rows of each global batch
+  const int64_t batches_per_epoch = (static_cast<int64_t>(train.examples.size()) + global_batch - 1) / global_batch;
   const int64_t steps_per_epoch = (batches_per_epoch + o.grad_accum - 1) / o.grad_accum;
   const int64_t total_steps = steps_per_epoch * o.epochs;
   Schedule schedule{parse_schedule(o.schedule), o.lr, resolve_warmup_steps(o.warmup_steps, o.warmup_ratio, total_steps),
@@ -189,7 +217,10 @@ std::string run_finetuning(const FinetuneOptions& o) {
 
   TrainingState state;
   if (latest) state = CheckpointManager::load(*latest, model.module(), *optimizer);
-  write_run_json(o.out_dir, run_options);
+  // Every worker starts from rank 0's weights (the new head is random); dropout differs per worker.
+  group.broadcast_from_main(model.module().parameters());
+  if (group.rank() > 0) torch::manual_seed(o.seed + 1000003ULL * group.rank() + 7919ULL * state.step);
+  if (main_rank) write_run_json(o.out_dir, run_options);
   NonFiniteSteps non_finite(o.max_bad_steps, "try a lower --lr or --precision fp32",
                             state.extra.value("skipped_steps", int64_t{0}));
   int64_t epoch = state.data.value("epoch", int64_t{0});
@@ -197,15 +228,18 @@ std::string run_finetuning(const FinetuneOptions& o) {
   double best = state.extra.value("best_metric", -std::numeric_limits<double>::infinity());
   int64_t evals_without_improvement = state.extra.value("evals_without_improvement", int64_t{0});
 
-  MetricsLog metrics(o.out_dir);
+  std::optional<MetricsLog> metrics;  // rank 0 writes the run directory
+  if (main_rank) metrics.emplace(o.out_dir);
   const std::string best_dir = (fs::path(o.out_dir) / "best").string();
   const int64_t pad_id = tokenizer->pad_id();
   log::info("[finetune] task {} ({} labels), {} train examples, {} steps ({} epochs), metric {}", tasks::task_name(task),
             config.num_labels, train.examples.size(), total_steps, o.epochs, metric);
 
-  // Dev evaluation; saves RUN/best when the metric improves. Returns false to stop early.
+  // Dev evaluation on rank 0; saves RUN/best when the metric improves. Returns false to stop
+  // early (the decision reaches every worker).
   auto evaluate_dev = [&]() -> bool {
     if (!dev) return true;
+    if (!main_rank) return group.sum({0.0})[0] == 0;
     auto predictions = tasks::predict_dataset(model, *dev, o.batch_size * 2, precision, device, pad_id);
     model.module().train();
     auto result = tasks::evaluate_predictions(model, *dev, predictions, o.scheme);
@@ -217,7 +251,7 @@ std::string run_finetuning(const FinetuneOptions& o) {
     }
     nlohmann::json rec = {{"step", state.step}, {"epoch", epoch}};
     for (const auto& [k, v] : result.metrics) rec["dev_" + k] = v;
-    metrics.write(rec);
+    metrics->write(rec);
     const double value = std::isnan(it->second) ? -std::numeric_limits<double>::infinity() : it->second;
     log::info("[eval] step {} dev {} {:.4f} (best {:.4f})", state.step, metric, it->second,
               std::max(best, value));
@@ -230,9 +264,11 @@ std::string run_finetuning(const FinetuneOptions& o) {
     } else {
       ++evals_without_improvement;
     }
-    return !(o.early_stopping > 0 && evals_without_improvement >= o.early_stopping);
+    const bool stop_early = o.early_stopping > 0 && evals_without_improvement >= o.early_stopping;
+    return group.sum({stop_early ? 1.0 : 0.0})[0] == 0;
   };
   auto save_checkpoint = [&]() {
+    if (!main_rank) return;
     state.data = {{"epoch", epoch}, {"batch", batch_in_epoch}};
     state.extra["best_metric"] = best;
     state.extra["evals_without_improvement"] = evals_without_improvement;
@@ -246,7 +282,7 @@ std::string run_finetuning(const FinetuneOptions& o) {
   bool keep_going = true;
   for (; epoch < o.epochs && keep_going; ++epoch, batch_in_epoch = 0) {
     std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
-    auto batches = tasks::length_grouped_batches(train.examples, o.batch_size, &rng);
+    auto batches = tasks::length_grouped_batches(train.examples, global_batch, &rng);
     double loss_sum = 0;
     int64_t micro = 0;
     for (size_t b = static_cast<size_t>(batch_in_epoch); b < batches.size(); ++b) {
@@ -255,20 +291,33 @@ std::string run_finetuning(const FinetuneOptions& o) {
         optimizer->zero_grad();
         loss_sum = 0;
       }
-      auto batch = tasks::collate_task_batch(train.examples, batches[b], task, pad_id, device);
-      tokens += batch.real_tokens;
-      torch::Tensor loss;
-      {
-        AutocastGuard autocast(precision, device);
-        loss = model.loss(model.forward(batch), batch, class_weights);
+      std::vector<size_t> rows = batches[b];
+      double share = 1;  // this worker's share of the global batch's loss denominator, x workers
+      if (group.active()) {
+        auto [begin, end] = dist::shard_range(static_cast<int64_t>(rows.size()), group.rank(), world);
+        rows.assign(batches[b].begin() + begin, batches[b].begin() + end);
+        const double whole = loss_denominator(train.examples, batches[b], task, class_weights);
+        share = whole > 0 ? world * loss_denominator(train.examples, rows, task, class_weights) / whole : 0.0;
+        for (size_t i : batches[b]) tokens += static_cast<int64_t>(train.examples[i].ids.size());
       }
-      (loss / static_cast<double>(o.grad_accum)).backward();
-      loss_sum += loss.item<double>();
+      if (share > 0) {  // a worker with no labelled rows in this batch adds zero gradients
+        auto batch = tasks::collate_task_batch(train.examples, rows, task, pad_id, device);
+        if (!group.active()) tokens += batch.real_tokens;
+        torch::Tensor loss;
+        {
+          AutocastGuard autocast(precision, device);
+          loss = model.loss(model.forward(batch), batch, class_weights);
+        }
+        if (group.active()) loss = loss * share;
+        (loss / static_cast<double>(o.grad_accum)).backward();
+        loss_sum += loss.item<double>();
+      }
       ++micro;
       batch_in_epoch = static_cast<int64_t>(b) + 1;
       if (micro < o.grad_accum && b + 1 < batches.size()) continue;
+      group.average_gradients(model.module().parameters());
+      const double mean_loss = group.sum({loss_sum})[0] / static_cast<double>(micro * world);
       const double grad_norm = torch::nn::utils::clip_grad_norm_(model.module().parameters(), o.clip_norm);
-      const double mean_loss = loss_sum / static_cast<double>(micro);
       const double lr = schedule.lr_at(state.step);
       if (non_finite.accept(state.step + 1, mean_loss, grad_norm)) optimizer->step();
       ++state.step;
@@ -276,7 +325,7 @@ std::string run_finetuning(const FinetuneOptions& o) {
       const auto numbers =
           fmt::format("epoch {} loss {:.4f} lr {:.3e} grad {:.3f}", epoch + 1, mean_loss, lr, grad_norm);
       if (auto rate = progress.step(state.step, tokens, numbers)) {
-        metrics.write({{"step", state.step}, {"epoch", epoch}, {"loss", mean_loss}, {"lr", lr}, {"grad_norm", grad_norm},
+        if (metrics) metrics->write({{"step", state.step}, {"epoch", epoch}, {"loss", mean_loss}, {"lr", lr}, {"grad_norm", grad_norm},
                        {"tokens_per_s", rate->tokens_per_s}, {"skipped_steps", non_finite.skipped_total()}});
       }
       tokens = 0;
@@ -299,7 +348,7 @@ std::string run_finetuning(const FinetuneOptions& o) {
   }
   progress.finish();
   if (!keep_going) log::info("[finetune] early stopping: no improvement in {} evaluations", o.early_stopping);
-  if (!dev) {  // nothing to select on: the last model is the result
+  if (!dev && main_rank) {  // nothing to select on: the last model is the result
     io::save_model(best_dir, model.config(), model.module());
     io::copy_tokenizer_files(o.init_dir, best_dir);
   }

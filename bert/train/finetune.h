@@ -5,6 +5,8 @@
 // work as in pre-training (train/checkpointing.h).
 #pragma once
 
+#include "bert/dist/process_group.h"
+
 #include "bert/tasks/task_data.h"
 
 #include <string>
@@ -38,6 +40,10 @@ struct FinetuneOptions {
 };
 
 // Returns the best model's directory (RUN/best).
-std::string run_finetuning(const FinetuneOptions& options);
+// With a process group of N workers, options.batch_size is each worker's share of a global
+// batch of N x batch_size (the same batches as one process with the global batch); only rank 0
+// evaluates and writes to the run directory.
+std::string run_finetuning(const FinetuneOptions& options, dist::ProcessGroup& group);
+std::string run_finetuning(const FinetuneOptions& options);  // one process
 
 }  // namespace bert::train

@@ -1,6 +1,7 @@
 #include "bert/train/pretrain.h"
 
 #include "bert/data/token_cache.h"
+#include "bert/dist/process_group.h"
 #include "bert/io/checkpoint.h"
 #include "bert/model/heads.h"
 #include "bert/tokenizer/load.h"
@@ -120,10 +121,39 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   return id;
 }
 
+int64_t real_tokens(const data::PretrainingBatch& b) {
+  int64_t n = 0;
+  for (auto m : b.attention_mask) n += m;
+  return n;
+}
+
+// How much one worker's mean losses count: its share of the global batch's predictions times the
+// number of workers, so that the mean over workers of (weight x local mean) is the global batch's
+// mean, exactly what one process training on the whole batch computes.
+struct ShareWeights {
+  double mlm = 1, nsp = 1;
+};
+ShareWeights share_weights(const data::PretrainingBatch& global, const data::PretrainingBatch& mine, int world) {
+  auto nsp_labelled = [](const data::PretrainingBatch& b) {
+    return static_cast<double>(std::count_if(b.next_sentence_label.begin(), b.next_sentence_label.end(),
+                                             [](int64_t l) { return l >= 0; }));
+  };
+  auto share = [world](double part, double whole) { return whole > 0 ? world * part / whole : 0.0; };
+  return {share(static_cast<double>(mine.masked_positions.size()), static_cast<double>(global.masked_positions.size())),
+          share(nsp_labelled(mine), nsp_labelled(global))};
+}
+
 }  // namespace
 
 std::string run_pretraining(const PretrainOptions& o) {
+  dist::ProcessGroup single(dist::WorkerEnvironment{}, std::chrono::milliseconds(0));
+  return run_pretraining(o, single);
+}
+
+std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group) {
   validate(o);
+  const bool main_rank = group.is_main();
+  const int world = group.world_size();
   const torch::Device device(o.device);
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
@@ -171,9 +201,14 @@ std::string run_pretraining(const PretrainOptions& o) {
 
   TrainingState state;
   if (latest) state = CheckpointManager::load(*latest, *model, *optimizer);
-  write_run_json(o.out_dir, run_options);
+  // Every worker starts from rank 0's weights; dropout draws differ between workers.
+  group.broadcast_from_main(model->parameters());
+  if (group.rank() > 0) torch::manual_seed(o.seed + 1000003ULL * group.rank() + 7919ULL * state.step);
+  if (main_rank) write_run_json(o.out_dir, run_options);
 
-  // Data: the token cache (built once, memory-mapped) and the held-out split.
+  // Data: the token cache (built once, memory-mapped) and the held-out split. Rank 0 builds the
+  // cache; the other workers open it once it is complete.
+  if (!main_rank) group.barrier("waiting for rank 0 to build the token cache");
   const std::string cache_dir = o.cache_dir.empty() ? (fs::path(o.out_dir) / "cache").string() : o.cache_dir;
   auto cache = data::TokenCache::open(corpus_cache_options(o, o.corpus, cache_dir), tokenizer.get());  // logs a summary
   std::optional<data::TokenCache> eval_cache;
@@ -185,11 +220,12 @@ std::string run_pretraining(const PretrainOptions& o) {
   } else {
     std::tie(train_view, eval_view) = split_documents(cache.view(), o.eval_fraction);
   }
+  if (main_rank) group.barrier("waiting for the other workers to start");
   log::info("[data] {} training documents, {} held-out documents", train_view.num_documents, eval_view.num_documents);
 
-  const auto source = pretraining_batch_options(o, *tokenizer);
+  auto source = pretraining_batch_options(o, *tokenizer);
   std::vector<data::PretrainingBatch> eval_batches;
-  if (eval_view.num_documents > 0) {
+  if (main_rank && eval_view.num_documents > 0) {
     auto eval_source = source;
     eval_source.seed = o.seed + 1;  // fixed masks: every evaluation of the run sees the same batches
     eval_batches = PretrainingBatchSource::fixed_batches(eval_view, eval_source, static_cast<size_t>(o.eval_batches));
@@ -198,9 +234,11 @@ std::string run_pretraining(const PretrainOptions& o) {
   data::StreamPosition position;
   if (state.data.contains("epoch")) position = {state.data["epoch"].get<uint64_t>(), state.data["index"].get<uint64_t>()};
   const std::string mask_rng = state.extra.value("mask_rng", std::string());
+  source.batch_size *= world;  // every worker builds the global batch and trains on its rows
   PretrainingBatchSource batches(train_view, source, position, mask_rng);
 
-  MetricsLog metrics(o.out_dir);
+  std::optional<MetricsLog> metrics;  // rank 0 writes the run directory
+  if (main_rank) metrics.emplace(o.out_dir);
   g_stop_requested = false;
   auto previous_int = std::signal(SIGINT, request_stop);
   auto previous_term = std::signal(SIGTERM, request_stop);
@@ -219,14 +257,16 @@ std::string run_pretraining(const PretrainOptions& o) {
     log::info("[checkpoint] saved {}", dir);
   };
 
-  log::info("[pretrain] {} parameters, {} layers x {}, batch {} x {} (accum {}), {} steps, {} on {}",
+  log::info("[pretrain] {} parameters, {} layers x {}, batch {} x {} (accum {}{}), {} steps, {} on {}",
             [&] { int64_t n = 0; for (auto& p : model->parameters()) n += p.numel(); return n; }(),
-            config.num_hidden_layers, config.hidden_size, o.batch_size, o.seq_len, o.grad_accum, o.max_steps,
+            config.num_hidden_layers, config.hidden_size, o.batch_size * world, o.seq_len, o.grad_accum,
+            group.active() ? fmt::format(", {} workers x {}", world, o.batch_size) : "", o.max_steps,
             precision_name(precision), device.str());
   ProgressReporter progress("[pretrain]", o.max_steps, o.log_every, state.step);
   BatchWithState last_batch;
   bool have_batch = false;
-  while (state.step < o.max_steps && !g_stop_requested) {
+  bool stop = false;  // a stop request seen by any worker stops them all after the same step
+  while (state.step < o.max_steps && !stop) {
     const double lr = schedule.lr_at(state.step);
     set_learning_rate(*optimizer, lr);
     optimizer->zero_grad();
@@ -235,15 +275,31 @@ std::string run_pretraining(const PretrainOptions& o) {
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
       last_batch = batches.next();
       have_batch = true;
-      auto t = to_tensors(last_batch.batch, device);
-      tokens += t.real_tokens;
+      const data::PretrainingBatch& global = last_batch.batch;
+      data::PretrainingBatch rows;  // this worker's share when there are several
+      if (group.active()) {
+        auto [begin, end] = dist::shard_range(global.batch_size, group.rank(), world);
+        rows = data::slice_rows(global, begin, end);
+      }
+      auto t = to_tensors(group.active() ? rows : global, device);
+      tokens += group.active() ? real_tokens(global) : t.real_tokens;
       auto l = pretraining_losses(model, t, o.nsp, precision, device);
+      if (group.active()) {
+        auto w = share_weights(global, rows, world);
+        l.mlm = l.mlm * w.mlm;
+        if (o.nsp) l.nsp = l.nsp * w.nsp;
+        l.total = o.nsp ? l.mlm + l.nsp : l.mlm;
+      }
       (l.total / static_cast<double>(o.grad_accum)).backward();
       loss_sum += l.total.item<double>();
       mlm_sum += l.mlm.item<double>();
       if (o.nsp) nsp_sum += l.nsp.item<double>();
     }
-    const double loss = loss_sum / o.grad_accum, mlm = mlm_sum / o.grad_accum, nsp = nsp_sum / o.grad_accum;
+    group.average_gradients(model->parameters());
+    const auto sums = group.sum({loss_sum, mlm_sum, nsp_sum, g_stop_requested ? 1.0 : 0.0});
+    stop = sums[3] > 0;
+    const double per_step = static_cast<double>(o.grad_accum) * world;
+    const double loss = sums[0] / per_step, mlm = sums[1] / per_step, nsp = sums[2] / per_step;
     const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), o.clip_norm);
     if (non_finite.accept(state.step + 1, loss, grad_norm)) optimizer->step();
     ++state.step;
@@ -255,10 +311,10 @@ std::string run_pretraining(const PretrainOptions& o) {
                             {"grad_norm", grad_norm}, {"tokens_per_s", rate->tokens_per_s},
                             {"skipped_steps", non_finite.skipped_total()}};
       if (o.nsp) rec["nsp_loss"] = nsp;
-      metrics.write(rec);
+      if (metrics) metrics->write(rec);
     }
     bool new_best = false;
-    const bool evaluated = !eval_batches.empty() && (state.step % o.eval_every == 0 || state.step == o.max_steps);
+    const bool evaluated = main_rank && !eval_batches.empty() && (state.step % o.eval_every == 0 || state.step == o.max_steps);
     if (evaluated) {
       PretrainingEvalTotals totals;
       model->eval();
@@ -272,7 +328,7 @@ std::string run_pretraining(const PretrainOptions& o) {
                 o.nsp ? fmt::format(" nsp accuracy {:.4f}", r["eval_nsp_accuracy"].get<double>()) : "",
                 new_best ? " (best)" : "");
       r["step"] = state.step;
-      metrics.write(r);
+      metrics->write(r);
       if (new_best) {
         best_eval_loss = eval_loss;
         state.extra["best_eval_mlm_loss"] = eval_loss;
@@ -282,19 +338,20 @@ std::string run_pretraining(const PretrainOptions& o) {
     }
     // A new best is saved at once (and kept), whatever --save-every says.
     const bool save_now = new_best || state.step % o.save_every == 0 || state.step == o.max_steps;
-    if (save_now) save(last_batch);
+    if (save_now && main_rank) save(last_batch);
     if (evaluated || save_now) progress.restart_clock(state.step);  // tokens/s counts training time only
   }
   progress.finish();
-  if (g_stop_requested && have_batch) {
+  if (stop && have_batch && main_rank) {
     log::info("[pretrain] stop requested: saving a checkpoint at step {}", state.step);
     save(last_batch);
   }
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
-  if (g_stop_requested) throw Error("interrupted at step " + std::to_string(state.step) + "; run the same command again to continue");
+  if (stop) throw Error("interrupted at step " + std::to_string(state.step) + "; run the same command again to continue");
 
   const std::string final_dir = (fs::path(o.out_dir) / "final").string();
+  if (!main_rank) return final_dir;
   io::save_model(final_dir, config, *model);
   io::copy_tokenizer_files(o.tokenizer_dir, final_dir);
   if (non_finite.skipped_total() > 0)

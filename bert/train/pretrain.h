@@ -4,6 +4,8 @@
 // log → evaluate → checkpoint.
 #pragma once
 
+#include "bert/dist/process_group.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -59,7 +61,10 @@ struct PretrainOptions {
 };
 
 // Runs to max_steps (or until SIGINT/SIGTERM, which saves a checkpoint first). Returns the
-// final HF directory (RUN/final).
-std::string run_pretraining(const PretrainOptions& options);
+// final HF directory (RUN/final). With a process group of N workers, options.batch_size is
+// each worker's share of a global batch of N x batch_size; only rank 0 writes to the run
+// directory (checkpoints, metrics, final/) and evaluates; every rank resumes from its checkpoints.
+std::string run_pretraining(const PretrainOptions& options, dist::ProcessGroup& group);
+std::string run_pretraining(const PretrainOptions& options);  // one process
 
 }  // namespace bert::train

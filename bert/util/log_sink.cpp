@@ -58,7 +58,7 @@ bool status_line_available() {
     const char* term = std::getenv("TERM");
     return ::isatty(STDERR_FILENO) == 1 && !(term && std::strcmp(term, "dumb") == 0);
   }();
-  return available;
+  return available && enabled(Level::info);  // a progress bar is info output (quiet workers draw none)
 }
 
 void set_status_line(const std::string& line) {

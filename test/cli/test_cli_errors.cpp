@@ -1,5 +1,6 @@
 // The `bert` binary on bad input: each case exits non-zero with one line on stderr that names
 // the file and the problem. Runs the real binary (BERT_BINARY_PATH) in a shell.
+#include "test/cli/cli_helpers.h"
 #include "test/test_helpers.h"
 
 #include <sys/wait.h>
@@ -15,20 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int status;
-  std::string output;
-};
+using bert::test::Run;
 
-Run run_bert(const std::string& args) {
-  std::string cmd = std::string(BERT_BINARY_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
-}
+Run run_bert(const std::string& args) { return bert::test::bert_cli(args); }
 
 fs::path make_checkpoint_copy(const std::string& name) {
   auto dir = fs::temp_directory_path() / ("bert_cli_" + name + "_" + std::to_string(::getpid()));

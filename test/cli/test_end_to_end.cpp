@@ -4,6 +4,7 @@
 // fixture for NER tagging, then evaluate and predict. Slices of GLUE/CoNLL live in
 // test/data/tasks (see its README).
 #include "bert/io/safetensors.h"
+#include "test/cli/cli_helpers.h"
 #include "test/test_helpers.h"
 
 #include <nlohmann/json.hpp>
@@ -24,35 +25,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int status;
-  std::string output;
-};
-
-Run bert_cli(const std::string& args) {
-  std::string cmd = std::string(BERT_BINARY_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  return {WEXITSTATUS(pclose(pipe)), out};
-}
-
-void require_ok(const Run& r) {
-  INFO(r.output);
-  REQUIRE(r.status == 0);
-}
-
-// Starts the binary in the background (output to `log`) and returns its pid.
-pid_t bert_start(const std::string& args, const fs::path& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string cmd = "exec " + std::string(BERT_BINARY_PATH) + " " + args + " >" + log.string() + " 2>&1";
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
+using bert::test::bert_cli;
+using bert::test::bert_start;
+using bert::test::require_ok;
+using bert::test::Run;
 
 void require_same_weights(const fs::path& a_dir, const fs::path& b_dir) {
   auto a = bert::io::read_safetensors((a_dir / "model.safetensors").string()).tensors;

@@ -3,6 +3,7 @@
 // each dev metric must clear a floor well above what chance or the majority class gives. The
 // floors sit below what these runs measured (see each case) so that noise does not fail them,
 // but far above chance, so that a broken optimizer, head, loss or data path does.
+#include "test/cli/cli_helpers.h"
 #include "test/test_helpers.h"
 
 #include <nlohmann/json.hpp>
@@ -34,16 +35,7 @@ nlohmann::json finetune_and_evaluate(const std::string& name, const std::string&
                                      const std::string& data_flags, const std::string& train_flags) {
   const fs::path dir = fs::temp_directory_path() / ("bert_floor_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  auto run = [](const std::string& args) {
-    std::string cmd = std::string(BERT_BINARY_PATH) + " " + args + " --threads 1 2>&1";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-    const int status = WEXITSTATUS(pclose(pipe));
-    INFO(out);
-    REQUIRE(status == 0);
-  };
+  auto run = [](const std::string& args) { bert::test::require_ok(bert::test::bert_cli(args + " --threads 1")); };
   const std::string tasks = bert::test::data_path("tasks/");
   run("finetune --init " + minilm_dir() + " --train " + tasks + train + " --dev " + tasks + dev + " " + data_flags +
       " " + train_flags + " --out " + (dir / "run").string());

@@ -1,0 +1,45 @@
+// Running the real `bert` binary (BERT_BINARY_PATH) from the CLI tests: in the foreground with its
+// output captured, or in the background (for signals and kills).
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace bert::test {
+
+struct Run {
+  int status;          // exit code
+  std::string output;  // stdout and stderr together
+};
+
+inline Run bert_cli(const std::string& args) {
+  std::string cmd = std::string(BERT_BINARY_PATH) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  return {WEXITSTATUS(pclose(pipe)), out};
+}
+
+inline void require_ok(const Run& r) {
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+}
+
+// Starts the binary in the background (output to `log`) and returns its pid.
+inline pid_t bert_start(const std::string& args, const std::filesystem::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd = "exec " + std::string(BERT_BINARY_PATH) + " " + args + " >" + log.string() + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace bert::test
