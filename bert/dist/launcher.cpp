@@ -27,9 +27,16 @@ namespace {
 // Written by the launcher before the handlers are installed; read by them.
 std::vector<pid_t> g_workers;
 
-extern "C" void forward_signal(int sig) {
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void forward_signal(int sig) {
   for (pid_t pid : g_workers)
     if (pid > 0) ::kill(pid, sig);
+}
+
+extern "C" void on_signal(int sig) {
+  g_interrupted = 1;
+  forward_signal(sig);
 }
 
 // This process's own command line, as the kernel recorded it.
@@ -107,8 +114,9 @@ void run_local_workers(int nproc, std::chrono::seconds grace) {
     }
     g_workers[static_cast<size_t>(rank)] = pid;
   }
-  auto previous_int = std::signal(SIGINT, forward_signal);
-  auto previous_term = std::signal(SIGTERM, forward_signal);
+  g_interrupted = 0;
+  auto previous_int = std::signal(SIGINT, on_signal);
+  auto previous_term = std::signal(SIGTERM, on_signal);
 
   std::string first_failure;
   auto failed_at = std::chrono::steady_clock::time_point::max();
@@ -128,7 +136,7 @@ void run_local_workers(int nproc, std::chrono::seconds grace) {
       g_workers[rank] = -1;
       --running;
       const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (!ok && first_failure.empty()) {
+      if (!ok && first_failure.empty() && !g_interrupted) {
         first_failure = "worker " + std::to_string(rank) + " " + describe(status);
         failed_at = std::chrono::steady_clock::now();
         if (running > 0) log::warn("[launch] {}: stopping the other workers", first_failure);
@@ -139,6 +147,7 @@ void run_local_workers(int nproc, std::chrono::seconds grace) {
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
   if (!first_failure.empty()) throw Error("--nproc " + std::to_string(nproc) + ": " + first_failure);
+  if (g_interrupted) throw Error("--nproc " + std::to_string(nproc) + ": interrupted; run the same command again to continue");
 }
 
 }  // namespace bert::dist

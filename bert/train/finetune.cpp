@@ -4,6 +4,7 @@
 #include "bert/tasks/task_model.h"
 #include "bert/tokenizer/load.h"
 #include "bert/train/checkpointing.h"
+#include "bert/train/loss_scaler.h"
 #include "bert/train/optimizer.h"
 #include "bert/train/run_log.h"
 #include "bert/train/schedule.h"
@@ -223,6 +224,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (main_rank) write_run_json(o.out_dir, run_options);
   NonFiniteSteps non_finite(o.max_bad_steps, "try a lower --lr or --precision fp32",
                             state.extra.value("skipped_steps", int64_t{0}));
+  LossScaler scaler(precision == Precision::fp16);
+  scaler.restore(state.extra);
   int64_t epoch = state.data.value("epoch", int64_t{0});
   int64_t batch_in_epoch = state.data.value("batch", int64_t{0});
   double best = state.extra.value("best_metric", -std::numeric_limits<double>::infinity());
@@ -273,6 +276,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     state.extra["best_metric"] = best;
     state.extra["evals_without_improvement"] = evals_without_improvement;
     state.extra["skipped_steps"] = non_finite.skipped_total();
+    state.extra.update(scaler.state());
     checkpoints.save(state, model.config(), model.module(), *optimizer, o.init_dir);
   };
 
@@ -309,7 +313,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
           loss = model.loss(model.forward(batch), batch, class_weights);
         }
         if (group.active()) loss = loss * share;
-        (loss / static_cast<double>(o.grad_accum)).backward();
+        (scaler.scale_loss(loss) / static_cast<double>(o.grad_accum)).backward();
         loss_sum += loss.item<double>();
       }
       ++micro;
@@ -317,9 +321,11 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       if (micro < o.grad_accum && b + 1 < batches.size()) continue;
       group.average_gradients(model.module().parameters());
       const double mean_loss = group.sum({loss_sum})[0] / static_cast<double>(micro * world);
+      const bool finite = scaler.unscale(model.module().parameters());
       const double grad_norm = torch::nn::utils::clip_grad_norm_(model.module().parameters(), o.clip_norm);
       const double lr = schedule.lr_at(state.step);
-      if (non_finite.accept(state.step + 1, mean_loss, grad_norm)) optimizer->step();
+      if (apply_step(finite, scaler, non_finite, state.step + 1, mean_loss, grad_norm)) optimizer->step();
+      scaler.update(finite);
       ++state.step;
       micro = 0;
       const auto numbers =

@@ -42,8 +42,9 @@ bool cpu_has_native_bf16() {
 }  // namespace
 
 void check_precision_supported(Precision p, const torch::Device& device) {
-  if (p == Precision::fp16 && !device.is_cuda())
-    throw Error("--precision fp16 needs a CUDA device (with --device cpu use bf16 or fp32)");
+  if (p == Precision::fp16 && device.is_cpu())
+    log::warn("--precision fp16 on the CPU: LibTorch computes fp16 there without fast kernels (a matmul ran ~10x "
+              "slower than fp32); it is meant for GPUs. Use fp32 (or bf16 on CPUs with AVX-512 BF16/AMX).");
   if (p == Precision::bf16 && device.is_cpu() && !cpu_has_native_bf16())
     log::warn("--precision bf16: this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag), so LibTorch "
               "emulates it; on such a CPU (AMD EPYC, AVX2) a bf16 matmul ran ~60x slower than fp32. Use fp32 here.");

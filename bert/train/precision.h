@@ -1,6 +1,7 @@
 // Mixed precision: --precision fp32|bf16|fp16 and the autocast scope for a forward pass.
 // bf16 autocast is the fast path on CPUs with AVX-512 BF16/AMX (oneDNN) and on recent GPUs;
-// fp16 needs dynamic loss scaling and is GPU-only. Master weights and optimizer state stay fp32.
+// fp16 trains with dynamic loss scaling (loss_scaler.h) and is meant for GPUs. Master weights and
+// optimizer state stay fp32.
 #pragma once
 
 #include <torch/types.h>
@@ -13,7 +14,7 @@ enum class Precision { fp32, bf16, fp16 };
 
 Precision parse_precision(const std::string& name);  // error names the flag and the value
 std::string precision_name(Precision p);
-// fp16 on CPU is refused with a clear message (LibTorch has no CPU fp16 autocast worth using).
+// Warns where a precision runs far slower than fp32 (fp16 on any CPU, bf16 on CPUs without native bf16).
 void check_precision_supported(Precision p, const torch::Device& device);
 
 // RAII: autocast on `device` in the given precision for the lifetime of the guard (no-op for fp32).

@@ -6,6 +6,7 @@
 #include "bert/model/heads.h"
 #include "bert/tokenizer/load.h"
 #include "bert/train/checkpointing.h"
+#include "bert/train/loss_scaler.h"
 #include "bert/train/optimizer.h"
 #include "bert/train/precision.h"
 #include "bert/train/pretraining_batches.h"
@@ -248,11 +249,14 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   if (state.extra.contains("best_step")) checkpoints.keep_also(state.extra["best_step"].get<int64_t>());
   NonFiniteSteps non_finite(o.max_bad_steps, "try a lower --lr, more --warmup-steps, or --precision fp32",
                             state.extra.value("skipped_steps", int64_t{0}));
+  LossScaler scaler(precision == Precision::fp16);
+  scaler.restore(state.extra);
 
   auto save = [&](const BatchWithState& last) {
     state.data = {{"epoch", last.position_after.epoch}, {"index", last.position_after.index}};
     state.extra["mask_rng"] = last.mask_rng_after;
     state.extra["skipped_steps"] = non_finite.skipped_total();
+    state.extra.update(scaler.state());
     auto dir = checkpoints.save(state, config, *model, *optimizer, o.tokenizer_dir);
     log::info("[checkpoint] saved {}", dir);
   };
@@ -290,7 +294,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
         if (o.nsp) l.nsp = l.nsp * w.nsp;
         l.total = o.nsp ? l.mlm + l.nsp : l.mlm;
       }
-      (l.total / static_cast<double>(o.grad_accum)).backward();
+      (scaler.scale_loss(l.total) / static_cast<double>(o.grad_accum)).backward();
       loss_sum += l.total.item<double>();
       mlm_sum += l.mlm.item<double>();
       if (o.nsp) nsp_sum += l.nsp.item<double>();
@@ -300,8 +304,10 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     stop = sums[3] > 0;
     const double per_step = static_cast<double>(o.grad_accum) * world;
     const double loss = sums[0] / per_step, mlm = sums[1] / per_step, nsp = sums[2] / per_step;
+    const bool finite = scaler.unscale(model->parameters());
     const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), o.clip_norm);
-    if (non_finite.accept(state.step + 1, loss, grad_norm)) optimizer->step();
+    if (apply_step(finite, scaler, non_finite, state.step + 1, loss, grad_norm)) optimizer->step();
+    scaler.update(finite);
     ++state.step;
 
     const std::string numbers = fmt::format("loss {:.4f} mlm {:.4f}{} lr {:.3e} grad {:.3f}", loss, mlm,
@@ -311,6 +317,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
                             {"grad_norm", grad_norm}, {"tokens_per_s", rate->tokens_per_s},
                             {"skipped_steps", non_finite.skipped_total()}};
       if (o.nsp) rec["nsp_loss"] = nsp;
+      if (scaler.enabled()) rec["loss_scale"] = scaler.scale();
       if (metrics) metrics->write(rec);
     }
     bool new_best = false;

@@ -181,6 +181,27 @@ TEST_CASE("a worker that dies or hangs ends the job with an error", "[cli][dist]
     CHECK(log.find("worker 1 was killed by signal 9") != std::string::npos);
     CHECK(log.find("[distributed] rank 0:") != std::string::npos);
   }
+  SECTION("SIGTERM to the launcher: every worker stops after the same step, rank 0 saves, the run resumes") {
+    const pid_t launcher = start_two_workers(dir, "");
+    ::kill(launcher, SIGTERM);
+    const int status = wait_for(launcher, std::chrono::seconds(60));
+    const auto log = read_text(dir / "run.log");
+    INFO(log);
+    REQUIRE(status != -1);
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK(log.find("--nproc 2: interrupted") != std::string::npos);
+    CHECK(log.find("stopping the other workers") == std::string::npos);  // not reported as a failure
+    int64_t step = 0;  // the newest checkpoint: the one saved on the way out
+    for (const auto& e : fs::directory_iterator(dir / "run" / "checkpoints")) {
+      REQUIRE(fs::exists(e.path() / "DONE"));
+      step = std::max<int64_t>(step, std::stoll(e.path().filename().string().substr(5)));
+    }
+    CHECK(log.find("saving a checkpoint at step " + std::to_string(step)) != std::string::npos);
+    auto again = bert_cli(pretrain_command(dir) + " --batch-size 4 --nproc 2 --max-steps " + std::to_string(step + 2) +
+                          " --out " + (dir / "run").string());
+    require_ok(again);
+    CHECK(again.output.find("resumed from") != std::string::npos);
+  }
   SECTION("worker 1 stops answering (SIGSTOP): the others give up after --dist-timeout") {
     const pid_t launcher = start_two_workers(dir, "--dist-timeout 3");
     const auto workers = children_of(launcher);

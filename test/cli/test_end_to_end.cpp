@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -294,5 +295,31 @@ TEST_CASE("NER tagging on CoNLL with a WordPiece model", "[cli][e2e]") {
   auto j = nlohmann::json::parse(p.output.substr(p.output.find('{')));
   REQUIRE(j["words"].size() == 4);
   REQUIRE(j["tags"].size() == 4);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fp16 pre-training with dynamic loss scaling trains (on the CPU, slowly)", "[cli][e2e][fp16]") {
+  const fs::path dir = fs::temp_directory_path() / ("bert_fp16_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "tok");
+  fs::copy_file(bert::test::data_path("tokenizer/vocab.txt"), dir / "tok" / "vocab.txt");
+  auto run = bert_cli("pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") + " --tokenizer " +
+                      (dir / "tok").string() + " --model-config " + BERT_SOURCE_DIR + "/configs/bert-tiny.json" +
+                      " --max-steps 12 --batch-size 4 --seq-len 32 --lr 1e-3 --log-every 2 --eval-every 100"
+                      " --eval-fraction 0 --threads 1 --precision fp16 --out " + (dir / "run").string());
+  require_ok(run);
+  CHECK(run.output.find("fp16 on the CPU") != std::string::npos);  // the slow-path warning
+  auto metrics = read_jsonl(dir / "run" / "metrics.jsonl");
+  REQUIRE(metrics.size() == 6);
+  for (const auto& m : metrics) {
+    REQUIRE(m.contains("loss_scale"));
+    CHECK(std::isfinite(m["loss"].get<double>()));
+  }
+  // Measured 10.92 at step 2 → 9.95 at step 12.
+  CHECK(metrics.back()["loss"].get<double>() < metrics.front()["loss"].get<double>() - 0.5);
+  // The scale is checkpointed with the step.
+  auto state = nlohmann::json::parse(std::ifstream(dir / "run" / "checkpoints" / "step-00000012" / "trainer_state.json"));
+  INFO(state.dump());
+  CHECK(state.dump().find("loss_scale") != std::string::npos);
   fs::remove_all(dir);
 }
