@@ -100,7 +100,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   nlohmann::json id;
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
                           "tag_column", "max_seq_len", "label_all_subtokens", "epochs", "batch_size", "grad_accum",
-                          "lr", "seed", "metric"})
+                          "lr", "seed", "metric", "workers"})
     id[key] = options[key];
   return id;
 }
@@ -145,7 +145,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   check_precision_supported(precision, device);
 
   CheckpointManager checkpoints(o.out_dir, o.keep_last);
-  const auto run_options = options_json(o);
+  auto run_options = options_json(o);
+  run_options["workers"] = world;  // the global batch is workers x batch_size
   auto latest = checkpoint_to_resume(checkpoints, o.resume);
   if (latest) check_resume_compatible(o.out_dir, identity_of(run_options));
 

@@ -117,7 +117,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   nlohmann::json id;
   for (const char* key : {"corpus", "layout", "paragraphs_per_document", "eval_corpus", "eval_fraction", "tokenizer",
                           "model_config", "init", "batch_size", "seq_len", "grad_accum", "seed", "nsp",
-                          "short_seq_prob", "mlm_prob", "mask_ratios", "max_predictions", "whole_word_mask"})
+                          "short_seq_prob", "mlm_prob", "mask_ratios", "max_predictions", "whole_word_mask", "workers"})
     id[key] = options[key];
   return id;
 }
@@ -161,7 +161,8 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   const auto schedule_kind = parse_schedule(o.schedule);
 
   CheckpointManager checkpoints(o.out_dir, o.keep_last);
-  const auto run_options = options_json(o);
+  auto run_options = options_json(o);
+  run_options["workers"] = world;  // the global batch is workers x batch_size
   auto latest = checkpoint_to_resume(checkpoints, o.resume);
   if (latest) check_resume_compatible(o.out_dir, identity_of(run_options));
 

@@ -163,6 +163,11 @@ TEST_CASE("a two-worker run stopped and started again continues where it stopped
   CHECK(again.output.find("resumed from") != std::string::npos);
   // Every worker loaded the same checkpoint (weights, optimizer, data position, masking RNG).
   require_close_weights(dir / "straight" / "final", dir / "resumed" / "final", 0.0);
+  // Another number of workers would change the global batch: refused, naming the setting.
+  auto one = bert_cli(pretrain_command(dir) + " --batch-size 4 --max-steps 10 --out " + (dir / "resumed").string());
+  INFO(one.output);
+  CHECK(one.status == 1);
+  CHECK(one.output.find("workers: the run has 2, this command gives 1") != std::string::npos);
   fs::remove_all(dir);
 }
 
