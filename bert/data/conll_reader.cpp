@@ -33,14 +33,17 @@ std::string_view trim(std::string_view s) {
 
 
 // Space/tab-separated columns of one line (no empty columns: runs of separators count once).
+// ASCII whitespace, as Python's str.split() (which conlleval-style readers use) sees it.
+bool is_column_space(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'; }
+
 void split_columns(std::string_view line, std::vector<std::string_view>& cols) {
   cols.clear();
   size_t i = 0;
   while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    while (i < line.size() && is_column_space(line[i])) ++i;
     if (i >= line.size()) break;
     size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
+    while (j < line.size() && !is_column_space(line[j])) ++j;
     cols.push_back(line.substr(i, j - i));
     i = j;
   }

@@ -165,15 +165,23 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
   // numel * itemsize is computed in 64 bits with overflow checks: a wrapped product could
   // otherwise "match" small data_offsets and make us allocate a wrong-sized tensor.
   uint64_t bytes = e.dtype->itemsize;
-  bool overflow = false;
+  // LibTorch also computes the contiguous strides, the products of the later dimensions with
+  // zeros counted as 1, and throws its own c10::Error when they overflow int64: a zero-size
+  // tensor such as [0, 2^62, 2^62] passes the byte count (0) but not that.
+  uint64_t extent = 1;
+  bool overflow = false, extent_overflow = false;
   for (std::size_t i = 0; i < jshape.size(); ++i) {
     uint64_t d = json_uint(jshape[i], "shape[" + std::to_string(i) + "]", ctx);
     if (d > static_cast<uint64_t>(INT64_MAX)) overflow = true;
     if (__builtin_mul_overflow(bytes, d, &bytes)) overflow = true;
+    if (__builtin_mul_overflow(extent, std::max<uint64_t>(d, 1), &extent)) extent_overflow = true;
     e.shape.push_back(static_cast<int64_t>(d));
   }
   if (overflow || bytes > static_cast<uint64_t>(INT64_MAX))
     throw Error(ctx + "shape " + jshape.dump() + " overflows: its byte size does not fit in 64 bits");
+  if (extent_overflow || extent > static_cast<uint64_t>(INT64_MAX))
+    throw Error(ctx + "shape " + jshape.dump() +
+                " overflows: the product of its non-zero dimensions does not fit in 64 bits");
 
   if (!joffsets.is_array() || joffsets.size() != 2)
     throw Error(ctx + "\"data_offsets\" must be an array of 2 integers, found " + joffsets.dump());

@@ -3,7 +3,10 @@
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 
+#include <cmath>
+#include <cstdint>
 #include <set>
+#include <type_traits>
 
 namespace bert::model {
 
@@ -15,6 +18,12 @@ const std::set<std::string>& supported_activations() {
   return names;
 }
 
+[[noreturn]] void wrong_type(const std::string& source, const char* key, const char* expected,
+                             const nlohmann::json& found) {
+  throw Error(source + ": key '" + key + "' has the wrong type (expected " + expected + ", found " + found.dump() +
+              ")");
+}
+
 // Reads `key` from `j` into `out` when present; a present value of the wrong JSON type is an
 // error naming the key, the expected type and what was found.
 template <typename T>
@@ -24,8 +33,41 @@ void read_key(const nlohmann::json& j, const char* key, T& out, const std::strin
   try {
     out = it->get<T>();
   } catch (const nlohmann::json::exception&) {
-    throw Error(source + ": key '" + key + "' has the wrong type (found " + it->dump() + ")");
+    wrong_type(source, key, std::is_same_v<T, std::string> ? "a string" : "an object of strings", *it);
   }
+}
+
+// Numbers are checked by hand: nlohmann's get<int64_t>() would turn 3.5 into 3, 2^63 into a
+// negative number, and a float beyond int64 (1e30) into undefined behaviour. An integer written
+// as a float with an integral value (768.0) is accepted, as before.
+void read_key(const nlohmann::json& j, const char* key, int64_t& out, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  const nlohmann::json& v = *it;
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)) {
+      out = static_cast<int64_t>(v.get<uint64_t>());
+      return;
+    }
+  } else if (v.is_number_integer()) {
+    out = v.get<int64_t>();
+    return;
+  } else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    // [-2^63, 2^63): the doubles that convert to int64 exactly.
+    if (d == std::floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+      out = static_cast<int64_t>(d);
+      return;
+    }
+  }
+  wrong_type(source, key, "an integer in the 64-bit range", v);
+}
+
+void read_key(const nlohmann::json& j, const char* key, double& out, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_number()) wrong_type(source, key, "a number", *it);
+  out = it->get<double>();
 }
 
 const std::set<std::string>& known_keys() {
@@ -54,6 +96,12 @@ void BertConfig::validate(const std::string& source) const {
   positive("max_position_embeddings", max_position_embeddings);
   positive("type_vocab_size", type_vocab_size);
   positive("num_labels", num_labels);
+  // Each label gets an id2label entry and a row of the classifier: a bound keeps a typo (or a
+  // damaged file) from hanging the save.
+  constexpr int64_t kMaxLabels = 1 << 20;
+  if (num_labels > kMaxLabels)
+    throw Error(source + ": 'num_labels' must be at most " + std::to_string(kMaxLabels) + ", found " +
+                std::to_string(num_labels));
   if (hidden_size % num_attention_heads != 0)
     throw Error(source + ": 'hidden_size' (" + std::to_string(hidden_size) +
                 ") must be a multiple of 'num_attention_heads' (" + std::to_string(num_attention_heads) + ")");
@@ -171,7 +219,7 @@ BertConfig BertConfig::load(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw Error(path + ": not valid JSON (" + e.what() + ")");
   }
   return from_json(j, path);

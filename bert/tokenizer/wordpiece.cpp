@@ -797,10 +797,10 @@ WordPieceTokenizer WordPieceTokenizer::from_directory(const std::string& dir) {
     }
     if (cfg.contains("max_input_chars_per_word")) {
       const auto& v = cfg["max_input_chars_per_word"];
-      if (!v.is_number_unsigned()) {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() == 0) {
         throw Error("tokenizer config '" + cfg_path +
                     "': key \"max_input_chars_per_word\": expected a positive integer, found " +
-                    json_type_name(v));
+                    (v.is_number_unsigned() ? v.dump() : json_type_name(v)));
       }
       opt.max_input_chars_per_word = v.get<size_t>();
     }

@@ -8,7 +8,9 @@ std::string quote_snippet(std::string_view s, size_t max_bytes) {
   std::string out = "\"";
   size_t i = 0;
   for (; i < s.size(); ++i) {
-    if (i >= max_bytes && (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) break;
+    // Cut at the first character boundary from max_bytes on. A character has at most 3
+    // continuation bytes, so a longer run of them (invalid UTF-8) is cut as well.
+    if (i >= max_bytes && ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 || i >= max_bytes + 3)) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == '\t') out += "\\t";
     else if (c == '\n') out += "\\n";

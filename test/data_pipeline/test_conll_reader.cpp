@@ -112,6 +112,13 @@ TEST_CASE("CoNLL tag column, words only, separators and line ends", "[conll_read
     CHECK(d.sentences[1].tags == std::vector<std::string>{"O"});
     CHECK(d.sentences[1].line == 4);
   }
+  SECTION("vertical tab and form feed separate columns and make a blank line, as in Python's str.split()") {
+    const auto d = parse_conll("a\vB-X\n\f\nb\fO\n", "v.txt");
+    REQUIRE(d.sentences.size() == 2);
+    CHECK(d.sentences[0].words == std::vector<std::string>{"a"});
+    CHECK(d.sentences[0].tags == std::vector<std::string>{"B-X"});
+    CHECK(d.sentences[1].tags == std::vector<std::string>{"O"});
+  }
 }
 
 TEST_CASE("CoNLL errors name file:line and what was found", "[conll_reader]") {

@@ -219,6 +219,15 @@ TEST_CASE("each kind of bad row names file:line and what was found", "[table_rea
     CHECK(error_of("t\tl\nonly text\n", "w.tsv", o) ==
           "w.tsv:2: expected 2 tab-separated fields (as in the header on line 1), found 1: \"only text\"");
   }
+  SECTION("a long run of invalid bytes is cut in the message (found by fuzz_table_reader)") {
+    // quote_snippet cut only at a character boundary, and continuation bytes never make one.
+    const std::string junk(1000, '\x9B');
+    const std::string e = error_of("t\tl\n" + junk + "\tx\ty\n", "w.tsv", o);
+    CHECK_THAT(e, StartsWith("w.tsv:2: expected 2 tab-separated fields (as in the header on line 1), found 3: \"" +
+                             junk.substr(0, 120)));
+    CHECK_THAT(e, Catch::Matchers::EndsWith("\"... (1004 bytes)"));
+    CHECK(e.size() < 300);
+  }
   SECTION("wrong field count without a header refers to the first row") {
     TableOptions n = opts(size_t{0}, ColumnRef(size_t{1}));
     n.has_header = false;

@@ -179,3 +179,37 @@ TEST_CASE("config.json errors name the file and the key", "[io][config][errors]"
   REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"model_type\": \"roberta\"}")), Catch::Contains("model_type"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("config.json numbers out of range or of the wrong kind are bert::Errors (found by fuzz_config)",
+          "[io][config][errors]") {
+  auto dir = temp_dir("config_numbers");
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir / "config.json") << text;
+    return (dir / "config.json").string();
+  };
+  // A number beyond double's range made nlohmann throw its own out_of_range, not a bert::Error.
+  REQUIRE_THROWS_AS(model::BertConfig::load(write("{\"vocab_size\": 1e400}")), Error);
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"vocab_size\": 1e400}")),
+                      Catch::Contains("config.json: not valid JSON") && Catch::Contains("1e400"));
+  // A float beyond int64 was converted with undefined behaviour; 3.5 became 3 and 2^63 became
+  // negative (the messages then blamed the wrong value).
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"max_position_embeddings\": 1e30}")),
+                      Catch::Contains("'max_position_embeddings' has the wrong type (expected an integer") &&
+                          Catch::Contains("found 1e+30"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"hidden_size\": 3.5}")),
+                      Catch::Contains("'hidden_size' has the wrong type") && Catch::Contains("found 3.5"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"num_labels\": true}")),
+                      Catch::Contains("'num_labels' has the wrong type") && Catch::Contains("found true"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"vocab_size\": 9223372036854775808}")),
+                      Catch::Contains("'vocab_size' has the wrong type"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"hidden_dropout_prob\": \"0.1\"}")),
+                      Catch::Contains("'hidden_dropout_prob' has the wrong type (expected a number"));
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"hidden_act\": 5}")),
+                      Catch::Contains("'hidden_act' has the wrong type (expected a string, found 5)"));
+  // A label count no classifier has (found by fuzzing: saving it would take forever).
+  REQUIRE_THROWS_WITH(model::BertConfig::load(write("{\"num_labels\": 1000000000}")),
+                      Catch::Contains("'num_labels' must be at most 1048576, found 1000000000"));
+  // Integers written as floats with an integral value still load.
+  REQUIRE(model::BertConfig::load(write("{\"hidden_size\": 768.0, \"num_labels\": 3}")).hidden_size == 768);
+  fs::remove_all(dir);
+}

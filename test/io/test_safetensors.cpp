@@ -260,6 +260,13 @@ TEST_CASE("safetensors: empty files, zero-size tensors and unaligned offsets are
     CHECK(f.tensors[2].first == "z");
     CHECK(f.tensors[2].second.sizes() == c10::IntArrayRef{2, 0});
   }
+  SECTION("zero-size tensor with the largest dimension LibTorch allows") {
+    const auto path = tmp.file("zero.safetensors");
+    write_bytes(path, st_file(R"({"z":{"dtype":"F64","shape":[0,9223372036854775807],"data_offsets":[0,0]}})", ""));
+    const auto f = read_safetensors(path);
+    REQUIRE(f.tensors.size() == 1);
+    CHECK(f.tensors[0].second.sizes() == c10::IntArrayRef{0, INT64_MAX});
+  }
 }
 
 TEST_CASE("safetensors: malformed files give a bert::Error naming the file and the problem",
@@ -313,6 +320,11 @@ TEST_CASE("safetensors: malformed files give a bert::Error naming the file and t
        "tensor 'x' shape [4294967296,4294967296] overflows"},
       {"shape_overflow_int64", st_file(one(R"({"dtype":"U8","shape":[9223372036854775808],"data_offsets":[0,0]})"), ""),
        "overflows"},
+      // Found by fuzz_safetensors: zero bytes, but LibTorch's strides overflow (it threw c10::Error).
+      {"zero_size_stride_overflow",
+       st_file(one(R"({"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]})"), ""),
+       "tensor 'x' shape [0,4611686018427387904,4611686018427387904] overflows: the product of its non-zero "
+       "dimensions does not fit in 64 bits"},
       {"beyond_data", st_file(one(R"({"dtype":"F32","shape":[4],"data_offsets":[0,16]})"), d8),
        "tensor 'x' data_offsets [0, 16] extend beyond the data section (8 bytes)"},
       {"begin_after_end", st_file(one(R"({"dtype":"F32","shape":[2],"data_offsets":[8,0]})"), d8),

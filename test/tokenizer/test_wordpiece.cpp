@@ -446,6 +446,9 @@ TEST_CASE("save and from_directory round trip", "[tokenizer][save]") {
   const std::string msg = error_of([&] { WordPieceTokenizer::from_directory(hf.path.string()); });
   CHECK_THAT(msg, Catch::Contains("tokenizer_config.json") && Catch::Contains("do_lower_case") &&
                       Catch::Contains("string"));
+  hf.file("tokenizer_config.json", R"({"max_input_chars_per_word": 0})");
+  CHECK_THAT(error_of([&] { WordPieceTokenizer::from_directory(hf.path.string()); }),
+             Catch::Contains("max_input_chars_per_word") && Catch::Contains("positive integer, found 0"));
   hf.file("tokenizer_config.json", "{not json");
   CHECK_THROWS_AS(WordPieceTokenizer::from_directory(hf.path.string()), bert::Error);
 }
