@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -34,5 +36,10 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+  // Done: flush what we wrote and leave without running LibTorch's static destructors, which
+  // took 0.2-0.3 s of every command's wall time (a one-line `bert predict` most of all).
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(0);
 }

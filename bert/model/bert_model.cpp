@@ -168,7 +168,15 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::T
   return out;
 }
 
+namespace {
+thread_local bool t_skip_weight_init = false;
+}
+
+SkipWeightInit::SkipWeightInit() : previous_(t_skip_weight_init) { t_skip_weight_init = true; }
+SkipWeightInit::~SkipWeightInit() { t_skip_weight_init = previous_; }
+
 void init_bert_weights(nn::Module& module, const BertConfig& config) {
+  if (t_skip_weight_init) return;
   torch::NoGradGuard no_grad;
   const double std = config.initializer_range;
   auto init_one = [std](nn::Module& m) {

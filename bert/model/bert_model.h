@@ -159,4 +159,17 @@ TORCH_MODULE(BertModel);
 // biases 0, the padding row of the word embeddings 0, LayerNorm weight 1 and bias 0.
 void init_bert_weights(torch::nn::Module& module, const BertConfig& config);
 
+// While one is alive (on this thread), init_bert_weights() does nothing: for a model whose every
+// weight is about to be read from a checkpoint, where the random draw only costs start-up time.
+class SkipWeightInit {
+ public:
+  SkipWeightInit();
+  ~SkipWeightInit();
+  SkipWeightInit(const SkipWeightInit&) = delete;
+  SkipWeightInit& operator=(const SkipWeightInit&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace bert::model

@@ -24,7 +24,10 @@ size_t run_embed(const EmbedOptions& o) {
   if (o.layer < -1 || o.layer > config.num_hidden_layers)
     throw Error("--layer: expected 0.." + std::to_string(config.num_hidden_layers) + " or -1 (last), found " +
                 std::to_string(o.layer));
-  model::BertModel bert(config);
+  model::BertModel bert = [&] {
+    model::SkipWeightInit skip;  // every weight used comes from the file (a missing pooler is an error below)
+    return model::BertModel(config);
+  }();
   auto report = io::load_weights(*bert, io::read_weights(o.model_dir), o.model_dir);
   if (o.pooling == "pooler" && std::find(report.initialised.begin(), report.initialised.end(), "pooler.dense.weight") !=
                                    report.initialised.end())

@@ -43,11 +43,16 @@ TaskModel TaskModel::load(const std::string& dir) {
   else
     throw Error(config_file + ": architecture " + config.architecture +
                 " is not a fine-tuned model (expected BertForSequenceClassification or BertForTokenClassification)");
-  TaskModel m(task, config);
+  std::optional<TaskModel> loaded;
+  {
+    model::SkipWeightInit skip;  // every weight comes from the file (a missing head is an error below)
+    loaded.emplace(task, config);
+  }
+  TaskModel& m = *loaded;
   auto report = io::load_weights(m.module(), io::read_weights(dir), dir);
   if (!report.initialised.empty())
     throw Error(dir + ": the checkpoint lacks the task head ('" + report.initialised.front() + "')");
-  return m;
+  return std::move(*loaded);
 }
 
 data::LabelMap TaskModel::label_map() const {
