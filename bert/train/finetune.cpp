@@ -106,14 +106,9 @@ nlohmann::json identity_of(const nlohmann::json& options) {
 }
 
 // The denominator of the batch's mean loss: labelled examples (or tokens, for tagging), each
-// counted with its class weight when there are class weights.
+// counted with its class weight (`weight`, per label; empty: 1 each).
 double loss_denominator(const std::vector<tasks::TaskExample>& examples, const std::vector<size_t>& indices,
-                        tasks::Task task, const torch::Tensor& class_weights) {
-  std::vector<double> weight;
-  if (class_weights.defined()) {
-    auto w = class_weights.to(torch::kCPU, torch::kDouble).contiguous();
-    weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
-  }
+                        tasks::Task task, const std::vector<double>& weight) {
   auto count = [&](int64_t label) { return label < 0 ? 0.0 : weight.empty() ? 1.0 : weight[static_cast<size_t>(label)]; };
   double total = 0;
   for (size_t i : indices) {
@@ -210,8 +205,12 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   Schedule schedule{parse_schedule(o.schedule), o.lr, resolve_warmup_steps(o.warmup_steps, o.warmup_ratio, total_steps),
                     total_steps};
   torch::Tensor class_weights;
+  std::vector<double> label_weight;  // the same on the host, for the workers' loss shares
   if (o.class_weights == "auto" && task != tasks::Task::regress) {
-    class_weights = balanced_class_weights(train.examples, config.num_labels, task == tasks::Task::tag).to(device);
+    auto weights = balanced_class_weights(train.examples, config.num_labels, task == tasks::Task::tag);
+    auto w = weights.to(torch::kDouble).contiguous();
+    label_weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
+    class_weights = weights.to(device);
   } else if (o.class_weights != "none" && o.class_weights != "auto") {
     throw Error("--class-weights: expected auto or none, found \"" + o.class_weights + "\"");
   }
@@ -301,8 +300,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       if (group.active()) {
         auto [begin, end] = dist::shard_range(static_cast<int64_t>(rows.size()), group.rank(), world);
         rows.assign(batches[b].begin() + begin, batches[b].begin() + end);
-        const double whole = loss_denominator(train.examples, batches[b], task, class_weights);
-        share = whole > 0 ? world * loss_denominator(train.examples, rows, task, class_weights) / whole : 0.0;
+        const double whole = loss_denominator(train.examples, batches[b], task, label_weight);
+        share = whole > 0 ? world * loss_denominator(train.examples, rows, task, label_weight) / whole : 0.0;
         for (size_t i : batches[b]) tokens += static_cast<int64_t>(train.examples[i].ids.size());
       }
       if (share > 0) {  // a worker with no labelled rows in this batch adds zero gradients
