@@ -122,12 +122,6 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   return id;
 }
 
-int64_t real_tokens(const data::PretrainingBatch& b) {
-  int64_t n = 0;
-  for (auto m : b.attention_mask) n += m;
-  return n;
-}
-
 // How much one worker's mean losses count: its share of the global batch's predictions times the
 // number of workers, so that the mean over workers of (weight x local mean) is the global batch's
 // mean, exactly what one process training on the whole batch computes.

@@ -56,8 +56,14 @@ PretrainingTensors to_tensors(const data::PretrainingBatch& b, const torch::Devi
   t.mlm_labels = to_tensor(b.mlm_labels, {b.batch_size * b.seq_len}, device);
   t.masked_positions = to_tensor(b.masked_positions, {static_cast<int64_t>(b.masked_positions.size())}, device);
   t.nsp_labels = to_tensor(b.next_sentence_label, {b.batch_size}, device);
-  for (auto m : b.attention_mask) t.real_tokens += m;
+  t.real_tokens = real_tokens(b);
   return t;
+}
+
+int64_t real_tokens(const data::PretrainingBatch& b) {
+  int64_t n = 0;
+  for (auto m : b.attention_mask) n += m;
+  return n;
 }
 
 PretrainingLosses pretraining_losses(model::BertForPreTraining& model, const PretrainingTensors& t, bool nsp,

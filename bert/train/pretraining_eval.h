@@ -22,6 +22,8 @@ struct PretrainingTensors {
   int64_t real_tokens = 0;  // non-padding tokens
 };
 PretrainingTensors to_tensors(const data::PretrainingBatch& batch, const torch::Device& device);
+// Non-padding tokens of a batch (what tokens/s counts).
+int64_t real_tokens(const data::PretrainingBatch& batch);
 
 struct PretrainingLosses {
   torch::Tensor total, mlm, nsp;  // nsp undefined without NSP
