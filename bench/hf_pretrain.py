@@ -19,14 +19,16 @@ What it does, as transformers' Trainer would (without Trainer's machinery around
   transformers' default attention implementation, train mode (dropout on); the loss is the one
   the model computes from `labels` and `next_sentence_label` (its MLM head scores every position;
   --mlm-head masked scores only the masked ones, to show how much of a gap that design explains);
-- optimizer: torch.optim.AdamW (Trainer's `adamw_torch`), weight decay off biases and LayerNorm
-  weights, linear schedule with warmup (get_linear_schedule_with_warmup), gradient clipping;
-- --bf16: the forward pass and loss under torch.autocast("cpu", dtype=torch.bfloat16), as
-  Trainer's `bf16=True` does on a CPU.
+- optimizer: torch.optim.AdamW with fused=True (Trainer's default `optim`, adamw_torch_fused, in
+  transformers 4.46+; --optim adamw_torch for the unfused one), weight decay off biases and
+  LayerNorm weights, linear schedule with warmup (get_linear_schedule_with_warmup), clipping;
+- --bf16: the forward pass and loss under torch.autocast(<device>, dtype=torch.bfloat16), as
+  Trainer's `bf16=True` does;
+- --device cuda: model and (before the timing) every batch on the GPU.
 
 Timing: the first --warmup-steps optimizer steps are run and not timed; then --steps steps are
 timed with time.perf_counter() (forward, backward, clipping, optimizer and scheduler step, and
-loss.item() each step). tokens_per_s = batch * seq_len * steps / seconds (token positions; every
+loss.item() each step, which on a GPU also waits for the step to finish). tokens_per_s = batch * seq_len * steps / seconds (token positions; every
 example here is full, so that is also the real-token count). peak_rss_mib is this process's
 ru_maxrss (whole process, data and imports included).
 """
@@ -62,7 +64,10 @@ def parse_args():
     p.add_argument("--mlm-prob", type=float, default=0.15)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch's default)")
-    p.add_argument("--bf16", action="store_true", help="torch.autocast(cpu, bfloat16) around forward and loss")
+    p.add_argument("--bf16", action="store_true", help="torch.autocast(<device>, bfloat16) around forward and loss")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--optim", choices=["adamw_torch_fused", "adamw_torch"], default="adamw_torch_fused",
+                   help="Trainer's optimizer names: fused=True (its default) or PyTorch's default implementation")
     p.add_argument("--mlm-head", choices=["all", "masked"], default="all",
                    help="all: BertForPreTraining's own forward, the MLM head scores every position (the "
                         "reference); masked: the same modules, but the MLM head scores only the masked "
@@ -210,14 +215,17 @@ def main():
     config = BertConfig.from_json_file(args.config)
     config.vocab_size = len(tokenizer)
     config.pad_token_id = tokenizer.pad_token_id
-    model = BertForPreTraining(config)
+    device = torch.device(args.device)
+    model = BertForPreTraining(config).to(device)
     model.train()
+    batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         (no_decay if name.endswith(".bias") or "LayerNorm" in name else decay).append(param)
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.lr, betas=(0.9, 0.999), eps=args.adam_eps)
+                                  lr=args.lr, betas=(0.9, 0.999), eps=args.adam_eps,
+                                  fused=args.optim == "adamw_torch_fused")
     total = args.schedule_steps or n_batches
     scheduler = get_linear_schedule_with_warmup(optimizer, args.lr_warmup_steps, total)
 
@@ -232,7 +240,7 @@ def main():
         return ce(mlm_logits.float(), batch["labels"][picked]) + ce(nsp_logits.float(), batch["next_sentence_label"])
 
     def train_step(batch):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
             loss = model(**batch).loss if args.mlm_head == "all" else masked_head_loss(batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
@@ -255,12 +263,14 @@ def main():
         "system": "transformers", "tokens_per_s": round(positions / seconds, 2), "seconds": round(seconds, 3),
         "steps": args.steps, "warmup_steps": args.warmup_steps, "batch_size": args.batch_size,
         "seq_len": args.seq_len, "precision": "bf16" if args.bf16 else "fp32", "threads": torch.get_num_threads(),
-        "mlm_head": args.mlm_head,
+        "mlm_head": args.mlm_head, "device": str(device), "optim": args.optim,
+        "torch": torch.__version__, "transformers": transformers.__version__,
         "attn_implementation": model.config._attn_implementation,
         "parameters": sum(p.numel() for p in model.parameters()),
         "median_step_s": round(sorted(step_seconds)[len(step_seconds) // 2], 3),
         "first_loss": round(losses[0], 4), "last_loss": round(losses[-1], 4),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,
         "total_seconds": round(time.perf_counter() - START, 3)}), flush=True)
 
 

@@ -49,6 +49,7 @@ class ProcessGroup {
 
   int rank() const { return env_.rank; }
   int world_size() const { return env_.world_size; }
+  int local_rank() const { return env_.local_rank; }
   bool is_main() const { return env_.rank == 0; }
   bool active() const { return env_.world_size > 1; }
 

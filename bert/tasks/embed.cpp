@@ -5,6 +5,7 @@
 #include "bert/model/bert_model.h"
 #include "bert/tokenizer/load.h"
 #include "bert/train/precision.h"
+#include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
 
@@ -17,7 +18,7 @@ namespace bert::tasks {
 size_t run_embed(const EmbedOptions& o) {
   if (o.pooling != "cls" && o.pooling != "mean" && o.pooling != "pooler")
     throw Error("--pooling: expected cls, mean or pooler, found \"" + o.pooling + "\"");
-  const torch::Device device(o.device);
+  const torch::Device device = parse_device(o.device);
   const auto precision = train::parse_precision(o.precision);
   train::check_precision_supported(precision, device);
   auto config = model::BertConfig::load((std::filesystem::path(o.model_dir) / "config.json").string());

@@ -2,6 +2,7 @@
 
 #include "bert/tasks/task_model.h"
 #include "bert/tokenizer/load.h"
+#include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
@@ -83,7 +84,7 @@ struct LoadedModel {
 };
 
 LoadedModel load_for_inference(const InferenceOptions& o) {
-  const torch::Device device(o.device);
+  const torch::Device device = parse_device(o.device);
   const auto precision = train::parse_precision(o.precision);
   train::check_precision_supported(precision, device);
   auto model = TaskModel::load(o.model_dir);

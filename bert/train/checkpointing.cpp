@@ -6,6 +6,8 @@
 #include "bert/util/log.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/cuda.h>
 #include <fcntl.h>
 #include <torch/serialize.h>
 #include <unistd.h>
@@ -66,6 +68,18 @@ std::string CheckpointManager::save(const TrainingState& state, const model::Ber
     write_file_atomic((tmp_dir / "optimizer.pt").string(), optimizer_bytes.str());
     torch::save(at::detail::getDefaultCPUGenerator().get_state(), rng_bytes);
     write_file_atomic((tmp_dir / "rng.pt").string(), rng_bytes.str());
+    // The GPUs' generators too (dropout on CUDA draws from them), so a resumed GPU run continues
+    // the same random stream.
+    const auto params = model.parameters();
+    if (const auto gpus = static_cast<size_t>(torch::cuda::device_count());
+        gpus > 0 && !params.empty() && params.front().is_cuda()) {
+      std::vector<torch::Tensor> states;
+      for (size_t i = 0; i < gpus; ++i)
+        states.push_back(at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i))).get_state());
+      std::ostringstream cuda_bytes;
+      torch::save(states, cuda_bytes);
+      write_file_atomic((tmp_dir / "rng_cuda.pt").string(), cuda_bytes.str());
+    }
     nlohmann::json j = {{"step", state.step}, {"data", state.data}, {"extra", state.extra}, {"format_version", 1}};
     write_file_atomic((tmp_dir / "trainer_state.json").string(), j.dump(2) + "\n");
     write_file_atomic((tmp_dir / "DONE").string(), "complete\n");
@@ -128,7 +142,9 @@ TrainingState CheckpointManager::load(const std::string& dir, torch::nn::Module&
   auto report = io::load_weights(model, io::read_weights(dir), dir);
   if (!report.initialised.empty()) throw Error(dir + ": checkpoint lacks " + report.initialised.front());
   try {
-    torch::load(optimizer, (d / "optimizer.pt").string());
+    // Onto the parameters' device: the moments must live where the update runs.
+    const auto params = model.parameters();
+    torch::load(optimizer, (d / "optimizer.pt").string(), params.empty() ? torch::Device(torch::kCPU) : params.front().device());
   } catch (const c10::Error& e) {
     throw Error((d / "optimizer.pt").string() + ": cannot load optimizer state (" + e.what_without_backtrace() + ")");
   }
@@ -136,6 +152,15 @@ TrainingState CheckpointManager::load(const std::string& dir, torch::nn::Module&
   torch::load(rng, (d / "rng.pt").string());
   auto generator = at::detail::getDefaultCPUGenerator();
   generator.set_state(rng);
+  const auto gpus = static_cast<size_t>(torch::cuda::device_count());
+  if (gpus > 0 && fs::exists(d / "rng_cuda.pt")) {
+    std::vector<torch::Tensor> states;
+    torch::load(states, (d / "rng_cuda.pt").string());
+    for (size_t i = 0; i < std::min(states.size(), gpus); ++i) {
+      at::Generator gpu = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      gpu.set_state(states[i]);
+    }
+  }
   nlohmann::json j;
   const std::string state_file = (d / "trainer_state.json").string();
   try {

@@ -8,10 +8,10 @@
 #include "bert/train/optimizer.h"
 #include "bert/train/run_log.h"
 #include "bert/train/schedule.h"
+#include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
 
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -135,7 +135,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
   if (o.epochs <= 0) throw Error("--epochs: must be > 0, found " + std::to_string(o.epochs));
   if (o.batch_size <= 0) throw Error("--batch-size: must be > 0, found " + std::to_string(o.batch_size));
-  const torch::Device device(o.device);
+  const torch::Device device = parse_device(o.device, group.local_rank());
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
 
@@ -322,9 +322,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       group.average_gradients(model.module().parameters());
       const double mean_loss = group.sum({loss_sum})[0] / static_cast<double>(micro * world);
       const bool finite = scaler.unscale(model.module().parameters());
-      const double grad_norm = torch::nn::utils::clip_grad_norm_(model.module().parameters(), o.clip_norm);
+      const double grad_norm = clip_gradient_norm(model.module().parameters(), o.clip_norm);
       const double lr = schedule.lr_at(state.step);
-      if (apply_step(finite, scaler, non_finite, state.step + 1, mean_loss, grad_norm)) optimizer->step();
+      if (apply_step(finite, scaler, non_finite, state.step + 1, mean_loss, grad_norm)) adamw_step(*optimizer);
       scaler.update(finite);
       ++state.step;
       micro = 0;

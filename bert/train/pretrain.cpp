@@ -13,10 +13,10 @@
 #include "bert/train/pretraining_eval.h"
 #include "bert/train/run_log.h"
 #include "bert/train/schedule.h"
+#include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
 
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -149,7 +149,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   validate(o);
   const bool main_rank = group.is_main();
   const int world = group.world_size();
-  const torch::Device device(o.device);
+  const torch::Device device = parse_device(o.device, group.local_rank());
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
   const auto schedule_kind = parse_schedule(o.schedule);
@@ -300,8 +300,8 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     const double per_step = static_cast<double>(o.grad_accum) * world;
     const double loss = sums[0] / per_step, mlm = sums[1] / per_step, nsp = sums[2] / per_step;
     const bool finite = scaler.unscale(model->parameters());
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), o.clip_norm);
-    if (apply_step(finite, scaler, non_finite, state.step + 1, loss, grad_norm)) optimizer->step();
+    const double grad_norm = clip_gradient_norm(model->parameters(), o.clip_norm);
+    if (apply_step(finite, scaler, non_finite, state.step + 1, loss, grad_norm)) adamw_step(*optimizer);
     scaler.update(finite);
     ++state.step;
 

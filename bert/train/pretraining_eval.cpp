@@ -52,11 +52,13 @@ PretrainingTensors to_tensors(const data::PretrainingBatch& b, const torch::Devi
   std::vector<int64_t> shape = {b.batch_size, b.seq_len};
   t.input_ids = to_tensor(b.input_ids, shape, device);
   t.token_type_ids = to_tensor(b.token_type_ids, shape, device);
-  t.attention_mask = to_tensor(b.attention_mask, shape, device);
+  t.real_tokens = real_tokens(b);
+  // A batch without padding needs no mask, and attention without one can take the fastest
+  // scaled_dot_product_attention kernels (flash attention on a GPU).
+  if (t.real_tokens < b.batch_size * b.seq_len) t.attention_mask = to_tensor(b.attention_mask, shape, device);
   t.mlm_labels = to_tensor(b.mlm_labels, {b.batch_size * b.seq_len}, device);
   t.masked_positions = to_tensor(b.masked_positions, {static_cast<int64_t>(b.masked_positions.size())}, device);
   t.nsp_labels = to_tensor(b.next_sentence_label, {b.batch_size}, device);
-  t.real_tokens = real_tokens(b);
   return t;
 }
 

@@ -19,7 +19,7 @@ namespace bert::train {
 
 struct PretrainingTensors {
   torch::Tensor input_ids, token_type_ids, attention_mask, mlm_labels, masked_positions, nsp_labels;
-  int64_t real_tokens = 0;  // non-padding tokens
+  int64_t real_tokens = 0;  // non-padding tokens; attention_mask is left undefined when there is none
 };
 PretrainingTensors to_tensors(const data::PretrainingBatch& batch, const torch::Device& device);
 // Non-padding tokens of a batch (what tokens/s counts).

@@ -1,6 +1,7 @@
 // The fixture's 3-step AdamW trace (test/data/hf-tiny/train_step.safetensors, made by HF
 // transformers + torch.optim.AdamW): loss, MLM and NSP loss and gradient norm at each step and
-// every parameter after step 3, with two parameter groups and global-norm clipping at 1.0.
+// every parameter after step 3, with two parameter groups and global-norm clipping at 1.0, through
+// the training loop's own clip_gradient_norm and fused adamw_step.
 #include "bert/io/checkpoint.h"
 #include "bert/io/safetensors.h"
 #include "bert/model/heads.h"
@@ -41,8 +42,8 @@ TEST_CASE("three AdamW steps reproduce HF's trace", "[train][parity]") {
     auto nsp = torch::nn::functional::cross_entropy(out.seq_relationship_logits, in["next_sentence_label"]);
     auto loss = mlm + nsp;
     loss.backward();
-    const double norm = torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
-    optimizer->step();
+    const double norm = train::clip_gradient_norm(model->parameters(), 1.0);
+    train::adamw_step(*optimizer);
     require_close("train.loss", loss, want["train.loss"][step]);
     require_close("train.mlm_loss", mlm, want["train.mlm_loss"][step]);
     require_close("train.nsp_loss", nsp, want["train.nsp_loss"][step]);

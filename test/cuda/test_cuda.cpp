@@ -1,0 +1,213 @@
+// GPU tests: hidden from the default run (tag [.]) and run by scripts/gpu_check.sh on a machine
+// with a CUDA GPU and a bert built against a CUDA PyTorch wheel, as `bert_tests "[cuda]"`. On a
+// machine without one they fail at the first REQUIRE, saying so.
+#include "bert/dist/process_group.h"
+#include "bert/io/checkpoint.h"
+#include "bert/io/safetensors.h"
+#include "bert/model/heads.h"
+#include "bert/train/precision.h"
+#include "test/cli/cli_helpers.h"
+#include "test/test_helpers.h"
+#include "test/train/optimizer_comparison.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace bert;
+using bert::test::bert_cli;
+using bert::test::data_path;
+using bert::test::require_close;
+using bert::test::require_ok;
+
+namespace {
+
+void require_gpu() {
+  INFO("these tests need a CUDA GPU and a bert_tests built against a CUDA LibTorch");
+  REQUIRE(torch::cuda::is_available());
+}
+
+const torch::Device kGpu(torch::kCUDA, 0);
+
+std::map<std::string, torch::Tensor> read_map(const std::string& path, const torch::Device& device) {
+  std::map<std::string, torch::Tensor> m;
+  for (auto& [k, v] : io::read_safetensors(path).tensors) m[k] = v.to(device);
+  return m;
+}
+
+std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+model::BertForPreTraining fixture_model(const torch::Device& device) {
+  model::BertForPreTraining model(model::BertConfig::load(data_path("hf-tiny/config.json")));
+  io::load_weights(*model, io::read_weights(data_path("hf-tiny/model.safetensors")), "model.safetensors");
+  model->eval();
+  model->to(device);
+  return model;
+}
+
+// A run directory with the BERT vocabulary and bert-tiny without dropout (CPU and GPU then
+// compute the same function, so their losses can be compared step by step).
+fs::path make_run_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("bert_cuda_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "tok");
+  fs::copy_file(data_path("tokenizer/vocab.txt"), dir / "tok" / "vocab.txt");
+  auto config = nlohmann::json::parse(std::ifstream(std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json"));
+  config["hidden_dropout_prob"] = 0.0;
+  config["attention_probs_dropout_prob"] = 0.0;
+  std::ofstream(dir / "tiny-no-dropout.json") << config.dump(2);
+  return dir;
+}
+
+std::string pretrain_command(const fs::path& dir, const std::string& config, int batch = 8) {
+  return "pretrain --corpus " + data_path("corpus/alice-in-wonderland.txt") + " --tokenizer " + (dir / "tok").string() +
+         " --model-config " + config + " --seq-len 64 --batch-size " + std::to_string(batch) +
+         " --lr 1e-3 --warmup-steps 1 --log-every 1"
+         " --eval-every 1000 --save-every 4 --eval-fraction 0 --threads 2 --cache-dir " + (dir / "cache").string();
+}
+
+}  // namespace
+
+TEST_CASE("the fixture's HF outputs on the GPU (fp32)", "[.][cuda]") {
+  require_gpu();
+  auto model = fixture_model(kGpu);
+  torch::NoGradGuard no_grad;
+  auto in = read_map(data_path("hf-tiny/inputs.safetensors"), kGpu);
+  auto want = read_map(data_path("hf-tiny/expected.safetensors"), torch::kCPU);
+  model::ForwardOptions explicit_attention;
+  explicit_attention.output_attentions = true;
+  auto out = model->forward(in["input_ids"], in["attention_mask"], in["token_type_ids"], explicit_attention);
+  REQUIRE(out.bert.last_hidden_state.is_cuda());
+  require_close("last_hidden_state", out.bert.last_hidden_state, want["bert.last_hidden_state"], 1e-4, 1e-4);
+  require_close("pooler_output", out.bert.pooler_output, want["bert.pooler_output"], 1e-4, 1e-4);
+  require_close("attentions.1", out.bert.attentions[1], want["bert.attentions.1"], 1e-4, 1e-4);
+  require_close("prediction_logits.logsumexp", out.prediction_logits.logsumexp(-1),
+                want["pretraining.prediction_logits.logsumexp"], 1e-4, 1e-4);
+  // scaled_dot_product_attention (the path without probabilities) agrees with the explicit one.
+  auto fused = model->forward(in["input_ids"], in["attention_mask"], in["token_type_ids"]);
+  require_close("sdpa last_hidden_state", fused.bert.last_hidden_state, want["bert.last_hidden_state"], 1e-4, 1e-4);
+}
+
+TEST_CASE("bf16 and fp16 autocast on the GPU stay close to fp32", "[.][cuda]") {
+  require_gpu();
+  auto model = fixture_model(kGpu);
+  torch::NoGradGuard no_grad;
+  auto in = read_map(data_path("hf-tiny/inputs.safetensors"), kGpu);
+  auto fp32 = model->forward(in["input_ids"], in["attention_mask"], in["token_type_ids"]).bert.last_hidden_state;
+  for (auto precision : {train::Precision::bf16, train::Precision::fp16}) {
+    INFO(train::precision_name(precision));
+    train::AutocastGuard autocast(precision, kGpu);
+    auto out = model->forward(in["input_ids"], in["attention_mask"], in["token_type_ids"]);
+    auto hidden = out.bert.last_hidden_state.to(torch::kFloat);
+    REQUIRE(torch::isfinite(hidden).all().item<bool>());
+    const double rel = ((hidden - fp32).norm() / fp32.norm()).item<double>();
+    CHECK(rel < (precision == train::Precision::bf16 ? 2e-2 : 5e-3));
+  }
+}
+
+TEST_CASE("fused AdamW and foreach clipping on the GPU match LibTorch's AdamW", "[.][cuda]") {
+  require_gpu();
+  bert::test::run_optimizer_comparison(kGpu);
+}
+
+TEST_CASE("pre-training on the GPU: same losses as the CPU, resume, bf16 and fp16", "[.][cuda]") {
+  require_gpu();
+  const auto dir = make_run_dir("pretrain");
+  const auto cmd = pretrain_command(dir, (dir / "tiny-no-dropout.json").string());
+  require_ok(bert_cli(cmd + " --max-steps 8 --device cpu --out " + (dir / "cpu").string()));
+  auto gpu = bert_cli(cmd + " --max-steps 8 --device cuda --out " + (dir / "gpu").string());
+  require_ok(gpu);
+  CHECK(gpu.output.find("on cuda:0") != std::string::npos);
+  auto cpu_metrics = read_jsonl(dir / "cpu" / "metrics.jsonl"), gpu_metrics = read_jsonl(dir / "gpu" / "metrics.jsonl");
+  REQUIRE(cpu_metrics.size() == 8);
+  REQUIRE(gpu_metrics.size() == 8);
+  for (size_t i = 0; i < 8; ++i) {
+    INFO("step " << i + 1);
+    CHECK(gpu_metrics[i]["loss"].get<double>() == Approx(cpu_metrics[i]["loss"].get<double>()).margin(2e-3));
+  }
+
+  SECTION("a GPU run stopped at step 4 and resumed reaches the weights of a straight run") {
+    require_ok(bert_cli(cmd + " --max-steps 4 --device cuda --out " + (dir / "resumed").string()));
+    auto again = bert_cli(cmd + " --max-steps 8 --device cuda --out " + (dir / "resumed").string());
+    require_ok(again);
+    CHECK(again.output.find("resumed from") != std::string::npos);
+    auto a = io::read_safetensors((dir / "gpu" / "final" / "model.safetensors").string()).tensors;
+    auto b = io::read_safetensors((dir / "resumed" / "final" / "model.safetensors").string()).tensors;
+    REQUIRE(a.size() == b.size());
+    // Not bit for bit: some CUDA backward kernels (embedding gradients) add in a varying order.
+    for (size_t i = 0; i < a.size(); ++i) require_close(a[i].first, a[i].second, b[i].second, 1e-5, 1e-4);
+  }
+  SECTION("bf16 and fp16 (dynamic loss scaling) train, with dropout") {
+    for (const char* precision : {"bf16", "fp16"}) {
+      INFO(precision);
+      const auto out = dir / precision;
+      require_ok(bert_cli(pretrain_command(dir, std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json") +
+                          " --max-steps 30 --device cuda --precision " + precision + " --out " + out.string()));
+      auto m = read_jsonl(out / "metrics.jsonl");
+      REQUIRE(m.size() == 30);
+      for (const auto& r : m) REQUIRE(std::isfinite(r["loss"].get<double>()));
+      CHECK(m.back()["loss"].get<double>() < m.front()["loss"].get<double>() - 0.5);
+      CHECK(m.back().contains("loss_scale") == (std::string(precision) == "fp16"));
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("two workers on one GPU (Gloo, CUDA tensors) match one process with the whole batch", "[.][cuda]") {
+  require_gpu();
+  if (!dist::distributed_available()) {
+    WARN("built without Gloo's headers: no multi-process training to test");
+    return;
+  }
+  const auto dir = make_run_dir("dist");
+  const auto config = (dir / "tiny-no-dropout.json").string();
+  require_ok(bert_cli(pretrain_command(dir, config, 8) + " --max-steps 5 --device cuda:0 --out " + (dir / "one").string()));
+  require_ok(bert_cli(pretrain_command(dir, config, 4) + " --max-steps 5 --device cuda:0 --nproc 2 --out " +
+                      (dir / "two").string()));
+  auto a = io::read_safetensors((dir / "one" / "final" / "model.safetensors").string()).tensors;
+  auto b = io::read_safetensors((dir / "two" / "final" / "model.safetensors").string()).tensors;
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) require_close(a[i].first, a[i].second, b[i].second, 1e-4, 0.0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fine-tune, evaluate, predict and embed on the GPU", "[.][cuda]") {
+  require_gpu();
+  const auto dir = make_run_dir("finetune");
+  require_ok(bert_cli(pretrain_command(dir, std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json") +
+                      " --max-steps 4 --device cuda --out " + (dir / "pre").string()));
+  const auto task = [](const char* f) { return data_path(std::string("tasks/") + f); };
+  const auto cls = dir / "cls";
+  require_ok(bert_cli("finetune --init " + (dir / "pre" / "final").string() + " --train " + task("sst2_train_300.tsv") +
+                      " --dev " + task("sst2_dev_100.tsv") + " --text-column sentence --label-column label --epochs 2"
+                      " --batch-size 16 --lr 1e-3 --device cuda --precision bf16 --out " + cls.string()));
+  const auto metrics_file = dir / "metrics.json";
+  require_ok(bert_cli("evaluate --model " + (cls / "best").string() + " --data " + task("sst2_dev_100.tsv") +
+                      " --text-column sentence --label-column label --device cuda --output " + metrics_file.string()));
+  auto m = nlohmann::json::parse(std::ifstream(metrics_file));
+  REQUIRE(m["examples"] == 100);
+  // The same model on the CPU gives the same accuracy (fp32 both; a near-tie may flip one row).
+  const auto cpu_file = dir / "metrics_cpu.json";
+  require_ok(bert_cli("evaluate --model " + (cls / "best").string() + " --data " + task("sst2_dev_100.tsv") +
+                      " --text-column sentence --label-column label --device cpu --output " + cpu_file.string()));
+  CHECK(nlohmann::json::parse(std::ifstream(cpu_file))["accuracy"].get<double>() ==
+        Approx(m["accuracy"].get<double>()).margin(0.011));
+  auto p = bert_cli("predict --model " + (cls / "best").string() + " --device cuda --text \"a charming film\"");
+  require_ok(p);
+  CHECK(p.output.find("\"prediction\"") != std::string::npos);
+  require_ok(bert_cli("embed --model " + (cls / "best").string() + " --input " + task("sst2_dev_100.tsv") +
+                      " --text-column sentence --device cuda --pooling mean --output " + (dir / "emb.safetensors").string()));
+  auto emb = io::read_safetensors((dir / "emb.safetensors").string()).tensors;
+  REQUIRE(emb.at(0).second.sizes() == torch::IntArrayRef({100, 128}));
+  fs::remove_all(dir);
+}
