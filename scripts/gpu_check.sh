@@ -28,7 +28,7 @@
 # Environment: BUNDLE, OUT (logs and gpu_check.json; default build-gpu/out), PYTHON (python3),
 # BATCHES ("128 32": per-step batch of each case), ROUNDS (2: alternating rounds of the first case;
 # the others run once), WARMUP (5), STEPS (30), DEADLINE (420 s: no new benchmark run starts after it),
-# PEAK_TFLOPS (989.4). For a smoke test of the script itself on a CPU machine: BUILD=build SKIP_BUILD=1
+# PEAK_TFLOPS (989.4), TESTS_TIMEOUT (240 s). For a smoke test of the script itself on a CPU machine: BUILD=build SKIP_BUILD=1
 # DEVICE=cpu PRECISION=fp32 MODEL_CONFIG=configs/bert-tiny.json BATCHES=4 WARMUP=1 STEPS=2.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,7 +107,7 @@ bert=$build/bert
 "$bert" --version
 
 stage "CUDA tests"
-timeout 240 "$build/bert_tests" "[cuda]" --durations yes >"$out/cuda_tests.log" 2>&1
+timeout "${TESTS_TIMEOUT:-240}" "$build/bert_tests" "[cuda]" --durations yes >"$out/cuda_tests.log" 2>&1
 tests_rc=$?
 grep -E "^[0-9.]+ s:|test cases|assertions|FAILED|REQUIRE|CHECK|with expansion" "$out/cuda_tests.log" | head -60
 echo "CUDA tests exit code $tests_rc"
