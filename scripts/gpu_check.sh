@@ -107,23 +107,56 @@ bert=$build/bert
 "$bert" --version
 
 stage "CUDA tests"
-timeout "${TESTS_TIMEOUT:-240}" "$build/bert_tests" "[cuda]" --durations yes >"$out/cuda_tests.log" 2>&1
-tests_rc=$?
-grep -E "^[0-9.]+ s:|test cases|assertions|FAILED|REQUIRE|CHECK|with expansion" "$out/cuda_tests.log" | head -60
+# One process per test case: a crash in one cannot hide the others' results.
+tests_rc=0
+if [[ -x $build/bert_tests ]]; then
+  while IFS= read -r name; do
+    [[ -z $name ]] && continue
+    start_case=$(date +%s)
+    # A comma separates test specs for Catch: escape it.
+    timeout "${TESTS_TIMEOUT:-240}" "$build/bert_tests" "${name//,/\\,}" >>"$out/cuda_tests.log" 2>&1
+    rc=$?
+    echo "$( ((rc == 0)) && echo passed || echo "FAILED (exit $rc)")  $(($(date +%s) - start_case)) s  $name"
+    ((rc == 0)) || tests_rc=1
+  done < <("$build/bert_tests" "[cuda]" --list-test-names-only | sed 's/^ *//')
+  grep -E "FAILED|with expansion|explicitly with|max \|diff\|" "$out/cuda_tests.log" | head -40
+else
+  tests_rc=1
+fi
 echo "CUDA tests exit code $tests_rc"
 
-stage "benchmark: $model_config, seq 128, $precision, batches $batches"
 work=$build/bench
 rm -rf "$work"
 mkdir -p "$work/vocab"
 cp "$bundle/data/vocab.txt" "$work/vocab/vocab.txt"
 corpus=$bundle/data/gutenberg
-results=$out/bench.tsv
-: >"$results"
 # Untimed: our token cache, built once.
 "$bert" pretrain --corpus "$corpus" --tokenizer "$work/vocab" --model-config configs/bert-tiny.json --out "$work/cache_run" \
   --cache-dir "$work/cache" --max-steps 1 --batch-size 2 --eval-fraction 0 --log-level warn >"$out/cache.log" 2>&1 ||
   { tail -20 "$out/cache.log"; fail "token cache"; }
+ours_args() {  # batch seed: the pre-training command line shared by the profile and the benchmark
+  echo --corpus "$corpus" --tokenizer "$work/vocab" --model-config "$model_config" --cache-dir "$work/cache" \
+    --device "$device" --precision "$precision" --batch-size "$1" --seq-len 128 --lr 1e-4 --warmup-steps 2 \
+    --schedule linear --weight-decay 0.01 --adam-eps 1e-6 --clip-norm 1.0 --max-predictions 0 --short-seq-prob 0 \
+    --seed "$2" --eval-fraction 0 --save-every 1000000 --log-every 1 --log-level warn ${OURS_EXTRA:-}
+}
+
+if [[ ${PROFILE:-1} == 1 ]]; then
+  # Where our step time goes: host time to launch each phase vs what the GPU still needed after.
+  for b in ${PROFILE_BATCHES:-32 128}; do
+    for extra in "" "--threads 1"; do
+      stage "step timing: batch $b ${extra:-(default threads)}"
+      # shellcheck disable=SC2046
+      BERT_STEP_TIMING=1 "$bert" pretrain $(ours_args "$b" 1) --max-steps 12 $extra --out "$work/profile" 2>&1 |
+        grep -A12 "step timing" | tail -n +2
+      rm -rf "$work/profile"
+    done
+  done
+fi
+
+stage "benchmark: $model_config, seq 128, $precision, batches $batches"
+results=$out/bench.tsv
+: >"$results"
 gpu_mem_start() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$work/mem" 2>/dev/null & mem_pid=$!; }
 gpu_mem_peak() {
   kill "$mem_pid" 2>/dev/null
@@ -135,11 +168,9 @@ gpu_mem_peak() {
 run_ours() {  # batch round
   local run=$work/ours_$1_$2 rate
   gpu_mem_start
-  "$bert" pretrain --corpus "$corpus" --tokenizer "$work/vocab" --model-config "$model_config" --out "$run" \
-    --cache-dir "$work/cache" --device "$device" --precision "$precision" --batch-size "$1" --seq-len 128 \
-    --max-steps $((warmup + steps)) --lr 1e-4 --warmup-steps 2 --schedule linear --weight-decay 0.01 --adam-eps 1e-6 \
-    --clip-norm 1.0 --max-predictions 0 --short-seq-prob 0 --seed "$2" --eval-fraction 0 --save-every 1000000 \
-    --log-every 1 --log-level warn >"$out/ours_$1_$2.log" 2>&1 || { tail -20 "$out/ours_$1_$2.log"; return 1; }
+  # shellcheck disable=SC2046
+  "$bert" pretrain $(ours_args "$1" "$2") --max-steps $((warmup + steps)) --out "$run" \
+    >"$out/ours_$1_$2.log" 2>&1 || { tail -20 "$out/ours_$1_$2.log"; return 1; }
   local mem
   mem=$(gpu_mem_peak)
   rate=$("$py" - "$run/metrics.jsonl" "$warmup" "$steps" "$1" <<'PY'

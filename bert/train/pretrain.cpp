@@ -13,6 +13,7 @@
 #include "bert/train/pretraining_eval.h"
 #include "bert/train/run_log.h"
 #include "bert/train/schedule.h"
+#include "bert/train/step_timing.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
@@ -265,7 +266,9 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   BatchWithState last_batch;
   bool have_batch = false;
   bool stop = false;  // a stop request seen by any worker stops them all after the same step
+  StepTiming timing(device);
   while (state.step < o.max_steps && !stop) {
+    timing.start();
     const double lr = schedule.lr_at(state.step);
     set_learning_rate(*optimizer, lr);
     optimizer->zero_grad();
@@ -274,6 +277,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
       last_batch = batches.next();
       have_batch = true;
+      timing.mark("data wait");
       const data::PretrainingBatch& global = last_batch.batch;
       data::PretrainingBatch rows;  // this worker's share when there are several
       if (group.active()) {
@@ -282,7 +286,10 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
       }
       auto t = to_tensors(group.active() ? rows : global, device);
       tokens += group.active() ? real_tokens(global) : t.real_tokens;
+      timing.mark("copy to device", true);
       auto l = pretraining_losses(model, t, o.nsp, precision, device);
+      timing.mark("forward + loss: host");
+      timing.mark("forward + loss: device", true);
       if (group.active()) {
         auto w = share_weights(global, rows, world);
         l.mlm = l.mlm * w.mlm;
@@ -290,6 +297,8 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
         l.total = o.nsp ? l.mlm + l.nsp : l.mlm;
       }
       (scaler.scale_loss(l.total) / static_cast<double>(o.grad_accum)).backward();
+      timing.mark("backward: host");
+      timing.mark("backward: device", true);
       loss_sum += l.total.item<double>();
       mlm_sum += l.mlm.item<double>();
       if (o.nsp) nsp_sum += l.nsp.item<double>();
@@ -304,6 +313,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     if (apply_step(finite, scaler, non_finite, state.step + 1, loss, grad_norm)) adamw_step(*optimizer);
     scaler.update(finite);
     ++state.step;
+    timing.mark("all-reduce, clip, optimizer", true);
 
     const std::string numbers = fmt::format("loss {:.4f} mlm {:.4f}{} lr {:.3e} grad {:.3f}", loss, mlm,
                                             o.nsp ? fmt::format(" nsp {:.4f}", nsp) : "", lr, grad_norm);
@@ -342,8 +352,10 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     const bool save_now = new_best || state.step % o.save_every == 0 || state.step == o.max_steps;
     if (save_now && main_rank) save(last_batch);
     if (evaluated || save_now) progress.restart_clock(state.step);  // tokens/s counts training time only
+    timing.mark("logging, evaluation, saving");
   }
   progress.finish();
+  timing.report();
   if (stop && have_batch && main_rank) {
     log::info("[pretrain] stop requested: saving a checkpoint at step {}", state.step);
     save(last_batch);
