@@ -1,14 +1,17 @@
 // Running the real `bert` binary (BERT_BINARY_PATH) from the CLI tests: in the foreground with its
-// output captured, or in the background (for signals and kills).
+// output captured, or in the background (for signals and kills); reading a run's metrics.jsonl.
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 namespace bert::test {
 
@@ -40,6 +43,15 @@ inline pid_t bert_start(const std::string& args, const std::filesystem::path& lo
     _exit(127);
   }
   return pid;
+}
+
+// The records of a JSON-lines file (a run's metrics.jsonl), in order.
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
 }
 
 }  // namespace bert::test

@@ -28,6 +28,7 @@ namespace {
 
 using bert::test::bert_cli;
 using bert::test::bert_start;
+using bert::test::read_jsonl;
 using bert::test::require_ok;
 using bert::test::Run;
 
@@ -42,14 +43,6 @@ void require_same_weights(const fs::path& a_dir, const fs::path& b_dir) {
 }
 
 std::string task_file(const std::string& name) { return bert::test::data_path("tasks/" + name); }
-
-std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
 
 }  // namespace
 

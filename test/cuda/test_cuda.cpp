@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 using namespace bert;
 using bert::test::bert_cli;
 using bert::test::data_path;
+using bert::test::read_jsonl;
 using bert::test::require_close;
 using bert::test::require_ok;
 
@@ -37,14 +38,6 @@ std::map<std::string, torch::Tensor> read_map(const std::string& path, const tor
   std::map<std::string, torch::Tensor> m;
   for (auto& [k, v] : io::read_safetensors(path).tensors) m[k] = v.to(device);
   return m;
-}
-
-std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
 }
 
 model::BertForPreTraining fixture_model(const torch::Device& device) {

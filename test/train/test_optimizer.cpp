@@ -13,7 +13,7 @@ TEST_CASE("fused AdamW step and foreach clipping match LibTorch's AdamW and clip
   bert::test::run_optimizer_comparison(torch::Device(torch::kCPU));
 }
 
-TEST_CASE("--device values are checked before any work", "[train][device]") {
+TEST_CASE("the values of --device are checked before any work", "[train][device]") {
   CHECK(bert::parse_device("cpu") == torch::Device(torch::kCPU));
   for (const char* bad : {"gpu", "CPU", "cuda:", "cuda:x", "cuda:-1", "cuda0", "cuda:99999"}) {
     INFO(bad);
