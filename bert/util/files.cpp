@@ -22,27 +22,39 @@ std::string read_text_file(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view contents) {
+  write_file_atomic_streamed(path, [&](const ChunkWriter& write) { write(contents.data(), contents.size()); });
+}
+
+void write_file_atomic_streamed(const std::string& path, const std::function<void(const ChunkWriter& write)>& produce) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw Error(tmp + ": cannot create (" + std::strerror(errno) + ")");
-  const char* p = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(path + ": write failed (" + why + "); the previous file is left as it was");
+  std::string failure;  // the first write error; later chunks are dropped
+  const ChunkWriter write = [&](const void* data, size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0 && failure.empty()) {
+      ssize_t n = ::write(fd, p, size);
+      if (n < 0) {
+        if (errno != EINTR) failure = std::strerror(errno);
+        continue;
+      }
+      if (n == 0) failure = "no progress writing";
+      p += n;
+      size -= static_cast<size_t>(n);
     }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string why = std::strerror(errno);
+  };
+  try {
+    produce(write);
+  } catch (...) {
+    ::close(fd);
     ::unlink(tmp.c_str());
-    throw Error(path + ": write failed (" + why + "); the previous file is left as it was");
+    throw;
+  }
+  if (failure.empty() && ::fsync(fd) != 0) failure = std::strerror(errno);
+  if (::close(fd) != 0 && failure.empty()) failure = std::strerror(errno);
+  if (!failure.empty()) {
+    ::unlink(tmp.c_str());
+    throw Error(path + ": write failed (" + failure + "); the previous file is left as it was");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);

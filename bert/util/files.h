@@ -2,6 +2,8 @@
 // the path, and atomic writes (tmp file, fsync, rename) so a crash never leaves half a file.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -9,5 +11,12 @@ namespace bert {
 
 std::string read_text_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view contents);
+
+// The same, for contents too large to hold twice in memory: `produce` hands the bytes, in order,
+// to the `write` it is given, any number of times. A failed write (disk full) is remembered and
+// the rest discarded rather than reported to the producer mid-stream (LibTorch's serialiser
+// aborts the process when its writer fails); it is thrown once `produce` returns.
+using ChunkWriter = std::function<void(const void* data, size_t size)>;
+void write_file_atomic_streamed(const std::string& path, const std::function<void(const ChunkWriter& write)>& produce);
 
 }  // namespace bert
