@@ -57,13 +57,7 @@
 # every case's warm-up and timed step counts), CORPUS (../shared/data/corpus/gutenberg), VOCAB
 # (../shared/data/vocab/bert-base-uncased-vocab.txt), HF_MLM_HEAD=all|masked, KEEP=1 (keep the work
 # directory and print its path). Needs /usr/bin/time and .venv (torch, transformers).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-bert=${BERT_BIN:-$root/build/bert}
-py=$root/.venv/bin/python
-[[ -x $bert ]] || { echo "$bert: not built (run scripts/setup.sh, or set BERT_BIN)" >&2; exit 1; }
-[[ -x /usr/bin/time ]] || { echo "/usr/bin/time: not installed (peak RSS)" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 
 cases=${CASES:-"mini-fp32 mini-bf16 base-fp32"}
 repeats=${REPEATS:-3}

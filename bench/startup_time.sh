@@ -19,13 +19,7 @@
 # VOCAB (../shared/data/vocab/bert-base-uncased-vocab.txt; without it, a vocabulary trained on
 # data/corpus), MODEL (use this fine-tuned directory instead of making one). Needs .venv (torch,
 # transformers) and /usr/bin/time.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-bert=${BERT_BIN:-$root/build/bert}
-py=$root/.venv/bin/python
-[[ -x $bert ]] || { echo "$bert: not built (run scripts/setup.sh, or set BERT_BIN)" >&2; exit 1; }
-[[ -x /usr/bin/time ]] || { echo "/usr/bin/time: not installed (peak RSS)" >&2; exit 1; }
+source "$(dirname "$0")/common.sh"
 runs=${RUNS:-10}
 threads=${THREADS:-2}
 text=${TEXT:-"a fine film"}
