@@ -1,6 +1,9 @@
 // Running the real `bert` binary (BERT_BINARY_PATH) from the CLI tests: in the foreground with its
-// output captured, or in the background (for signals and kills); reading a run's metrics.jsonl.
+// output captured, or in the background (for signals and kills); a tiny run directory; reading a
+// run's metrics.jsonl.
 #pragma once
+
+#include "test/test_paths.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -43,6 +46,22 @@ inline pid_t bert_start(const std::string& args, const std::filesystem::path& lo
     _exit(127);
   }
   return pid;
+}
+
+// A fresh temporary run directory `bert_<prefix>_<name>_<pid>` holding the BERT vocabulary
+// (tok/vocab.txt) and bert-tiny without dropout (tiny-no-dropout.json): runs that must compute
+// the same function (one process vs several, CPU vs GPU) cannot share dropout draws.
+inline std::filesystem::path make_tiny_run_dir(const std::string& prefix, const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("bert_" + prefix + "_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "tok");
+  fs::copy_file(data_path("tokenizer/vocab.txt"), dir / "tok" / "vocab.txt");
+  auto config = nlohmann::json::parse(std::ifstream(std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json"));
+  config["hidden_dropout_prob"] = 0.0;
+  config["attention_probs_dropout_prob"] = 0.0;
+  std::ofstream(dir / "tiny-no-dropout.json") << config.dump(2);
+  return dir;
 }
 
 // The records of a JSON-lines file (a run's metrics.jsonl), in order.

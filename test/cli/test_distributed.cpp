@@ -24,19 +24,7 @@ using bert::test::require_ok;
 
 namespace {
 
-// Dropout draws differ between one process and two (each worker has its own generator), so the
-// equivalence runs use a model without dropout.
-fs::path make_run_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("bert_dist_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "tok");
-  fs::copy_file(bert::test::data_path("tokenizer/vocab.txt"), dir / "tok" / "vocab.txt");
-  auto config = nlohmann::json::parse(std::ifstream(std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json"));
-  config["hidden_dropout_prob"] = 0.0;
-  config["attention_probs_dropout_prob"] = 0.0;
-  std::ofstream(dir / "tiny-no-dropout.json") << config.dump(2);
-  return dir;
-}
+fs::path make_run_dir(const std::string& name) { return bert::test::make_tiny_run_dir("dist", name); }
 
 std::string pretrain_command(const fs::path& dir) {
   return "pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") + " --tokenizer " +

@@ -48,19 +48,7 @@ model::BertForPreTraining fixture_model(const torch::Device& device) {
   return model;
 }
 
-// A run directory with the BERT vocabulary and bert-tiny without dropout (CPU and GPU then
-// compute the same function, so their losses can be compared step by step).
-fs::path make_run_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("bert_cuda_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "tok");
-  fs::copy_file(data_path("tokenizer/vocab.txt"), dir / "tok" / "vocab.txt");
-  auto config = nlohmann::json::parse(std::ifstream(std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json"));
-  config["hidden_dropout_prob"] = 0.0;
-  config["attention_probs_dropout_prob"] = 0.0;
-  std::ofstream(dir / "tiny-no-dropout.json") << config.dump(2);
-  return dir;
-}
+fs::path make_run_dir(const std::string& name) { return bert::test::make_tiny_run_dir("cuda", name); }
 
 std::string pretrain_command(const fs::path& dir, const std::string& config, int batch = 8) {
   return "pretrain --corpus " + data_path("corpus/alice-in-wonderland.txt") + " --tokenizer " + (dir / "tok").string() +
