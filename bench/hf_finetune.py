@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fine-tunes a Hugging Face BERT directory on a labelled TSV with transformers' Trainer: the
 reference side of bench/finetune_side_by_side.sh. Hyper-parameter defaults are `bert finetune`'s.
-Prints one JSON line: system, seed, dev_accuracy, train_seconds, total_seconds, train_rows.
+The optimizer is the Trainer's default, PyTorch's fused AdamW (`bert finetune` runs the same kernel).
+Prints one JSON line: system, seed, dev_accuracy, train_seconds, total_seconds, train_rows, train_steps.
 
   .venv/bin/python bench/hf_finetune.py --model DIR --train train.tsv --dev dev.tsv \
       --text-column sentence --label-column label --seed 1 --threads 2
@@ -39,6 +40,10 @@ def parse_args():
     p.add_argument("--max-seq-len", type=int, default=128)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
+    p.add_argument("--max-steps", type=int, default=0,
+                   help="stop after N optimizer steps (0 = run the epochs): for timing part of an epoch")
+    p.add_argument("--optim", default="adamw_torch_fused",
+                   help="Trainer's optimizer (default adamw_torch_fused, the Trainer's own default)")
     p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
     p.add_argument("--pad-to-max-length", action="store_true",
                    help="pad every example to --max-seq-len, as the usual tutorials do (default: dynamic padding)")
@@ -116,6 +121,7 @@ def main():
         use_cpu=True,  # `bert finetune` defaults to the CPU too
         seed=args.seed,
         num_train_epochs=args.epochs,
+        max_steps=args.max_steps if args.max_steps > 0 else -1,
         per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=args.batch_size * 2,  # as `bert finetune`'s dev pass
         learning_rate=args.lr,
@@ -124,7 +130,7 @@ def main():
         max_grad_norm=args.clip_norm,
         lr_scheduler_type="linear",
         warmup_steps=args.warmup_ratio,  # transformers 5: a float below 1 is a ratio, ceil(ratio * total steps)
-        optim="adamw_torch",
+        optim=args.optim,
         bf16=args.bf16,
         train_sampling_strategy="group_by_length" if args.group_by_length else "random",
         save_strategy="no",
@@ -150,7 +156,8 @@ def main():
     shutil.rmtree(out_dir, ignore_errors=True)
     print(json.dumps({"system": "transformers", "seed": args.seed, "dev_accuracy": round(accuracy, 6),
                       "train_seconds": round(train_seconds, 3), "total_seconds": round(time.time() - START, 3),
-                      "train_rows": len(train_set)}), flush=True)
+                      "train_rows": len(train_set),
+                      "train_steps": trainer.state.global_step}), flush=True)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,20 @@ NamedTensors read_weights(const std::string& path) {
   throw Error(file + ": unknown weight file type (expected .safetensors or .bin)");
 }
 
-LoadReport load_weights(torch::nn::Module& model, const NamedTensors& weights, const std::string& source) {
+namespace {
+
+// Whether `param` can simply take over `tensor`'s memory: same dtype, device and shape, both
+// dense and contiguous, and `tensor` the only user of a storage exactly its size (a view into a
+// shared storage, as torch.save writes tied weights, must be copied).
+bool can_adopt(const torch::Tensor& param, const torch::Tensor& tensor) {
+  return param.scalar_type() == tensor.scalar_type() && param.device() == tensor.device() &&
+         param.layout() == torch::kStrided && tensor.layout() == torch::kStrided && param.is_contiguous() &&
+         tensor.is_contiguous() && tensor.storage_offset() == 0 && tensor.storage().use_count() == 1 &&
+         tensor.storage().nbytes() == tensor.nbytes() && !tensor.requires_grad();
+}
+
+LoadReport load_weights_impl(torch::nn::Module& model, const NamedTensors& weights, const std::string& source,
+                             bool adopt_memory) {
   auto params = model.named_parameters(/*recurse=*/true);
   std::map<std::string, torch::Tensor> targets;
   bool model_has_bert_prefix = false;
@@ -93,7 +106,10 @@ LoadReport load_weights(torch::nn::Module& model, const NamedTensors& weights, c
       throw Error(source + ": tensor '" + raw_key + "' has integer dtype " + std::string(c10::toString(tensor.scalar_type())) +
                   ", expected a floating-point weight");
     if (loaded.count(key)) throw Error(source + ": tensor '" + key + "' appears twice (as '" + raw_key + "')");
-    target.copy_(tensor);
+    if (adopt_memory && can_adopt(target, tensor))
+      target.set_data(tensor);
+    else
+      target.copy_(tensor);
     loaded.insert(key);
   }
   for (const auto& [key, _] : targets) {
@@ -107,6 +123,16 @@ LoadReport load_weights(torch::nn::Module& model, const NamedTensors& weights, c
     report.initialised.push_back(key);
   }
   return report;
+}
+
+}  // namespace
+
+LoadReport load_weights(torch::nn::Module& model, const NamedTensors& weights, const std::string& source) {
+  return load_weights_impl(model, weights, source, /*adopt_memory=*/false);
+}
+
+LoadReport load_weights(torch::nn::Module& model, NamedTensors&& weights, const std::string& source) {
+  return load_weights_impl(model, weights, source, /*adopt_memory=*/true);
 }
 
 void log_load_report(const LoadReport& report, const std::string& source) {

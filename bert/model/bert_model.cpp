@@ -23,10 +23,10 @@ torch::Tensor apply_activation(const std::string& name, const torch::Tensor& x) 
 
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
   word_embeddings = register_module(
-      "word_embeddings", nn::Embedding(nn::EmbeddingOptions(c.vocab_size, c.hidden_size).padding_idx(c.pad_token_id)));
+      "word_embeddings", Embedding(c.vocab_size, c.hidden_size, c.pad_token_id));
   position_embeddings =
-      register_module("position_embeddings", nn::Embedding(c.max_position_embeddings, c.hidden_size));
-  token_type_embeddings = register_module("token_type_embeddings", nn::Embedding(c.type_vocab_size, c.hidden_size));
+      register_module("position_embeddings", Embedding(c.max_position_embeddings, c.hidden_size));
+  token_type_embeddings = register_module("token_type_embeddings", Embedding(c.type_vocab_size, c.hidden_size));
   LayerNorm = register_module(
       "LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
   dropout = register_module("dropout", nn::Dropout(c.hidden_dropout_prob));
@@ -46,9 +46,9 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const 
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
     : num_heads_(c.num_attention_heads), head_size_(c.head_size()), dropout_p_(c.attention_probs_dropout_prob) {
-  query = register_module("query", nn::Linear(c.hidden_size, c.hidden_size));
-  key = register_module("key", nn::Linear(c.hidden_size, c.hidden_size));
-  value = register_module("value", nn::Linear(c.hidden_size, c.hidden_size));
+  query = register_module("query", Linear(c.hidden_size, c.hidden_size));
+  key = register_module("key", Linear(c.hidden_size, c.hidden_size));
+  value = register_module("value", Linear(c.hidden_size, c.hidden_size));
   dropout = register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob));
 }
 
@@ -78,7 +78,7 @@ std::pair<torch::Tensor, torch::Tensor> BertSelfAttentionImpl::forward(const tor
 }
 
 BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertConfig& c) {
-  dense = register_module("dense", nn::Linear(in_features, c.hidden_size));
+  dense = register_module("dense", Linear(in_features, c.hidden_size));
   LayerNorm = register_module(
       "LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
   dropout = register_module("dropout", nn::Dropout(c.hidden_dropout_prob));
@@ -100,7 +100,7 @@ std::pair<torch::Tensor, torch::Tensor> BertAttentionImpl::forward(const torch::
 }
 
 BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : activation_(c.hidden_act) {
-  dense = register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size));
+  dense = register_module("dense", Linear(c.hidden_size, c.intermediate_size));
 }
 
 torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& x) { return apply_activation(activation_, dense(x)); }
@@ -134,7 +134,7 @@ torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden, const torch::Tensor
 }
 
 BertPoolerImpl::BertPoolerImpl(const BertConfig& c) {
-  dense = register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
+  dense = register_module("dense", Linear(c.hidden_size, c.hidden_size));
 }
 
 torch::Tensor BertPoolerImpl::forward(const torch::Tensor& hidden) {
@@ -168,24 +168,17 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::T
   return out;
 }
 
-namespace {
-thread_local bool t_skip_weight_init = false;
-}
-
-SkipWeightInit::SkipWeightInit() : previous_(t_skip_weight_init) { t_skip_weight_init = true; }
-SkipWeightInit::~SkipWeightInit() { t_skip_weight_init = previous_; }
-
 void init_bert_weights(nn::Module& module, const BertConfig& config) {
-  if (t_skip_weight_init) return;
+  if (SkipWeightInit::active()) return;
   torch::NoGradGuard no_grad;
   const double std = config.initializer_range;
   auto init_one = [std](nn::Module& m) {
-    if (auto* linear = m.as<nn::Linear>()) {
+    if (auto* linear = m.as<Linear>()) {
       nn::init::normal_(linear->weight, 0.0, std);
       if (linear->bias.defined()) nn::init::zeros_(linear->bias);
-    } else if (auto* embedding = m.as<nn::Embedding>()) {
+    } else if (auto* embedding = m.as<Embedding>()) {
       nn::init::normal_(embedding->weight, 0.0, std);
-      if (auto pad = embedding->options.padding_idx()) embedding->weight[*pad].zero_();
+      if (auto pad = embedding->padding_idx()) embedding->weight[*pad].zero_();
     } else if (auto* norm = m.as<nn::LayerNorm>()) {
       nn::init::ones_(norm->weight);
       nn::init::zeros_(norm->bias);

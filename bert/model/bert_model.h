@@ -9,12 +9,11 @@
 #pragma once
 
 #include "bert/model/config.h"
+#include "bert/model/layers.h"
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/dropout.h>
-#include <torch/nn/modules/embedding.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
@@ -44,9 +43,9 @@ class BertEmbeddingsImpl : public torch::nn::Module {
   // input_ids, token_type_ids: (B, S) int64 → (B, S, H)
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids);
 
-  torch::nn::Embedding word_embeddings = nullptr;
-  torch::nn::Embedding position_embeddings = nullptr;
-  torch::nn::Embedding token_type_embeddings = nullptr;
+  Embedding word_embeddings = nullptr;
+  Embedding position_embeddings = nullptr;
+  Embedding token_type_embeddings = nullptr;
   torch::nn::LayerNorm LayerNorm = nullptr;  // NOLINT: HF's key name
   torch::nn::Dropout dropout = nullptr;
 };
@@ -60,7 +59,7 @@ class BertSelfAttentionImpl : public torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& hidden, const torch::Tensor& mask,
                                                   bool need_probs);
 
-  torch::nn::Linear query = nullptr, key = nullptr, value = nullptr;
+  Linear query = nullptr, key = nullptr, value = nullptr;
   torch::nn::Dropout dropout = nullptr;
 
  private:
@@ -75,7 +74,7 @@ class BertResidualOutputImpl : public torch::nn::Module {
   BertResidualOutputImpl(int64_t in_features, const BertConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual);
 
-  torch::nn::Linear dense = nullptr;
+  Linear dense = nullptr;
   torch::nn::LayerNorm LayerNorm = nullptr;  // NOLINT: HF's key name
   torch::nn::Dropout dropout = nullptr;
 };
@@ -97,7 +96,7 @@ class BertIntermediateImpl : public torch::nn::Module {
   explicit BertIntermediateImpl(const BertConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // (B, S, H) → (B, S, I)
 
-  torch::nn::Linear dense = nullptr;
+  Linear dense = nullptr;
 
  private:
   std::string activation_;
@@ -132,7 +131,7 @@ class BertPoolerImpl : public torch::nn::Module {
   explicit BertPoolerImpl(const BertConfig& config);
   torch::Tensor forward(const torch::Tensor& hidden);  // tanh(dense(hidden[:, 0])) → (B, H)
 
-  torch::nn::Linear dense = nullptr;
+  Linear dense = nullptr;
 };
 TORCH_MODULE(BertPooler);
 
@@ -158,18 +157,5 @@ TORCH_MODULE(BertModel);
 // HF's _init_weights over a whole module tree: Linear and Embedding weights ~ N(0, range),
 // biases 0, the padding row of the word embeddings 0, LayerNorm weight 1 and bias 0.
 void init_bert_weights(torch::nn::Module& module, const BertConfig& config);
-
-// While one is alive (on this thread), init_bert_weights() does nothing: for a model whose every
-// weight is about to be read from a checkpoint, where the random draw only costs start-up time.
-class SkipWeightInit {
- public:
-  SkipWeightInit();
-  ~SkipWeightInit();
-  SkipWeightInit(const SkipWeightInit&) = delete;
-  SkipWeightInit& operator=(const SkipWeightInit&) = delete;
-
- private:
-  bool previous_;
-};
 
 }  // namespace bert::model

@@ -8,7 +8,7 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 BertPredictionHeadTransformImpl::BertPredictionHeadTransformImpl(const BertConfig& c) : activation_(c.hidden_act) {
-  dense = register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
+  dense = register_module("dense", Linear(c.hidden_size, c.hidden_size));
   LayerNorm = register_module(
       "LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
 }
@@ -28,7 +28,7 @@ torch::Tensor BertLMPredictionHeadImpl::forward(const torch::Tensor& hidden, con
 
 BertPreTrainingHeadsImpl::BertPreTrainingHeadsImpl(const BertConfig& c) {
   predictions = register_module("predictions", BertLMPredictionHead(c));
-  seq_relationship = register_module("seq_relationship", nn::Linear(c.hidden_size, 2));
+  seq_relationship = register_module("seq_relationship", Linear(c.hidden_size, 2));
 }
 
 BertForPreTrainingImpl::BertForPreTrainingImpl(const BertConfig& c) {
@@ -53,7 +53,7 @@ PreTrainingOutput BertForPreTrainingImpl::forward(const torch::Tensor& input_ids
 BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& c) {
   bert = register_module("bert", BertModel(c));
   dropout = register_module("dropout", nn::Dropout(c.effective_classifier_dropout()));
-  classifier = register_module("classifier", nn::Linear(c.hidden_size, c.num_labels));
+  classifier = register_module("classifier", Linear(c.hidden_size, c.num_labels));
   init_bert_weights(*classifier, c);  // bert initialised itself
 }
 
@@ -70,7 +70,7 @@ ClassifierOutput BertForSequenceClassificationImpl::forward(const torch::Tensor&
 BertForTokenClassificationImpl::BertForTokenClassificationImpl(const BertConfig& c) {
   bert = register_module("bert", BertModel(c, /*add_pooling_layer=*/false));
   dropout = register_module("dropout", nn::Dropout(c.effective_classifier_dropout()));
-  classifier = register_module("classifier", nn::Linear(c.hidden_size, c.num_labels));
+  classifier = register_module("classifier", Linear(c.hidden_size, c.num_labels));
   init_bert_weights(*classifier, c);  // bert initialised itself
 }
 

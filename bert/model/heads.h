@@ -19,7 +19,7 @@ class BertPredictionHeadTransformImpl : public torch::nn::Module {
   explicit BertPredictionHeadTransformImpl(const BertConfig& config);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear dense = nullptr;
+  Linear dense = nullptr;
   torch::nn::LayerNorm LayerNorm = nullptr;  // NOLINT: HF's key name
 
  private:
@@ -44,7 +44,7 @@ class BertPreTrainingHeadsImpl : public torch::nn::Module {
   explicit BertPreTrainingHeadsImpl(const BertConfig& config);
 
   BertLMPredictionHead predictions = nullptr;
-  torch::nn::Linear seq_relationship = nullptr;
+  Linear seq_relationship = nullptr;
 };
 TORCH_MODULE(BertPreTrainingHeads);
 
@@ -81,7 +81,7 @@ class BertForSequenceClassificationImpl : public torch::nn::Module {
 
   BertModel bert = nullptr;
   torch::nn::Dropout dropout = nullptr;
-  torch::nn::Linear classifier = nullptr;
+  Linear classifier = nullptr;
 };
 TORCH_MODULE(BertForSequenceClassification);
 
@@ -93,7 +93,7 @@ class BertForTokenClassificationImpl : public torch::nn::Module {
 
   BertModel bert = nullptr;
   torch::nn::Dropout dropout = nullptr;
-  torch::nn::Linear classifier = nullptr;
+  Linear classifier = nullptr;
 };
 TORCH_MODULE(BertForTokenClassification);
 

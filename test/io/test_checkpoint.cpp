@@ -65,6 +65,54 @@ TEST_CASE("save then load gives bit-identical tensors", "[io][checkpoint]") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("weights nobody else holds are taken over, shared or converted ones copied", "[io][checkpoint]") {
+  auto config = small_config();
+  torch::manual_seed(3);
+  model::BertModel source(config);
+  const auto expected = io::model_weights(*source);
+
+  // Own copies of the file's tensors: moved in, each parameter should end up on that very memory.
+  io::NamedTensors owned;
+  std::map<std::string, const void*> owned_memory;
+  for (const auto& [name, t] : expected) {
+    owned.emplace_back(name, t.clone());
+    owned_memory[name] = owned.back().second.data_ptr();
+  }
+  // The same values as views into one shared buffer (as torch.save writes tied weights), and in bf16.
+  io::NamedTensors shared, converted;
+  std::vector<torch::Tensor> flat_parts;
+  for (const auto& [name, t] : expected) flat_parts.push_back(t.flatten());
+  const auto flat = torch::cat(flat_parts);
+  int64_t offset = 0;
+  for (const auto& [name, t] : expected) {
+    shared.emplace_back(name, flat.narrow(0, offset, t.numel()).view(t.sizes()));
+    converted.emplace_back(name, t.to(torch::kDouble));
+    offset += t.numel();
+  }
+
+  model::BertModel a(config), b(config), c(config);
+  io::load_weights(*a, std::move(owned), "owned");
+  io::load_weights(*b, std::move(shared), "shared");
+  io::load_weights(*c, std::move(converted), "converted");
+  const auto pa = a->named_parameters(), pb = b->named_parameters(), pc = c->named_parameters();
+  for (const auto& [name, t] : expected) {
+    INFO(name);
+    REQUIRE(torch::equal(pa[name], t));
+    REQUIRE(torch::equal(pb[name], t));
+    REQUIRE(torch::equal(pc[name], t));
+    REQUIRE(pa[name].data_ptr() == owned_memory.at(name));  // taken over, not copied
+    REQUIRE(pa[name].requires_grad());                      // still a trainable parameter
+  }
+  // The views were copied: training `b` must not write into the caller's buffer (or into `a`).
+  const auto flat_before = flat.clone();
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : b->parameters()) p.add_(1.0);
+  }
+  REQUIRE(torch::equal(flat, flat_before));
+  for (const auto& [name, t] : expected) REQUIRE(torch::equal(pa[name], t));
+}
+
 TEST_CASE("export in bf16 and read back", "[io][checkpoint]") {
   auto dir = temp_dir("bf16");
   auto config = small_config();
