@@ -48,6 +48,10 @@ void add_distributed_options(CLI::App* cmd, DistributedFlags& f) {
                   "seconds a worker waits for the others (start-up, each step, rank 0's evaluation and "
                   "checkpoint) before stopping with an error (default: 1800)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--dist-bucket-mb", f.bucket_mb,
+                  "MiB of gradients per all-reduce bucket; each bucket is sent as soon as backward has "
+                  "produced all of its gradients (default: 25, as PyTorch's DDP)")
+      ->check(CLI::PositiveNumber);
 }
 
 bool launched_workers(const DistributedFlags& f) {
@@ -64,7 +68,8 @@ std::unique_ptr<dist::ProcessGroup> join_workers(const DistributedFlags& f) {
   if (f.nproc > 1 && env.world_size != f.nproc)
     throw Error("--nproc " + std::to_string(f.nproc) + " but WORLD_SIZE is " + std::to_string(env.world_size) +
                 " (drop --nproc when a launcher such as torchrun starts the workers)");
-  return std::make_unique<dist::ProcessGroup>(env, std::chrono::seconds(f.timeout_s));
+  return std::make_unique<dist::ProcessGroup>(env, std::chrono::seconds(f.timeout_s),
+                                              static_cast<int64_t>(f.bucket_mb * (1 << 20)));
 }
 
 }  // namespace bert::app

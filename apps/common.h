@@ -24,10 +24,11 @@ void add_run_control_options(CLI::App* cmd, std::string& resume_mode, int& max_b
 // and ranks other than 0 log warnings and errors only.
 void apply_common_options(const CommonOptions& options);
 
-// --nproc and --dist-timeout, for the training commands.
+// --nproc, --dist-timeout and --dist-bucket-mb, for the training commands.
 struct DistributedFlags {
   int nproc = 1;
   int timeout_s = 1800;
+  double bucket_mb = 25;
 };
 void add_distributed_options(CLI::App* cmd, DistributedFlags& flags);
 // With --nproc N > 1 outside a worker: runs the command as N workers and returns true once they

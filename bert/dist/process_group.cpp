@@ -14,10 +14,14 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
 #include <limits>
+#include <mutex>
 
 namespace bert::dist {
 
@@ -67,8 +71,8 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
 };
 
-ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout)
-    : env_(env), timeout_(timeout) {
+ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes)
+    : env_(env), timeout_(timeout), bucket_bytes_(bucket_bytes) {
   if (!active()) return;
   impl_ = std::make_unique<Impl>();
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
@@ -136,44 +140,6 @@ void ProcessGroup::broadcast_from_main(const std::vector<torch::Tensor>& tensors
   });
 }
 
-void ProcessGroup::average_gradients(const std::vector<torch::Tensor>& parameters, int64_t bucket_bytes) {
-  if (!active()) return;
-  collective(env_, timeout_, "gradient all-reduce", [&] {
-    torch::NoGradGuard no_grad;
-    // Buckets of parameters with one dtype and device, in parameter order.
-    std::vector<std::vector<torch::Tensor>> buckets;
-    int64_t bytes = 0;
-    for (const auto& p : parameters) {
-      if (!p.requires_grad()) continue;
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      const int64_t size = p.numel() * static_cast<int64_t>(p.element_size());
-      const bool fits = !buckets.empty() && bytes + size <= bucket_bytes &&
-                        buckets.back().front().scalar_type() == p.scalar_type() &&
-                        buckets.back().front().device() == p.device();
-      if (!fits) buckets.emplace_back(), bytes = 0;
-      buckets.back().push_back(p);
-      bytes += size;
-    }
-    std::vector<std::vector<at::Tensor>> flats(buckets.size());
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (size_t b = 0; b < buckets.size(); ++b) {
-      std::vector<torch::Tensor> grads;
-      for (const auto& p : buckets[b]) grads.push_back(p.grad().reshape({-1}));
-      flats[b] = {torch::cat(grads)};
-      works.push_back(impl_->group->allreduce(flats[b]));
-    }
-    for (size_t b = 0; b < buckets.size(); ++b) {
-      works[b]->wait();
-      auto flat = flats[b][0].div_(env_.world_size);
-      int64_t offset = 0;
-      for (const auto& p : buckets[b]) {
-        p.mutable_grad().copy_(flat.narrow(0, offset, p.numel()).view_as(p));
-        offset += p.numel();
-      }
-    }
-  });
-}
-
 std::vector<double> ProcessGroup::sum(const std::vector<double>& values) {
   if (!active()) return values;
   std::vector<at::Tensor> t = {torch::tensor(values, torch::kDouble)};
@@ -189,14 +155,138 @@ void ProcessGroup::barrier(const std::string& what) {
   collective(env_, timeout_, what.c_str(), [&] { impl_->group->barrier()->wait(); });
 }
 
+namespace {
+
+// Calls `ready` after autograd has accumulated a parameter's gradient for this backward pass.
+struct GradientReadyHook : torch::autograd::PostAccumulateGradHook {
+  explicit GradientReadyHook(std::function<void()> ready) : ready(std::move(ready)) {}
+  void operator()(const torch::autograd::Variable& /*parameter*/) override { ready(); }
+  std::function<void()> ready;
+};
+
+}  // namespace
+
+struct GradientAverager::State {
+  struct Bucket {
+    std::vector<torch::Tensor> parameters;
+    size_t pending = 0;             // gradients not yet accumulated in the final backward pass
+    std::vector<at::Tensor> flat;   // the all-reduce's one tensor: the bucket's gradients end to end
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+  ProcessGroup* group = nullptr;
+  std::vector<Bucket> buckets;
+  std::mutex mutex;     // hooks run on autograd's threads (a GPU's own thread in CUDA backward)
+  bool armed = false;   // in the final backward pass of a step
+  size_t next = 0;      // the next bucket to send; every worker sends them in index order
+  std::string hook_error;
+  int64_t sent_early = 0, sent = 0;
+
+  void send(Bucket& b) {
+    std::vector<torch::Tensor> grads;
+    for (auto& p : b.parameters) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      grads.push_back(p.grad().reshape({-1}));
+    }
+    b.flat = {torch::cat(grads)};
+    b.work = group->impl_->group->allreduce(b.flat);
+    ++sent;
+  }
+
+  void gradient_ready(size_t bucket) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!armed || !hook_error.empty()) return;
+    if (buckets[bucket].pending > 0) --buckets[bucket].pending;
+    try {
+      torch::NoGradGuard no_grad;
+      for (; next < buckets.size() && buckets[next].pending == 0; ++next, ++sent_early) send(buckets[next]);
+    } catch (const std::exception& e) {
+      hook_error = e.what();  // finish() reports it: an exception must not unwind through autograd
+    }
+  }
+};
+
+GradientAverager::GradientAverager(ProcessGroup& group, const std::vector<torch::Tensor>& parameters) {
+  if (!group.active()) return;
+  state_ = std::make_shared<State>();
+  state_->group = &group;
+  auto& buckets = state_->buckets;
+  int64_t bytes = 0;
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {  // last parameters first
+    const auto& p = *it;
+    if (!p.requires_grad()) continue;
+    const int64_t size = p.numel() * static_cast<int64_t>(p.element_size());
+    const bool fits = !buckets.empty() && bytes + size <= group.bucket_bytes_ &&
+                      buckets.back().parameters.front().scalar_type() == p.scalar_type() &&
+                      buckets.back().parameters.front().device() == p.device();
+    if (!fits) buckets.emplace_back(), bytes = 0;
+    buckets.back().parameters.push_back(p);
+    bytes += size;
+  }
+  std::weak_ptr<State> weak = state_;
+  for (size_t b = 0; b < buckets.size(); ++b)
+    for (const auto& p : buckets[b].parameters)
+      torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<GradientReadyHook>([weak, b] {
+        if (auto state = weak.lock()) state->gradient_ready(b);
+      }));
+}
+
+GradientAverager::~GradientAverager() {
+  if (!state_) return;
+  for (const auto& b : state_->buckets)
+    for (const auto& p : b.parameters) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
+  if (state_->group->is_main() && state_->sent > 0)
+    log::info("[distributed] {} of {} gradient buckets were sent while backward still ran", state_->sent_early,
+              state_->sent);
+}
+
+void GradientAverager::final_backward_next() {
+  if (!state_) return;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->armed = true;
+  state_->next = 0;
+  for (auto& b : state_->buckets) b.pending = b.parameters.size();
+}
+
+void GradientAverager::finish() {
+  if (!state_) return;
+  State& s = *state_;
+  ProcessGroup& group = *s.group;
+  collective(group.env_, group.timeout_, "gradient all-reduce", [&] {
+    torch::NoGradGuard no_grad;
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.armed = false;
+    if (!s.hook_error.empty()) {
+      const std::string error = s.hook_error;
+      s.hook_error.clear();
+      throw std::runtime_error(error);
+    }
+    for (; s.next < s.buckets.size(); ++s.next) s.send(s.buckets[s.next]);
+    s.next = 0;
+    for (auto& b : s.buckets) {
+      b.work->wait();
+      auto flat = b.flat[0].div_(group.world_size());
+      int64_t offset = 0;
+      for (const auto& p : b.parameters) {
+        p.mutable_grad().copy_(flat.narrow(0, offset, p.numel()).view_as(p));
+        offset += p.numel();
+      }
+      b.work.reset();
+      b.flat.clear();
+    }
+  });
+}
+
+int64_t GradientAverager::buckets_sent_early() const { return state_ ? state_->sent_early : 0; }
+int64_t GradientAverager::buckets_sent() const { return state_ ? state_->sent : 0; }
+
 #else  // built without Gloo's headers: one process only
 
 bool distributed_available() { return false; }
 
 struct ProcessGroup::Impl {};
 
-ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout)
-    : env_(env), timeout_(timeout) {
+ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes)
+    : env_(env), timeout_(timeout), bucket_bytes_(bucket_bytes) {
   if (active())
     throw Error("WORLD_SIZE is " + std::to_string(env.world_size) +
                 " but this bert was built without c10d's Gloo backend (install libgloo-dev and rebuild); "
@@ -204,9 +294,16 @@ ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::millisecon
 }
 ProcessGroup::~ProcessGroup() = default;
 void ProcessGroup::broadcast_from_main(const std::vector<torch::Tensor>&) {}
-void ProcessGroup::average_gradients(const std::vector<torch::Tensor>&, int64_t) {}
 std::vector<double> ProcessGroup::sum(const std::vector<double>& values) { return values; }
 void ProcessGroup::barrier(const std::string&) {}
+
+struct GradientAverager::State {};
+GradientAverager::GradientAverager(ProcessGroup&, const std::vector<torch::Tensor>&) {}
+GradientAverager::~GradientAverager() = default;
+void GradientAverager::final_backward_next() {}
+void GradientAverager::finish() {}
+int64_t GradientAverager::buckets_sent_early() const { return 0; }
+int64_t GradientAverager::buckets_sent() const { return 0; }
 
 #endif
 

@@ -7,8 +7,9 @@
 // call below is a no-op, so the training loops have one code path.
 //
 // Every worker builds the same global batch (B x WORLD_SIZE rows, same seed) and trains on its own
-// rows of it; gradients are averaged across workers before clipping, so a step of N workers with
-// batch B matches one step of a single process with batch N x B. A worker that dies closes its
+// rows of it; gradients are averaged across workers before clipping (GradientAverager, below: the
+// sums start while the backward pass still runs), so a step of N workers with batch B matches one
+// step of a single process with batch N x B. A worker that dies closes its
 // connections and a worker that hangs stops answering: either way the others' next collective
 // fails (at once, or after --dist-timeout) with a bert::Error naming the rank and the operation.
 #pragma once
@@ -38,11 +39,14 @@ WorkerEnvironment worker_environment_from_env();
 // Whether this binary was built with c10d's Gloo backend (needs Gloo's headers at build time).
 bool distributed_available();
 
+class GradientAverager;
+
 class ProcessGroup {
  public:
   // World size 1: no connection, no threads. Otherwise connects to the rendezvous (rank 0
   // serves it) and builds a Gloo group; both wait at most `timeout` for the other workers.
-  ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout);
+  // Gradients are all-reduced in flat buckets of about `bucket_bytes` (GradientAverager).
+  ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes = 25 << 20);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -55,20 +59,47 @@ class ProcessGroup {
 
   // Copies rank 0's values into every worker's tensors (in place).
   void broadcast_from_main(const std::vector<torch::Tensor>& tensors);
-  // Replaces each parameter's gradient by its mean over the workers (a missing gradient counts
-  // as zeros). Gradients go in flat buckets of about `bucket_bytes`, all buckets in flight at
-  // once, so the transfers overlap each other rather than run one tensor at a time.
-  void average_gradients(const std::vector<torch::Tensor>& parameters, int64_t bucket_bytes = 25 << 20);
   // Element-wise sum over the workers (losses, counts, the stop flag).
   std::vector<double> sum(const std::vector<double>& values);
   // Waits until every worker got here; `what` names the place for the error message.
   void barrier(const std::string& what);
 
  private:
+  friend class GradientAverager;
   struct Impl;
   WorkerEnvironment env_;
   std::chrono::milliseconds timeout_;
+  int64_t bucket_bytes_;
   std::unique_ptr<Impl> impl_;
+};
+
+// Replaces each parameter's gradient by its mean over the workers, starting while the backward
+// pass still runs. The parameters go into flat buckets of about the group's bucket size, last
+// parameters first (backward produces their gradients first). Announce the backward pass that
+// completes a step (the last micro-step of an accumulation) with final_backward_next(): during it,
+// a hook on each parameter's gradient accumulator notes what is in, and every bucket whose
+// gradients are all in is all-reduced at once, on Gloo's threads, while backward goes on with the
+// earlier layers. Buckets always go out in the same order on every worker (a later bucket waits
+// for an earlier one), as the collectives must match. finish() then sends what is left (a
+// parameter with no gradient counts as zeros, e.g. a worker that had no rows this step), waits
+// and writes the means into .grad. One process: everything is a no-op. Rank 0 logs how many
+// buckets went out early when the averager is destroyed.
+class GradientAverager {
+ public:
+  GradientAverager(ProcessGroup& group, const std::vector<torch::Tensor>& parameters);
+  ~GradientAverager();
+  GradientAverager(const GradientAverager&) = delete;
+  GradientAverager& operator=(const GradientAverager&) = delete;
+
+  void final_backward_next();
+  void finish();
+  // Over the averager's life: buckets sent by the hooks while backward ran, and all buckets sent.
+  int64_t buckets_sent_early() const;
+  int64_t buckets_sent() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 // Rows [begin, end) of `n` that worker `rank` of `world` takes: contiguous, sizes differ by at

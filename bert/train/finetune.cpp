@@ -281,6 +281,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   };
 
   model.module().train();
+  dist::GradientAverager averager(group, model.module().parameters());
   ProgressReporter progress("[finetune]", total_steps, o.log_every, state.step);
   int64_t tokens = 0;
   bool keep_going = true;
@@ -304,6 +305,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
         share = whole > 0 ? world * loss_denominator(train.examples, rows, task, label_weight) / whole : 0.0;
         for (size_t i : batches[b]) tokens += static_cast<int64_t>(train.examples[i].ids.size());
       }
+      if (micro + 1 == o.grad_accum || b + 1 == batches.size()) averager.final_backward_next();
       if (share > 0) {  // a worker with no labelled rows in this batch adds zero gradients
         auto batch = tasks::collate_task_batch(train.examples, rows, task, pad_id, device);
         if (!group.active()) tokens += batch.real_tokens;
@@ -319,7 +321,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       ++micro;
       batch_in_epoch = static_cast<int64_t>(b) + 1;
       if (micro < o.grad_accum && b + 1 < batches.size()) continue;
-      group.average_gradients(model.module().parameters());
+      averager.finish();
       const double mean_loss = group.sum({loss_sum})[0] / static_cast<double>(micro * world);
       const bool finite = scaler.unscale(model.module().parameters());
       const double grad_norm = clip_gradient_norm(model.module().parameters(), o.clip_norm);

@@ -267,6 +267,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   bool have_batch = false;
   bool stop = false;  // a stop request seen by any worker stops them all after the same step
   StepTiming timing(device);
+  dist::GradientAverager averager(group, model->parameters());
   while (state.step < o.max_steps && !stop) {
     timing.start();
     const double lr = schedule.lr_at(state.step);
@@ -296,6 +297,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
         if (o.nsp) l.nsp = l.nsp * w.nsp;
         l.total = o.nsp ? l.mlm + l.nsp : l.mlm;
       }
+      if (micro + 1 == o.grad_accum) averager.final_backward_next();
       (scaler.scale_loss(l.total) / static_cast<double>(o.grad_accum)).backward();
       timing.mark("backward: host");
       timing.mark("backward: device", true);
@@ -303,7 +305,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
       mlm_sum += l.mlm.item<double>();
       if (o.nsp) nsp_sum += l.nsp.item<double>();
     }
-    group.average_gradients(model->parameters());
+    averager.finish();
     const auto sums = group.sum({loss_sum, mlm_sum, nsp_sum, g_stop_requested ? 1.0 : 0.0});
     stop = sums[3] > 0;
     const double per_step = static_cast<double>(o.grad_accum) * world;
