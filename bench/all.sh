@@ -24,27 +24,21 @@ part() {  # a titled part, its output shown and kept for the summary
   env "$@" 2>&1 | tee -a "$log"
 }
 
-echo "load before: $(uptime)"
-mkdir -p "$work/tok"
-cp "$root/../shared/data/vocab/bert-base-uncased-vocab.txt" "$work/tok/vocab.txt"
-"$bert" pretrain --corpus data/corpus --tokenizer "$work/tok" --model-config configs/bert-mini.json \
-  --out "$work/mini" --max-steps 1 --lr 0 --batch-size 8 --eval-fraction 0 --threads "$threads" --log-level warn
-
-if [[ $quick == 1 ]]; then
-  part "pre-training" CASES=mini-fp32 REPEATS=1 WARMUP=1 STEPS=2 bench/pretrain_side_by_side.sh
-  sizes=(ROWS=256 SEEDS=1)
-  part "prediction" REPEATS=1 THREADS="$threads" bench/predict_side_by_side.sh
-  part "start-up" RUNS=2 THREADS="$threads" bench/startup_time.sh
+if [[ $quick == 1 ]]; then  # each part's own knobs for toy sizes
+  pretrain=(CASES=mini-fp32 REPEATS=1 WARMUP=1 STEPS=2) predict=(REPEATS=1) startup=(RUNS=2) finetune=(ROWS=256)
 else
-  part "pre-training" bench/pretrain_side_by_side.sh
-  sizes=(ROWS=all SEEDS=1)
-  part "prediction" REPEATS=3 THREADS="$threads" bench/predict_side_by_side.sh
-  part "start-up" RUNS=10 THREADS="$threads" bench/startup_time.sh
+  pretrain=() predict=(REPEATS=3) startup=(RUNS=10) finetune=(ROWS=all)
 fi
-part "fine-tuning, the reference with dynamic padding" "${sizes[@]}" MODEL="$work/mini/final" LR=1e-4 \
-  THREADS="$threads" bench/finetune_side_by_side.sh
-part "fine-tuning, the reference padding to 128" "${sizes[@]}" MODEL="$work/mini/final" LR=1e-4 \
-  THREADS="$threads" PAD_TO_MAX_LENGTH=1 bench/finetune_side_by_side.sh
+
+echo "load before: $(uptime)"
+make_random_bert_mini "$work/mini" "$threads"
+part "pre-training" "${pretrain[@]}" THREADS="$threads" bench/pretrain_side_by_side.sh
+part "prediction" "${predict[@]}" THREADS="$threads" bench/predict_side_by_side.sh
+part "start-up" "${startup[@]}" THREADS="$threads" bench/startup_time.sh
+finetune+=(SEEDS=1 MODEL="$work/mini/final" LR=1e-4 THREADS="$threads")
+part "fine-tuning one SST-2 epoch, the reference with dynamic padding" "${finetune[@]}" bench/finetune_side_by_side.sh
+part "fine-tuning one SST-2 epoch, the reference padding to 128" "${finetune[@]}" PAD_TO_MAX_LENGTH=1 \
+  bench/finetune_side_by_side.sh
 
 echo
 echo "summary ($(date -Is), load after: $(uptime | sed 's/.*load/load/'))"

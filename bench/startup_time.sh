@@ -31,17 +31,8 @@ trap 'rm -rf "$work"' EXIT
 if [[ -n ${MODEL:-} ]]; then
   model=$MODEL
 else
-  mkdir -p "$work/tok"
-  if [[ -f $vocab ]]; then
-    cp "$vocab" "$work/tok/vocab.txt"
-  else
-    echo "$vocab not found: training a 2,000-token unigram vocabulary on data/corpus instead"
-    "$bert" tokenizer train --input data/corpus/*.txt --type unigram --vocab-size 2000 --out "$work/tok" \
-      --log-level warn
-  fi
   echo "making a bert-mini classification model (setup, untimed)"
-  "$bert" pretrain --corpus data/corpus --tokenizer "$work/tok" --model-config configs/bert-mini.json \
-    --out "$work/mini" --max-steps 1 --lr 0 --batch-size 8 --eval-fraction 0 --threads "$threads" --log-level warn
+  make_random_bert_mini "$work/mini" "$threads" "$vocab"
   "$bert" finetune --init "$work/mini/final" --train test/data/tasks/sst2_train_300.tsv --text-column sentence \
     --label-column label --epochs 1 --batch-size 32 --lr 1e-4 --threads "$threads" --out "$work/ft" \
     --log-level warn
