@@ -75,6 +75,9 @@ void setup_pretrain(CLI::App& app) {
   cmd->add_option("--precision", r.precision, "fp32 | bf16 | fp16 autocast; fp16 on CUDA only (default: fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
+  cmd->add_flag("--cuda-graphs", r.cuda_graphs,
+                "GPU, one process: capture a step's forward + backward once as a CUDA graph and replay it; batches "
+                "are padded to --batch-size x --seq-len (default: off)");
   cmd->add_option("--log-every", r.log_every, "steps between log lines (default: 10)");
   cmd->add_option("--eval-every", r.eval_every, "steps between held-out evaluations (default: 200)");
   cmd->add_option("--eval-batches", r.eval_batches, "batches in the held-out evaluation (default: 20)");

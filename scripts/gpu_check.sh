@@ -3,8 +3,10 @@
 # all cores, runs the CUDA tests (`bert_tests "[cuda]"`, each test case in its own process), shows
 # where a training step's time goes (BERT_STEP_TIMING=1), then pre-trains bert-base (seq 128, bf16)
 # with `bert pretrain` and with Hugging Face transformers' BertForPreTraining (bench/hf_pretrain.py)
-# on the same GPU, alternating, and prints tokens/s, the ratio and the model FLOPs utilisation.
-# On an H100 machine (16 cores) the default run took 5.5 min; exit code 0 when every CUDA test passed.
+# on the same GPU, alternating, and prints tokens/s, the ratio and the model FLOPs utilisation. Our
+# side runs twice per round: the eager loop, and with --cuda-graphs (one replay per step instead of
+# ~1,500 kernel launches). On an H100 machine (16 cores) the run without the graph cases took
+# 5.5 min; exit code 0 when every CUDA test passed.
 #
 #   bash scripts/gpu_bundle.sh                 # here, on a Debian machine with scripts/setup.sh done
 #   bash scripts/gpu_check.sh                  # there, with .gpu/ carried beside the working tree
@@ -31,8 +33,8 @@
 # BATCHES ("128 32": per-step batch of each case), ROUNDS (2: alternating rounds of the first case;
 # the others run once), WARMUP (5), STEPS (30), DEADLINE (420 s: no new benchmark run starts after
 # it), PEAK_TFLOPS (989.4), TESTS_TIMEOUT (240 s per test case), PROFILE (1: the step timing, at
-# PROFILE_BATCHES "32 128", each with default threads and with --threads 1), OURS_EXTRA (more flags
-# for our side). A smoke test of the script itself on a CPU machine: BUILD=build SKIP_BUILD=1
+# PROFILE_BATCHES "128", eager and with --cuda-graphs), GRAPHS (1 on a GPU: the --cuda-graphs
+# cases), OURS_EXTRA (more flags for our side). A smoke test of the script itself on a CPU machine: BUILD=build SKIP_BUILD=1
 # DEVICE=cpu PRECISION=fp32 MODEL_CONFIG=configs/bert-tiny.json BATCHES=4 WARMUP=1 STEPS=2.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,6 +52,7 @@ build=${BUILD:-$root/build-gpu}
 device=${DEVICE:-cuda}
 precision=${PRECISION:-bf16}
 model_config=${MODEL_CONFIG:-configs/bert-base.json}
+graphs=${GRAPHS:-$([[ $device == cuda* ]] && echo 1 || echo 0)}
 start=$(date +%s)
 mkdir -p "$out"
 stage() { echo "== [$(($(date +%s) - start)) s] $*"; }
@@ -147,8 +150,8 @@ ours_args() {  # batch seed: the pre-training command line shared by the profile
 
 if [[ ${PROFILE:-1} == 1 ]]; then
   # Where our step time goes: host time to launch each phase vs what the GPU still needed after.
-  for b in ${PROFILE_BATCHES:-32 128}; do
-    for extra in "" "--threads 1"; do
+  for b in ${PROFILE_BATCHES:-128}; do
+    for extra in "" $( ((graphs)) && echo --cuda-graphs); do
       stage "step timing: batch $b ${extra:-(default threads)}"
       # shellcheck disable=SC2046
       BERT_STEP_TIMING=1 "$bert" pretrain $(ours_args "$b" 1) --max-steps 12 $extra --out "$work/profile" 2>&1 |
@@ -169,12 +172,13 @@ gpu_mem_peak() {
   peak=$(sort -n "$work/mem" | tail -1)
   echo "${peak:--}"
 }
-run_ours() {  # batch round
-  local run=$work/ours_$1_$2 rate
+run_ours() {  # batch round [system flags...]: "ours" without flags; "ours-graphs" with --cuda-graphs
+  local system=${3:-ours} rate
+  local run=$work/${system}_$1_$2 log=$out/${system}_$1_$2.log
   gpu_mem_start
   # shellcheck disable=SC2046
-  "$bert" pretrain $(ours_args "$1" "$2") --max-steps $((warmup + steps)) --out "$run" \
-    >"$out/ours_$1_$2.log" 2>&1 || { tail -20 "$out/ours_$1_$2.log"; return 1; }
+  "$bert" pretrain $(ours_args "$1" "$2") "${@:4}" --max-steps $((warmup + steps)) --out "$run" \
+    >"$log" 2>&1 || { tail -20 "$log"; gpu_mem_peak >/dev/null; return 1; }
   local mem
   mem=$(gpu_mem_peak)
   rate=$("$py" - "$run/metrics.jsonl" "$warmup" "$steps" "$1" <<'PY'
@@ -184,7 +188,7 @@ rec = {r["step"]: r for r in map(json.loads, open(path)) if "tokens_per_s" in r}
 print(f"{batch * 128 * steps / (rec[warmup + steps]['time'] - rec[warmup]['time']):.1f}\t{rec[warmup + steps]['loss']:.4f}")
 PY
 )
-  printf 'ours\t%s\t%s\t%s\t%s\n' "$1" "$2" "$rate" "$mem" >>"$results"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$system" "$1" "$2" "$rate" "$mem" >>"$results"
   rm -rf "$run"
 }
 run_hf() {  # batch round
@@ -208,7 +212,12 @@ for b in $batches; do
   for r in $(seq 1 "$n"); do
     if (($(date +%s) - start > deadline)); then stage "deadline ${deadline} s reached: no more runs"; break 2; fi
     stage "batch $b, round $r/$n"
-    if ((r % 2)); then run_ours "$b" "$r"; run_hf "$b" "$r"; else run_hf "$b" "$r"; run_ours "$b" "$r"; fi
+    # Our eager loop, ours with CUDA graphs, and transformers, in an order that alternates per round.
+    if ((r % 2)); then
+      run_ours "$b" "$r"; ((graphs)) && run_ours "$b" "$r" ours-graphs --cuda-graphs; run_hf "$b" "$r"
+    else
+      run_hf "$b" "$r"; ((graphs)) && run_ours "$b" "$r" ours-graphs --cuda-graphs; run_ours "$b" "$r"
+    fi
   done
   first=0
 done
@@ -226,15 +235,20 @@ print(f"\n{'system':<13} {'batch':>5} {'round':>5} {'tokens/s':>10} {'MFU':>6} {
 for system, batch, rnd, tps, loss, mem in rows:
     print(f"{system:<13} {batch:>5} {rnd:>5} {float(tps):>10.0f} {float(tps) * flops_per_token / peak / 1e12:>6.1%} {float(loss):>7.3f} {mem:>8}")
 summary = {"flops_per_token": flops_per_token, "peak_tflops": peak, "cuda_tests_exit": int(sys.argv[5]), "cases": []}
-print(f"\n{'batch':>5} {'ours tok/s':>11} {'HF tok/s':>10} {'ours/HF':>8} {'ours MFU':>9} {'HF MFU':>7}   (medians)")
+print(f"\n{'batch':>5} {'system':<13} {'tokens/s':>10} {'vs HF':>7} {'MFU':>6}   (medians over rounds)")
+mfu = lambda t: t * flops_per_token / peak / 1e12
 for batch in dict.fromkeys(r[1] for r in rows):
     med = lambda s: statistics.median(float(r[3]) for r in rows if r[0] == s and r[1] == batch) if any(
         r[0] == s and r[1] == batch for r in rows) else float("nan")
-    ours, hf = med("ours"), med("transformers")
-    mfu = lambda t: t * flops_per_token / peak / 1e12
-    print(f"{batch:>5} {ours:>11.0f} {hf:>10.0f} {ours / hf:>7.2f}x {mfu(ours):>9.1%} {mfu(hf):>7.1%}")
-    summary["cases"].append({"batch": int(batch), "ours_tokens_per_s": ours, "hf_tokens_per_s": hf,
-                             "ratio": ours / hf, "ours_mfu": mfu(ours), "hf_mfu": mfu(hf)})
+    hf = med("transformers")
+    case = {"batch": int(batch), "hf_tokens_per_s": hf, "hf_mfu": mfu(hf)}
+    for system, key in (("ours", "ours"), ("ours-graphs", "ours_graphs"), ("transformers", None)):
+        tps = med(system)
+        if tps == tps:  # not NaN: the system ran
+            print(f"{batch:>5} {system:<13} {tps:>10.0f} {tps / hf:>6.2f}x {mfu(tps):>6.1%}")
+        if key:
+            case.update({f"{key}_tokens_per_s": tps, f"{key}_ratio": tps / hf, f"{key}_mfu": mfu(tps)})
+    summary["cases"].append(case)
 json.dump(summary, open(sys.argv[4], "w"), indent=1)
 PY
 stage "done (CUDA tests exit code $tests_rc)"

@@ -2,6 +2,7 @@
 
 #include <ATen/ops/_foreach_mul.h>
 #include <ATen/ops/_foreach_norm.h>
+#include <ATen/ops/_foreach_zero.h>
 #include <ATen/ops/_fused_adamw.h>
 
 #include <cmath>
@@ -82,6 +83,13 @@ void adamw_step(torch::optim::AdamW& optimizer) {
                         /*amsgrad=*/false, /*maximize=*/false);
     }
   }
+}
+
+void zero_gradients(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (!grads.empty()) at::_foreach_zero_(grads);
 }
 
 double clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {

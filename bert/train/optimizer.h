@@ -35,6 +35,10 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 // GPU waiting on the host between steps.
 void adamw_step(torch::optim::AdamW& optimizer);
 
+// Sets every defined gradient to zero in place (a few foreach kernels). Unlike zero_grad(), which
+// drops them, the gradients keep their memory: what a captured CUDA graph writes into.
+void zero_gradients(const std::vector<torch::Tensor>& parameters);
+
 // Scales the gradients so that their global L2 norm is at most max_norm, as
 // torch::nn::utils::clip_grad_norm_ does (factor max_norm / (norm + 1e-6) when below 1), with
 // foreach kernels; returns the norm before clipping (inf/NaN when a gradient is not finite, and

@@ -6,6 +6,7 @@
 #include "bert/model/heads.h"
 #include "bert/tokenizer/load.h"
 #include "bert/train/checkpointing.h"
+#include "bert/train/graphed_pretraining_step.h"
 #include "bert/train/loss_scaler.h"
 #include "bert/train/optimizer.h"
 #include "bert/train/precision.h"
@@ -103,6 +104,7 @@ nlohmann::json options_json(const PretrainOptions& o) {
           {"clip_norm", o.clip_norm},
           {"precision", o.precision},
           {"device", o.device},
+          {"cuda_graphs", o.cuda_graphs},
           {"log_every", o.log_every},
           {"eval_every", o.eval_every},
           {"eval_batches", o.eval_batches},
@@ -154,6 +156,13 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
   const auto schedule_kind = parse_schedule(o.schedule);
+  if (o.cuda_graphs) check_cuda_graphs_usable(device);
+  if (o.cuda_graphs && group.active())
+    throw Error("--cuda-graphs runs in one process only (the gradient all-reduce is not captured); drop --nproc "
+                "or --cuda-graphs");
+  if (o.cuda_graphs && precision == Precision::fp16)
+    throw Error("--cuda-graphs with --precision fp16: the loss scale changes between steps and a graph cannot follow "
+                "it; use --precision bf16");
 
   CheckpointManager checkpoints(o.out_dir, o.keep_last);
   auto run_options = options_json(o);
@@ -268,11 +277,26 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   bool stop = false;  // a stop request seen by any worker stops them all after the same step
   StepTiming timing(device);
   dist::GradientAverager averager(group, model->parameters());
+  std::optional<GraphedPretrainingStep> graphed;
+  std::optional<SideStream> side_stream;  // the whole loop on one non-default stream, as capture needs
+  if (o.cuda_graphs) {
+    const int64_t slots = prediction_slots(o.batch_size, o.seq_len, o.mlm_prob, o.max_predictions);
+    graphed.emplace(model, o.batch_size, o.seq_len, slots, tokenizer->pad_id(), o.nsp, precision, device,
+                    /*capture=*/true, static_cast<double>(o.grad_accum));
+    side_stream.emplace(device);
+    log::info("[pretrain] CUDA graphs: batches padded to {} x {}, {} prediction slots; captured after {} eager steps",
+              o.batch_size, o.seq_len, slots, GraphedPretrainingStep::kWarmupSteps);
+  }
+  int64_t eager_fallbacks = 0;  // batches with more predictions than slots
   while (state.step < o.max_steps && !stop) {
     timing.start();
     const double lr = schedule.lr_at(state.step);
     set_learning_rate(*optimizer, lr);
-    optimizer->zero_grad();
+    if (graphed) {
+      zero_gradients(model->parameters());  // a captured graph writes into these very tensors
+    } else {
+      optimizer->zero_grad();
+    }
     double loss_sum = 0, mlm_sum = 0, nsp_sum = 0;
     int64_t tokens = 0;
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
@@ -285,22 +309,34 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
         auto [begin, end] = dist::shard_range(global.batch_size, group.rank(), world);
         rows = data::slice_rows(global, begin, end);
       }
-      auto t = to_tensors(group.active() ? rows : global, device);
-      tokens += group.active() ? real_tokens(global) : t.real_tokens;
-      timing.mark("copy to device", true);
-      auto l = pretraining_losses(model, t, o.nsp, precision, device);
-      timing.mark("forward + loss: host");
-      timing.mark("forward + loss: device", true);
-      if (group.active()) {
-        auto w = share_weights(global, rows, world);
-        l.mlm = l.mlm * w.mlm;
-        if (o.nsp) l.nsp = l.nsp * w.nsp;
-        l.total = o.nsp ? l.mlm + l.nsp : l.mlm;
+      PretrainingLosses l;
+      if (graphed && graphed->fits(global)) {
+        tokens += real_tokens(global);
+        const bool was_captured = graphed->captured();
+        l = graphed->forward_backward(global);
+        if (!was_captured && graphed->captured())
+          log::info("[pretrain] CUDA graph captured at step {}; later steps replay it", state.step + 1);
+        timing.mark(graphed->captured() ? "forward + backward: graph replay" : "forward + backward: before capture",
+                    true);
+      } else {
+        if (graphed) ++eager_fallbacks;
+        auto t = to_tensors(group.active() ? rows : global, device);
+        tokens += group.active() ? real_tokens(global) : t.real_tokens;
+        timing.mark("copy to device", true);
+        l = pretraining_losses(model, t, o.nsp, precision, device);
+        timing.mark("forward + loss: host");
+        timing.mark("forward + loss: device", true);
+        if (group.active()) {
+          auto w = share_weights(global, rows, world);
+          l.mlm = l.mlm * w.mlm;
+          if (o.nsp) l.nsp = l.nsp * w.nsp;
+          l.total = o.nsp ? l.mlm + l.nsp : l.mlm;
+        }
+        if (micro + 1 == o.grad_accum) averager.final_backward_next();
+        (scaler.scale_loss(l.total) / static_cast<double>(o.grad_accum)).backward();
+        timing.mark("backward: host");
+        timing.mark("backward: device", true);
       }
-      if (micro + 1 == o.grad_accum) averager.final_backward_next();
-      (scaler.scale_loss(l.total) / static_cast<double>(o.grad_accum)).backward();
-      timing.mark("backward: host");
-      timing.mark("backward: device", true);
       loss_sum += l.total.item<double>();
       mlm_sum += l.mlm.item<double>();
       if (o.nsp) nsp_sum += l.nsp.item<double>();
@@ -356,8 +392,12 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     if (evaluated || save_now) progress.restart_clock(state.step);  // tokens/s counts training time only
     timing.mark("logging, evaluation, saving");
   }
+  side_stream.reset();
   progress.finish();
   timing.report();
+  if (eager_fallbacks > 0)
+    log::info("[pretrain] CUDA graphs: {} batches had more predictions than slots and ran without the graph",
+              eager_fallbacks);
   if (stop && have_batch && main_rank) {
     log::info("[pretrain] stop requested: saving a checkpoint at step {}", state.step);
     save(last_batch);

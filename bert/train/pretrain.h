@@ -50,6 +50,7 @@ struct PretrainOptions {
   double clip_norm = 1.0;
   std::string precision = "fp32";
   std::string device = "cpu";
+  bool cuda_graphs = false;  // capture forward + backward once, replay it (graphed_pretraining_step.h)
   // Cadence
   int64_t log_every = 10;
   int64_t eval_every = 200;

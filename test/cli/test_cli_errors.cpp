@@ -81,6 +81,16 @@ TEST_CASE("bert convert rejects a wrong-shape tensor", "[cli][errors]") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("bert pretrain --cuda-graphs where it cannot run", "[cli][errors]") {
+  const auto out = fs::temp_directory_path() / ("bert_cli_graphs_" + std::to_string(::getpid()));
+  const std::string pretrain = "pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") +
+                               " --tokenizer " + bert::test::data_path("hf-tiny") + " --model-config " +
+                               BERT_SOURCE_DIR + "/configs/bert-tiny.json --max-steps 2 --cuda-graphs --out " +
+                               out.string();
+  require_one_line_error(run_bert(pretrain + " --device cpu"), "--cuda-graphs needs --device cuda, found cpu");
+  REQUIRE_FALSE(fs::exists(out));  // refused before anything was written
+}
+
 TEST_CASE("bert convert and info on a real checkpoint", "[cli]") {
   auto out = fs::temp_directory_path() / ("bert_cli_convert_" + std::to_string(::getpid()));
   fs::remove_all(out);
