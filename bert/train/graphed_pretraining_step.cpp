@@ -92,24 +92,32 @@ PretrainingLosses GraphedPretrainingStep::compute() {
   return l;
 }
 
+void GraphedPretrainingStep::capture() {
+  // Autocast must not cache low-precision weight copies across a capture (PyTorch's rule for
+  // graphs): each replay casts the weights of its own step.
+  struct NoAutocastCache {
+    bool before = at::autocast::is_autocast_cache_enabled();
+    NoAutocastCache() { at::autocast::set_autocast_cache_enabled(false); }
+    ~NoAutocastCache() { at::autocast::set_autocast_cache_enabled(before); }
+  };
+  try {
+    graph_ = std::make_unique<CudaGraph>([this] {
+      NoAutocastCache no_cache;
+      losses_ = compute();
+    });
+  } catch (const c10::Error& e) {
+    throw Error(std::string("--cuda-graphs: capturing the step failed: ") + e.what_without_backtrace() +
+                " (run without --cuda-graphs)");
+  }
+}
+
 PretrainingLosses GraphedPretrainingStep::forward_backward(const data::PretrainingBatch& batch) {
   fill_inputs(batch);
   if (!capture_ || eager_steps_ < kWarmupSteps) {
     ++eager_steps_;
     return compute();
   }
-  if (!graph_) {
-    graph_ = std::make_unique<CudaGraph>([this] {
-      // Autocast must not cache low-precision weight copies across a capture (PyTorch's rule for
-      // graphs): each replay casts the weights of that step.
-      struct NoAutocastCache {
-        bool before = at::autocast::is_autocast_cache_enabled();
-        NoAutocastCache() { at::autocast::set_autocast_cache_enabled(false); }
-        ~NoAutocastCache() { at::autocast::set_autocast_cache_enabled(before); }
-      } no_cache;
-      losses_ = compute();
-    });
-  }
+  if (!graph_) capture();
   graph_->replay();
   return losses_;
 }

@@ -55,7 +55,8 @@ class GraphedPretrainingStep {
 
  private:
   void fill_inputs(const data::PretrainingBatch& batch);
-  PretrainingLosses compute();
+  PretrainingLosses compute();  // forward, losses, backward
+  void capture();               // records compute() into graph_
 
   model::BertForPreTraining& model_;
   int64_t batch_size_, seq_len_, slots_, pad_id_;

@@ -64,7 +64,11 @@ SideStream::SideStream(const torch::Device& device) {
 SideStream::~SideStream() {
   if (!previous_) return;
   c10::impl::VirtualGuardImpl impl(previous_->device_type());
-  impl.synchronizeStream(*side_);  // and the side stream's work before the default stream's next
+  try {
+    impl.synchronizeStream(*side_);  // and the side stream's work before the default stream's next
+  } catch (...) {
+    // A CUDA error already on its way out as an exception: not a second one from a destructor.
+  }
   impl.exchangeStream(*previous_);
 }
 

@@ -57,6 +57,31 @@ std::string pretrain_command(const fs::path& dir, const std::string& config, int
          " --eval-every 1000 --save-every 4 --eval-fraction 0 --threads 2 --cache-dir " + (dir / "cache").string();
 }
 
+// Two runs logged the same number of steps, each step's loss within 2e-3 of the other's (and its
+// gradient norm within 1 %, when asked).
+void require_same_losses(const fs::path& a, const fs::path& b, size_t steps, bool grad_norms = false) {
+  auto ma = read_jsonl(a / "metrics.jsonl"), mb = read_jsonl(b / "metrics.jsonl");
+  REQUIRE(ma.size() == steps);
+  REQUIRE(mb.size() == steps);
+  for (size_t i = 0; i < steps; ++i) {
+    INFO("step " << i + 1);
+    CHECK(mb[i]["loss"].get<double>() == Approx(ma[i]["loss"].get<double>()).margin(2e-3));
+    if (grad_norms) CHECK(mb[i]["grad_norm"].get<double>() == Approx(ma[i]["grad_norm"].get<double>()).epsilon(1e-2));
+  }
+}
+
+// A run logged `steps` finite losses that fell by more than 0.5; returns its metrics.
+std::vector<nlohmann::json> require_training(const fs::path& run, size_t steps) {
+  auto m = read_jsonl(run / "metrics.jsonl");
+  REQUIRE(m.size() == steps);
+  for (const auto& r : m) {
+    REQUIRE(r.contains("loss"));
+    REQUIRE(std::isfinite(r.at("loss").get<double>()));
+  }
+  CHECK(m.back().at("loss").get<double>() < m.front().at("loss").get<double>() - 0.5);
+  return m;
+}
+
 }  // namespace
 
 TEST_CASE("the fixture's HF outputs on the GPU (fp32)", "[.][cuda]") {
@@ -109,13 +134,7 @@ TEST_CASE("pre-training on the GPU gives the CPU's losses", "[.][cuda]") {
   auto gpu = bert_cli(cmd + " --device cuda --out " + (dir / "gpu").string());
   require_ok(gpu);
   CHECK(gpu.output.find("on cuda:0") != std::string::npos);
-  auto cpu_metrics = read_jsonl(dir / "cpu" / "metrics.jsonl"), gpu_metrics = read_jsonl(dir / "gpu" / "metrics.jsonl");
-  REQUIRE(cpu_metrics.size() == 8);
-  REQUIRE(gpu_metrics.size() == 8);
-  for (size_t i = 0; i < 8; ++i) {
-    INFO("step " << i + 1);
-    CHECK(gpu_metrics[i]["loss"].get<double>() == Approx(cpu_metrics[i]["loss"].get<double>()).margin(2e-3));
-  }
+  require_same_losses(dir / "cpu", dir / "gpu", 8);
   fs::remove_all(dir);
 }
 
@@ -128,24 +147,13 @@ TEST_CASE("pre-training with CUDA graphs gives the eager GPU run's losses", "[.]
   auto graphed = bert_cli(cmd + " --cuda-graphs --out " + (dir / "graphed").string());
   require_ok(graphed);
   CHECK(graphed.output.find("CUDA graph captured at step 4") != std::string::npos);
-  auto eager_metrics = read_jsonl(dir / "eager" / "metrics.jsonl"), graph_metrics = read_jsonl(dir / "graphed" / "metrics.jsonl");
-  REQUIRE(eager_metrics.size() == 8);
-  REQUIRE(graph_metrics.size() == 8);
-  for (size_t i = 0; i < 8; ++i) {
-    INFO("step " << i + 1);
-    CHECK(graph_metrics[i]["loss"].get<double>() == Approx(eager_metrics[i]["loss"].get<double>()).margin(2e-3));
-    CHECK(graph_metrics[i]["grad_norm"].get<double>() ==
-          Approx(eager_metrics[i]["grad_norm"].get<double>()).epsilon(1e-2));
-  }
+  require_same_losses(dir / "eager", dir / "graphed", 8, /*grad_norms=*/true);
   // Dropout on, bf16, two micro-batches per step (two replays add into the same gradients): it trains.
   const auto out = dir / "bf16";
   require_ok(bert_cli(pretrain_command(dir, std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json") +
                       " --max-steps 30 --device cuda --precision bf16 --grad-accum 2 --cuda-graphs --out " +
                       out.string()));
-  auto m = read_jsonl(out / "metrics.jsonl");
-  REQUIRE(m.size() == 30);
-  for (const auto& r : m) REQUIRE(std::isfinite(r.at("loss").get<double>()));
-  CHECK(m.back().at("loss").get<double>() < m.front().at("loss").get<double>() - 0.5);
+  require_training(out, 30);
   fs::remove_all(dir);
 }
 
@@ -176,13 +184,7 @@ TEST_CASE("bf16 and fp16 (dynamic loss scaling) pre-training on the GPU", "[.][c
     const auto out = dir / precision;
     require_ok(bert_cli(pretrain_command(dir, std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json") +
                         " --max-steps 30 --device cuda --precision " + precision + " --out " + out.string()));
-    auto m = read_jsonl(out / "metrics.jsonl");
-    REQUIRE(m.size() == 30);
-    for (const auto& r : m) {
-      REQUIRE(r.contains("loss"));
-      REQUIRE(std::isfinite(r.at("loss").get<double>()));
-    }
-    CHECK(m.back().at("loss").get<double>() < m.front().at("loss").get<double>() - 0.5);
+    auto m = require_training(out, 30);
     CHECK(m.back().contains("loss_scale") == (std::string(precision) == "fp16"));
   }
   fs::remove_all(dir);
