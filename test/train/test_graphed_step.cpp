@@ -152,7 +152,7 @@ TEST_CASE("which batches fit the fixed shapes, and how many prediction slots", "
   REQUIRE_THROWS_AS(step(4, 48, predictions - 1).forward_backward(batch), bert::Error);
 }
 
-TEST_CASE("--cuda-graphs on the CPU is refused with a sentence", "[train][graphs]") {
+TEST_CASE("capturing on the CPU (--cuda-graphs) is refused with a sentence", "[train][graphs]") {
   auto model = tiny_model();
   REQUIRE_THROWS_WITH(train::GraphedPretrainingStep(model, 4, 48, 80, kPad, true, train::Precision::fp32,
                                                     torch::kCPU, /*capture=*/true, 1.0),
