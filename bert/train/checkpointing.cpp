@@ -41,6 +41,17 @@ void fsync_path(const fs::path& path) {
   ::close(fd);
 }
 
+// Removes a checkpoint directory so that a kill at any moment never leaves a step-N without its
+// DONE marker but with some of its files: first renamed (atomic) to a *.tmp name, which nothing
+// loads and the next prune sweeps, then deleted.
+void discard_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path doomed = dir.parent_path() / (dir.filename().string() + ".removing.tmp");
+  fs::remove_all(doomed, ec);
+  fs::rename(dir, doomed, ec);
+  fs::remove_all(ec ? dir : doomed, ec);
+}
+
 }  // namespace
 
 CheckpointManager::CheckpointManager(std::string run_dir, int keep_last)
@@ -91,7 +102,7 @@ std::string CheckpointManager::save(const TrainingState& state, const model::Ber
     write_file_atomic((tmp_dir / "trainer_state.json").string(), j.dump(2) + "\n");
     write_file_atomic((tmp_dir / "DONE").string(), "complete\n");
     fsync_path(tmp_dir);
-    if (fs::exists(final_dir)) fs::remove_all(final_dir);
+    if (fs::exists(final_dir)) discard_checkpoint(final_dir);
     fs::rename(tmp_dir, final_dir);
     fsync_path(root);
   } catch (const std::exception& e) {
@@ -101,15 +112,19 @@ std::string CheckpointManager::save(const TrainingState& state, const model::Ber
     throw Error("saving checkpoint " + final_dir.string() + " failed: " + what +
                 (latest() ? " (the previous checkpoint " + *latest() + " is intact)" : ""));
   }
-  // Prune: keep the newest keep_last_ complete checkpoints.
+  // Prune: keep the newest keep_last_ complete checkpoints. Leftovers of a removal or a save that
+  // a kill interrupted (*.tmp: nothing else is being written now) go too.
   std::vector<std::pair<int64_t, fs::path>> complete;
+  std::vector<fs::path> leftovers;
   for (const auto& entry : fs::directory_iterator(root)) {
     auto step = step_of(entry.path());
     if (step && fs::exists(entry.path() / "DONE")) complete.emplace_back(*step, entry.path());
+    if (entry.path().extension() == ".tmp") leftovers.push_back(entry.path());
   }
+  for (const auto& dir : leftovers) fs::remove_all(dir, ec);
   std::sort(complete.begin(), complete.end());
   for (size_t i = 0; i + keep_last_ < complete.size(); ++i)
-    if (complete[i].first != keep_step_) fs::remove_all(complete[i].second, ec);
+    if (complete[i].first != keep_step_) discard_checkpoint(complete[i].second);
   return final_dir.string();
 }
 

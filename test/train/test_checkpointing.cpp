@@ -41,11 +41,20 @@ TEST_CASE("pruning keeps the newest checkpoints and the best one", "[train][chec
   REQUIRE(fs::path(*checkpoint_to_resume(checkpoints, "always")).filename() == "step-00000004");
   REQUIRE_THROWS_WITH(checkpoint_to_resume(checkpoints, "never"), Catch::Contains("already holds checkpoints"));
 
+  // Leftovers of a save or a removal that a kill interrupted (*.tmp) go with the next pruning.
+  fs::create_directories(fs::path(checkpoints.checkpoints_dir()) / "step-00000001.removing.tmp" / "model.safetensors");
+  state.step = 6;
+  checkpoints.save(state, config, *model, optimizer, "");
+  kept.clear();
+  for (const auto& entry : fs::directory_iterator(checkpoints.checkpoints_dir())) kept.push_back(entry.path().filename());
+  std::sort(kept.begin(), kept.end());
+  REQUIRE(kept == std::vector<std::string>{"step-00000002", "step-00000006"});
+
   // What was saved loads back: step and weights.
   torch::nn::Linear restored(4, 2);
   torch::optim::AdamW restored_optimizer(restored->parameters(), torch::optim::AdamWOptions(1e-3));
   auto loaded = CheckpointManager::load(*checkpoints.latest(), *restored, restored_optimizer);
-  REQUIRE(loaded.step == 4);
+  REQUIRE(loaded.step == 6);
   REQUIRE(torch::equal(restored->weight, model->weight));
   fs::remove_all(run);
 }
