@@ -35,7 +35,7 @@ GraphedPretrainingStep::GraphedPretrainingStep(model::BertForPreTraining& model,
       nsp_(nsp),
       precision_(precision),
       device_(device),
-      capture_(capture && device.is_cuda()),
+      capture_(capture),
       loss_divisor_(loss_divisor) {
   if (capture) check_cuda_graphs_usable(device);
   auto longs = torch::TensorOptions().dtype(torch::kLong).device(device);
@@ -74,16 +74,15 @@ void GraphedPretrainingStep::fill_inputs(const data::PretrainingBatch& b) {
     const int64_t p = b.masked_positions[i];
     positions[i] = (p / b.seq_len) * S + p % b.seq_len;
   }
-  auto copy = [](torch::Tensor& to, std::vector<int64_t>& from) {
-    to.copy_(torch::from_blob(from.data(), to.sizes(), torch::kLong));
+  auto copy = [](torch::Tensor& to, const std::vector<int64_t>& from) {
+    to.copy_(torch::from_blob(const_cast<int64_t*>(from.data()), to.sizes(), torch::kLong));
   };
   copy(inputs_.input_ids, ids);
   copy(inputs_.token_type_ids, types);
   copy(inputs_.attention_mask, mask);
   copy(inputs_.mlm_labels, labels);
   copy(inputs_.masked_positions, positions);
-  auto nsp = b.next_sentence_label;
-  copy(inputs_.nsp_labels, nsp);
+  copy(inputs_.nsp_labels, b.next_sentence_label);
 }
 
 PretrainingLosses GraphedPretrainingStep::compute() {
