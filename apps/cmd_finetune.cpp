@@ -58,11 +58,11 @@ void setup_finetune(CLI::App& app) {
   add_common_options(cmd, o->common);
   cmd->callback([o] {
     apply_common_options(o->common);
-    if (launched_workers(o->dist)) return;
+    if (launched_workers(o->dist, o->run.device)) return;
     o->run.data = to_task_data_options(o->data, true);
     if (o->dropout >= 0) o->run.dropout = o->dropout;
     if (o->classifier_dropout >= 0) o->run.classifier_dropout = o->classifier_dropout;
-    train::run_finetuning(o->run, *join_workers(o->dist));
+    train::run_finetuning(o->run, *join_workers(o->dist, o->run.device));
   });
 }
 

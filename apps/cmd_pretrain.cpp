@@ -27,8 +27,8 @@ void run_pretrain(PretrainCommandOptions& o) {
   o.run.random_ratio = o.mask_ratios[1];
   o.run.nsp = !o.no_nsp;
   o.run.threads = o.common.threads;
-  if (launched_workers(o.dist)) return;
-  train::run_pretraining(o.run, *join_workers(o.dist));
+  if (launched_workers(o.dist, o.run.device)) return;
+  train::run_pretraining(o.run, *join_workers(o.dist, o.run.device));
 }
 
 void setup_pretrain(CLI::App& app) {

@@ -1,6 +1,7 @@
 #include "apps/common.h"
 
 #include "bert/dist/launcher.h"
+#include "bert/util/device.h"
 #include "bert/util/log.h"
 #include "bert/util/threads.h"
 
@@ -44,6 +45,10 @@ void add_distributed_options(CLI::App* cmd, DistributedFlags& f) {
                   "data-parallel worker processes on this machine, each with --batch-size rows of the global "
                   "batch; launchers like torchrun set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (default: 1)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--dist-backend", f.backend,
+                  "c10d backend of a multi-process run: auto (NCCL with --device cuda where this build has it, "
+                  "else Gloo) | gloo | nccl (default: auto)")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
   cmd->add_option("--dist-timeout", f.timeout_s,
                   "seconds a worker waits for the others (start-up, each step, rank 0's evaluation and "
                   "checkpoint) before stopping with an error (default: 1800)")
@@ -54,22 +59,25 @@ void add_distributed_options(CLI::App* cmd, DistributedFlags& f) {
       ->check(CLI::PositiveNumber);
 }
 
-bool launched_workers(const DistributedFlags& f) {
+bool launched_workers(const DistributedFlags& f, const std::string& device) {
   if (f.nproc <= 1 || dist::running_as_worker()) return false;
-  if (!dist::distributed_available())
+  // Checked here once rather than in every worker.
+  if (dist::choose_backend(f.backend, device, f.nproc) == dist::Backend::gloo && !dist::distributed_available())
     throw Error("--nproc " + std::to_string(f.nproc) +
                 ": this bert was built without c10d's Gloo backend (install libgloo-dev and rebuild)");
   dist::run_local_workers(f.nproc);
   return true;
 }
 
-std::unique_ptr<dist::ProcessGroup> join_workers(const DistributedFlags& f) {
+std::unique_ptr<dist::ProcessGroup> join_workers(const DistributedFlags& f, const std::string& device) {
   const auto env = dist::worker_environment_from_env();
   if (f.nproc > 1 && env.world_size != f.nproc)
     throw Error("--nproc " + std::to_string(f.nproc) + " but WORLD_SIZE is " + std::to_string(env.world_size) +
                 " (drop --nproc when a launcher such as torchrun starts the workers)");
-  return std::make_unique<dist::ProcessGroup>(env, std::chrono::seconds(f.timeout_s),
-                                              static_cast<int64_t>(f.bucket_mb * (1 << 20)));
+  const auto backend = dist::choose_backend(f.backend, device, env.local_world_size);
+  return std::make_unique<dist::ProcessGroup>(
+      env, std::chrono::seconds(f.timeout_s), static_cast<int64_t>(f.bucket_mb * (1 << 20)), backend,
+      backend == dist::Backend::nccl ? parse_device(device, env.local_rank) : torch::Device(torch::kCPU));
 }
 
 }  // namespace bert::app

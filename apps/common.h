@@ -24,17 +24,19 @@ void add_run_control_options(CLI::App* cmd, std::string& resume_mode, int& max_b
 // and ranks other than 0 log warnings and errors only.
 void apply_common_options(const CommonOptions& options);
 
-// --nproc, --dist-timeout and --dist-bucket-mb, for the training commands.
+// --nproc, --dist-backend, --dist-timeout and --dist-bucket-mb, for the training commands.
 struct DistributedFlags {
   int nproc = 1;
+  std::string backend = "auto";
   int timeout_s = 1800;
   double bucket_mb = 25;
 };
 void add_distributed_options(CLI::App* cmd, DistributedFlags& flags);
 // With --nproc N > 1 outside a worker: runs the command as N workers and returns true once they
-// all succeeded (throws when one fails). Otherwise returns false: run the command here.
-bool launched_workers(const DistributedFlags& flags);
+// all succeeded (throws when one fails). Otherwise returns false: run the command here. `device` is
+// the command's --device (it decides the backend).
+bool launched_workers(const DistributedFlags& flags, const std::string& device);
 // This process's place in the worker group (torchrun's variables; one process when unset).
-std::unique_ptr<dist::ProcessGroup> join_workers(const DistributedFlags& flags);
+std::unique_ptr<dist::ProcessGroup> join_workers(const DistributedFlags& flags, const std::string& device);
 
 }  // namespace bert::app

@@ -54,7 +54,8 @@ std::vector<std::string> own_command_line() {
   return args;
 }
 
-// A TCP port nobody listens on right now (the kernel's pick), for the rendezvous.
+}  // namespace
+
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw Error(std::string("--nproc: cannot open a socket to find a free port: ") + std::strerror(errno));
@@ -71,6 +72,8 @@ int free_port() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
+
+namespace {
 
 std::string describe(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));

@@ -14,4 +14,7 @@ bool running_as_worker();
 
 void run_local_workers(int nproc, std::chrono::seconds grace = std::chrono::seconds(10));
 
+// A TCP port on loopback nobody listens on right now (the kernel's pick), for a rendezvous.
+int free_port();
+
 }  // namespace bert::dist

@@ -5,13 +5,17 @@
 
 #include <torch/torch.h>
 
+#include "bert/dist/nccl_backend.h"
+#include "bert/util/device.h"
+
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if BERT_HAVE_GLOO
 // The wheel's LibTorch is built with Gloo but ships none of Gloo's own headers, which
 // ProcessGroupGloo.hpp includes: Debian's libgloo-dev provides them (the class only holds Gloo
 // objects through pointers, so its layout does not depend on Gloo's version).
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
 #include <torch/csrc/autograd/function_hook.h>
@@ -63,18 +67,70 @@ std::pair<int64_t, int64_t> shard_range(int64_t n, int rank, int world) {
 }
 
 #if BERT_HAVE_GLOO
-
 bool distributed_available() { return true; }
+#else
+bool distributed_available() { return false; }
+#endif
+
+const char* backend_name(Backend backend) { return backend == Backend::nccl ? "NCCL" : "Gloo"; }
+
+Backend choose_backend(const std::string& name, const std::string& device, int local_workers) {
+  const bool cuda = device.rfind("cuda", 0) == 0;
+  // NCCL refuses two workers on one GPU: a fixed cuda:N shared by the local workers needs Gloo.
+  const bool shared_gpu = device.rfind("cuda:", 0) == 0 && local_workers > 1;
+  if (name == "auto") return cuda && nccl_available() && !shared_gpu ? Backend::nccl : Backend::gloo;
+  if (name == "gloo") return Backend::gloo;
+  if (name != "nccl") throw Error("--dist-backend: expected auto, gloo or nccl, found \"" + name + "\"");
+  if (!nccl_available())
+    throw Error("--dist-backend nccl: this bert was built without c10d's NCCL backend (it needs a CUDA LibTorch and "
+                "NCCL's nccl.h at build time); use --dist-backend gloo");
+  if (!cuda) throw Error("--dist-backend nccl needs --device cuda (NCCL moves GPU tensors); found --device " + device);
+  if (shared_gpu)
+    throw Error("--dist-backend nccl with --device " + device + " for " + std::to_string(local_workers) +
+                " local workers: NCCL needs a GPU per worker; use --device cuda (worker k takes cuda:k) or "
+                "--dist-backend gloo");
+  return Backend::nccl;
+}
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::Backend> group;
+  torch::Device device = torch::kCPU;  // where the collectives' own tensors live (NCCL: this GPU)
+  bool failed = false;                 // a collective failed: abort instead of a clean shutdown
 };
 
-ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes)
-    : env_(env), timeout_(timeout), bucket_bytes_(bucket_bytes) {
-  if (!active()) return;
-  impl_ = std::make_unique<Impl>();
+namespace {
+
+c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                    std::chrono::milliseconds timeout) {
+#if BERT_HAVE_GLOO
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  // GLOO_SOCKET_IFNAME picks the network interface, as in PyTorch; otherwise the address the
+  // host name resolves to (loopback when it resolves to nothing usable).
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != '\0')
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  else
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
+#else
+  throw Error("built without c10d's Gloo backend");  // the constructor says so first
+#endif
+}
+
+}  // namespace
+
+ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes,
+                           Backend backend, torch::Device device, bool even_alone)
+    : env_(env), timeout_(timeout), bucket_bytes_(bucket_bytes), backend_(backend) {
+  if (env.world_size == 1 && !even_alone) return;
+  if (backend == Backend::gloo && !distributed_available())
+    throw Error("WORLD_SIZE is " + std::to_string(env.world_size) +
+                " but this bert was built without c10d's Gloo backend (install libgloo-dev and rebuild); "
+                "run one process, or unset WORLD_SIZE");
+  if (backend == Backend::nccl && !device.is_cuda())
+    throw Error("[distributed] the NCCL backend needs this worker's GPU, found device " + device.str());
+  auto impl = std::make_unique<Impl>();
+  if (backend == Backend::nccl) impl->device = device;
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
   try {
     c10d::TCPStoreOptions store_options;
@@ -85,7 +141,7 @@ ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::millisecon
     store_options.numWorkers = static_cast<size_t>(env.world_size);
     store_options.timeout = timeout;
     // Our keys under a prefix of their own, apart from whatever else uses the store.
-    impl_->store = c10::make_intrusive<c10d::PrefixStore>(
+    impl->store = c10::make_intrusive<c10d::PrefixStore>(
         "bert", c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options));
   } catch (const std::exception& e) {
     throw Error("[distributed] rank " + std::to_string(env.rank) + ": cannot " +
@@ -93,44 +149,49 @@ ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::millisecon
                 first_line(e.what()));
   }
   try {
-    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    // GLOO_SOCKET_IFNAME picks the network interface, as in PyTorch; otherwise the address the
-    // host name resolves to (loopback when it resolves to nothing usable).
-    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != '\0')
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    else
-      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, options);
+    impl->group = backend == Backend::nccl
+                      ? make_nccl_backend(impl->store, env.rank, env.world_size, timeout, device)
+                      : make_gloo_backend(impl->store, env.rank, env.world_size, timeout);
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
-    throw Error("[distributed] rank " + std::to_string(env.rank) + ": cannot form a group of " +
-                std::to_string(env.world_size) + " workers through " + where + " within " +
+    throw Error("[distributed] rank " + std::to_string(env.rank) + ": cannot form a " + backend_name(backend) +
+                " group of " + std::to_string(env.world_size) + " workers through " + where + " within " +
                 std::to_string(timeout.count() / 1000) + " s: " + first_line(e.what()));
   }
-  log::info("[distributed] rank {} of {} (local rank {}), Gloo through {}", env.rank, env.world_size, env.local_rank,
-            where);
+  impl_ = std::move(impl);
+  log::info("[distributed] rank {} of {} (local rank {}), {}{} through {}", env.rank, env.world_size, env.local_rank,
+            backend_name(backend), backend == Backend::nccl ? " on " + device.str() : std::string(), where);
 }
 
-ProcessGroup::~ProcessGroup() = default;
-
-namespace {
+ProcessGroup::~ProcessGroup() {
+  if (!impl_) return;
+  try {
+    // After a failed collective a peer may be gone: a clean shutdown could wait on it forever.
+    if (impl_->failed)
+      impl_->group->abort();
+    else
+      impl_->group->shutdown();
+  } catch (const std::exception& e) {
+    log::warn("[distributed] closing the group: {}", first_line(e.what()));
+  }
+}
 
 // Runs one collective; turns c10d's errors into ours, naming what failed and the likely cause.
-void collective(const WorkerEnvironment& env, std::chrono::milliseconds timeout, const char* what,
-                const std::function<void()>& run) {
+void ProcessGroup::collective(const char* what, const std::function<void()>& run) {
   try {
     run();
   } catch (const std::exception& e) {
-    throw Error("[distributed] rank " + std::to_string(env.rank) + ": " + what +
+    impl_->failed = true;
+    throw Error("[distributed] rank " + std::to_string(env_.rank) + ": " + what +
                 " failed: another worker stopped or did not answer within --dist-timeout (" +
-                std::to_string(timeout.count() / 1000) + " s): " + first_line(e.what()));
+                std::to_string(timeout_.count() / 1000) + " s): " + first_line(e.what()));
   }
 }
 
-}  // namespace
-
 void ProcessGroup::broadcast_from_main(const std::vector<torch::Tensor>& tensors) {
   if (!active()) return;
-  collective(env_, timeout_, "broadcast of the parameters", [&] {
+  collective("broadcast of the parameters", [&] {
     torch::NoGradGuard no_grad;
     for (const auto& t : tensors) {
       std::vector<at::Tensor> one = {t.is_contiguous() ? t : t.contiguous()};
@@ -142,9 +203,10 @@ void ProcessGroup::broadcast_from_main(const std::vector<torch::Tensor>& tensors
 
 std::vector<double> ProcessGroup::sum(const std::vector<double>& values) {
   if (!active()) return values;
-  std::vector<at::Tensor> t = {torch::tensor(values, torch::kDouble)};
-  collective(env_, timeout_, "all-reduce of the step's numbers", [&] { impl_->group->allreduce(t)->wait(); });
-  auto acc = t[0].accessor<double, 1>();
+  std::vector<at::Tensor> t = {torch::tensor(values, torch::kDouble).to(impl_->device)};
+  collective("all-reduce of the step's numbers", [&] { impl_->group->allreduce(t)->wait(); });
+  const auto host = t[0].to(torch::kCPU);
+  auto acc = host.accessor<double, 1>();
   std::vector<double> out(values.size());
   for (size_t i = 0; i < out.size(); ++i) out[i] = acc[static_cast<int64_t>(i)];
   return out;
@@ -152,7 +214,7 @@ std::vector<double> ProcessGroup::sum(const std::vector<double>& values) {
 
 void ProcessGroup::barrier(const std::string& what) {
   if (!active()) return;
-  collective(env_, timeout_, what.c_str(), [&] { impl_->group->barrier()->wait(); });
+  collective(what.c_str(), [&] { impl_->group->barrier()->wait(); });
 }
 
 namespace {
@@ -251,7 +313,7 @@ void GradientAverager::finish() {
   if (!state_) return;
   State& s = *state_;
   ProcessGroup& group = *s.group;
-  collective(group.env_, group.timeout_, "gradient all-reduce", [&] {
+  group.collective("gradient all-reduce", [&] {
     torch::NoGradGuard no_grad;
     std::lock_guard<std::mutex> lock(s.mutex);
     s.armed = false;
@@ -278,33 +340,5 @@ void GradientAverager::finish() {
 
 int64_t GradientAverager::buckets_sent_early() const { return state_ ? state_->sent_early : 0; }
 int64_t GradientAverager::buckets_sent() const { return state_ ? state_->sent : 0; }
-
-#else  // built without Gloo's headers: one process only
-
-bool distributed_available() { return false; }
-
-struct ProcessGroup::Impl {};
-
-ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes)
-    : env_(env), timeout_(timeout), bucket_bytes_(bucket_bytes) {
-  if (active())
-    throw Error("WORLD_SIZE is " + std::to_string(env.world_size) +
-                " but this bert was built without c10d's Gloo backend (install libgloo-dev and rebuild); "
-                "run one process, or unset WORLD_SIZE");
-}
-ProcessGroup::~ProcessGroup() = default;
-void ProcessGroup::broadcast_from_main(const std::vector<torch::Tensor>&) {}
-std::vector<double> ProcessGroup::sum(const std::vector<double>& values) { return values; }
-void ProcessGroup::barrier(const std::string&) {}
-
-struct GradientAverager::State {};
-GradientAverager::GradientAverager(ProcessGroup&, const std::vector<torch::Tensor>&) {}
-GradientAverager::~GradientAverager() = default;
-void GradientAverager::final_backward_next() {}
-void GradientAverager::finish() {}
-int64_t GradientAverager::buckets_sent_early() const { return 0; }
-int64_t GradientAverager::buckets_sent() const { return 0; }
-
-#endif
 
 }  // namespace bert::dist

@@ -1,4 +1,5 @@
-// Data-parallel training on LibTorch's own distributed library (c10d, Gloo backend).
+// Data-parallel training on LibTorch's own distributed library (c10d): the Gloo backend on CPUs,
+// NCCL on CUDA GPUs (each worker its own GPU).
 //
 // Workers are configured the way `torchrun` configures them: RANK, WORLD_SIZE, LOCAL_RANK,
 // LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT (rank 0 hosts the TCPStore rendezvous), so torchrun,
@@ -17,6 +18,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,15 +40,28 @@ WorkerEnvironment worker_environment_from_env();
 
 // Whether this binary was built with c10d's Gloo backend (needs Gloo's headers at build time).
 bool distributed_available();
+// Whether it was built with c10d's NCCL backend (a CUDA LibTorch and NCCL's nccl.h at build time).
+bool nccl_available();
+
+enum class Backend { gloo, nccl };
+const char* backend_name(Backend backend);
+// --dist-backend auto|gloo|nccl for a run on --device `device`: auto is NCCL on a CUDA device where
+// this build has it, else Gloo (PyTorch's default too). Throws bert::Error for NCCL without a CUDA
+// device or in a build without it, and for an unknown name.
+// NCCL also refuses a fixed cuda:N shared by several local workers (auto then takes Gloo).
+Backend choose_backend(const std::string& name, const std::string& device, int local_workers);
 
 class GradientAverager;
 
 class ProcessGroup {
  public:
   // World size 1: no connection, no threads. Otherwise connects to the rendezvous (rank 0
-  // serves it) and builds a Gloo group; both wait at most `timeout` for the other workers.
-  // Gradients are all-reduced in flat buckets of about `bucket_bytes` (GradientAverager).
-  ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes = 25 << 20);
+  // serves it) and builds a `backend` group; both wait at most `timeout` for the other workers.
+  // NCCL needs `device`, this worker's GPU (its collectives run on device tensors). Gradients are
+  // all-reduced in flat buckets of about `bucket_bytes` (GradientAverager). `even_alone` forms a
+  // real group of one worker too (tests: a backend's whole path on a machine with one GPU).
+  ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes = 25 << 20,
+               Backend backend = Backend::gloo, torch::Device device = torch::kCPU, bool even_alone = false);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -55,7 +70,9 @@ class ProcessGroup {
   int world_size() const { return env_.world_size; }
   int local_rank() const { return env_.local_rank; }
   bool is_main() const { return env_.rank == 0; }
-  bool active() const { return env_.world_size > 1; }
+  // Whether a group was formed (several workers, or even_alone): the collectives below run.
+  bool active() const { return impl_ != nullptr; }
+  Backend backend() const { return backend_; }
 
   // Copies rank 0's values into every worker's tensors (in place).
   void broadcast_from_main(const std::vector<torch::Tensor>& tensors);
@@ -67,9 +84,12 @@ class ProcessGroup {
  private:
   friend class GradientAverager;
   struct Impl;
+  // Runs one collective; a c10d failure becomes a bert::Error naming `what` and the likely cause.
+  void collective(const char* what, const std::function<void()>& run);
   WorkerEnvironment env_;
   std::chrono::milliseconds timeout_;
   int64_t bucket_bytes_;
+  Backend backend_;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -78,7 +98,7 @@ class ProcessGroup {
 // parameters first (backward produces their gradients first). Announce the backward pass that
 // completes a step (the last micro-step of an accumulation) with final_backward_next(): during it,
 // a hook on each parameter's gradient accumulator notes what is in, and every bucket whose
-// gradients are all in is all-reduced at once, on Gloo's threads, while backward goes on with the
+// gradients are all in is all-reduced at once (on Gloo's threads, or NCCL's stream) while backward goes on with the
 // earlier layers. Buckets always go out in the same order on every worker (a later bucket waits
 // for an earlier one), as the collectives must match. finish() then sends what is left (a
 // parameter with no gradient counts as zeros, e.g. a worker that had no rows this step), waits

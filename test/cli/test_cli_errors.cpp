@@ -1,5 +1,6 @@
 // The `bert` binary on bad input: each case exits non-zero with one line on stderr that names
 // the file and the problem. Runs the real binary (BERT_BINARY_PATH) in a shell.
+#include "bert/dist/process_group.h"
 #include "test/cli/cli_helpers.h"
 #include "test/test_helpers.h"
 
@@ -89,6 +90,25 @@ TEST_CASE("bert pretrain --cuda-graphs where it cannot run", "[cli][errors]") {
                                out.string();
   require_one_line_error(run_bert(pretrain + " --device cpu"), "--cuda-graphs needs --device cuda, found cpu");
   REQUIRE_FALSE(fs::exists(out));  // refused before anything was written
+}
+
+TEST_CASE("bert pretrain --dist-backend nccl where it cannot run", "[cli][errors]") {
+  const auto out = fs::temp_directory_path() / ("bert_cli_nccl_" + std::to_string(::getpid()));
+  const std::string pretrain = "pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") +
+                               " --tokenizer " + bert::test::data_path("hf-tiny") + " --model-config " +
+                               BERT_SOURCE_DIR + "/configs/bert-tiny.json --max-steps 2 --nproc 2 --out " +
+                               out.string();
+  // Refused by the launcher, before any worker starts or anything is written.
+  if (bert::dist::nccl_available())
+    require_one_line_error(run_bert(pretrain + " --dist-backend nccl --device cpu"),
+                           "--dist-backend nccl needs --device cuda");
+  else
+    require_one_line_error(run_bert(pretrain + " --dist-backend nccl --device cuda"),
+                           "--dist-backend nccl: this bert was built without c10d's NCCL backend");
+  REQUIRE_FALSE(fs::exists(out));
+  const auto unknown = run_bert(pretrain + " --dist-backend mpi");  // CLI11's own message
+  CHECK(unknown.status != 0);
+  CHECK(unknown.output.find("--dist-backend: mpi not in {auto,gloo,nccl}") != std::string::npos);
 }
 
 TEST_CASE("bert convert and info on a real checkpoint", "[cli]") {

@@ -1,12 +1,17 @@
 // Data-parallel training through the real binary: two worker processes on loopback (Gloo) against
 // one process with the same global batch, resuming a two-worker run, and a worker that dies or
-// hangs ending the job with an error instead of a hang.
+// hangs ending the job with an error instead of a hang. Also the backend choice, and a group of one
+// worker run in this process (every collective, on one machine): with Gloo here, with NCCL on a GPU
+// ([cuda], run by scripts/gpu_check.sh), where two workers also need two GPUs.
+#include "bert/dist/launcher.h"
 #include "bert/dist/process_group.h"
 #include "bert/io/safetensors.h"
+#include "bert/train/pretrain.h"
 #include "test/cli/cli_helpers.h"
 #include "test/test_helpers.h"
 
 #include <nlohmann/json.hpp>
+#include <torch/cuda.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,7 +88,86 @@ pid_t start_two_workers(const fs::path& dir, const std::string& extra) {
   return launcher;
 }
 
+// A real group of one worker on `backend` (its own rendezvous, collectives on `device`): the numbers
+// come back unchanged, and 3 pre-training steps through every collective of the training loop
+// (parameter broadcast, bucketed gradient all-reduce, loss sums, barriers) end where the same run
+// without a group ends.
+void require_group_of_one_trains_alone(bert::dist::Backend backend, const std::string& device) {
+  const auto dir = make_run_dir(std::string("alone_") + bert::dist::backend_name(backend));
+  bert::train::PretrainOptions o;
+  o.corpus = {bert::test::data_path("corpus/alice-in-wonderland.txt")};
+  o.tokenizer_dir = (dir / "tok").string();
+  o.model_config = (dir / "tiny-no-dropout.json").string();
+  o.cache_dir = (dir / "cache").string();
+  o.seq_len = 64, o.batch_size = 8, o.max_steps = 3, o.lr = 5e-4, o.warmup_steps = 1, o.schedule = "constant";
+  o.eval_fraction = 0, o.eval_every = 1000, o.save_every = 1000, o.log_every = 1, o.threads = 1;
+  o.device = device;
+  o.out_dir = (dir / "alone").string();
+  bert::train::run_pretraining(o);
+
+  bert::dist::WorkerEnvironment env;
+  env.master_port = bert::dist::free_port();
+  bert::dist::ProcessGroup group(env, std::chrono::seconds(60), 1 << 14, backend, torch::Device(device),
+                                 /*even_alone=*/true);
+  REQUIRE(group.active());
+  CHECK(group.sum({1.5, -2.0, 0.0}) == std::vector<double>{1.5, -2.0, 0.0});
+  group.barrier("the test's barrier");
+  o.out_dir = (dir / "group").string();
+  bert::train::run_pretraining(o, group);
+  // One worker's all-reduce is a copy: only the GPU's own run-to-run differences remain.
+  require_close_weights(dir / "alone" / "final", dir / "group" / "final", device == "cpu" ? 0.0 : 1e-5);
+  fs::remove_all(dir);
+}
+
 }  // namespace
+
+TEST_CASE("--dist-backend: Gloo on CPUs, NCCL on GPUs where built, one GPU per NCCL worker", "[dist]") {
+  using bert::dist::Backend;
+  using bert::dist::choose_backend;
+  CHECK(choose_backend("auto", "cpu", 2) == Backend::gloo);
+  CHECK(choose_backend("gloo", "cuda", 2) == Backend::gloo);
+  CHECK(choose_backend("auto", "cuda:0", 2) == Backend::gloo);  // two workers cannot share a GPU in NCCL
+  REQUIRE_THROWS_WITH(choose_backend("mpi", "cpu", 1), Catch::Contains("expected auto, gloo or nccl"));
+  if (bert::dist::nccl_available()) {
+    CHECK(choose_backend("auto", "cuda", 2) == Backend::nccl);
+    CHECK(choose_backend("nccl", "cuda:1", 1) == Backend::nccl);
+    REQUIRE_THROWS_WITH(choose_backend("nccl", "cpu", 2), Catch::Contains("needs --device cuda"));
+    REQUIRE_THROWS_WITH(choose_backend("nccl", "cuda:0", 2), Catch::Contains("a GPU per worker"));
+  } else {
+    CHECK(choose_backend("auto", "cuda", 2) == Backend::gloo);
+    REQUIRE_THROWS_WITH(choose_backend("nccl", "cuda", 2), Catch::Contains("built without c10d's NCCL backend"));
+  }
+}
+
+TEST_CASE("a Gloo group of one worker runs every collective and trains like no group", "[dist]") {
+  REQUIRE(bert::dist::distributed_available());
+  require_group_of_one_trains_alone(bert::dist::Backend::gloo, "cpu");
+}
+
+TEST_CASE("an NCCL group of one worker on the GPU trains like no group", "[.][cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  if (!bert::dist::nccl_available()) {
+    WARN("built without c10d's NCCL backend (no nccl.h at build time): nothing to test");
+    return;
+  }
+  require_group_of_one_trains_alone(bert::dist::Backend::nccl, "cuda:0");
+}
+
+TEST_CASE("two NCCL workers on two GPUs train like one process with the whole batch", "[.][cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  if (!bert::dist::nccl_available() || torch::cuda::device_count() < 2) {
+    WARN("needs c10d's NCCL backend and two GPUs; this machine has " << torch::cuda::device_count());
+    return;
+  }
+  const auto dir = make_run_dir("nccl");
+  const auto cmd = pretrain_command(dir) + " --max-steps 5 --device cuda";
+  require_ok(bert_cli(cmd + " --batch-size 8 --out " + (dir / "one").string()));
+  auto two = bert_cli(cmd + " --batch-size 4 --nproc 2 --dist-backend nccl --out " + (dir / "two").string());
+  require_ok(two);
+  CHECK(two.output.find("NCCL on cuda:0") != std::string::npos);
+  require_close_weights(dir / "one" / "final", dir / "two" / "final", 1e-4);
+  fs::remove_all(dir);
+}
 
 TEST_CASE("torchrun's variables are read and checked", "[dist]") {
   ::setenv("WORLD_SIZE", "2", 1);
