@@ -1,5 +1,6 @@
 #include "bert/dist/nccl_backend.h"
 
+#include "bert/dist/process_group.h"  // nccl_available()
 #include "bert/util/error.h"
 
 #if BERT_HAVE_NCCL
@@ -25,7 +26,7 @@ c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10
   auto options = c10d::ProcessGroupNCCL::Options::create();
   options->timeout = timeout;
   auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options);
-  // The barrier's device (otherwise guessed from the rank).
+  // This worker's GPU for whatever does not name one (PyTorch's init_process_group(device_id=)).
   group->setBoundDeviceId(device);
   return group;
 }

@@ -10,8 +10,6 @@
 
 namespace bert::dist {
 
-bool nccl_available();
-
 // An NCCL group of `size` workers with this one on `device` (made the current GPU). Its wait()
 // blocks and throws after `timeout`, so that a lost worker ends in our error message rather than
 // in the NCCL watchdog ending the process. Throws bert::Error in a build without NCCL.

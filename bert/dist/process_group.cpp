@@ -1,12 +1,10 @@
 #include "bert/dist/process_group.h"
 
+#include "bert/dist/nccl_backend.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
 
 #include <torch/torch.h>
-
-#include "bert/dist/nccl_backend.h"
-#include "bert/util/device.h"
 
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -121,7 +119,7 @@ c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10
 
 ProcessGroup::ProcessGroup(const WorkerEnvironment& env, std::chrono::milliseconds timeout, int64_t bucket_bytes,
                            Backend backend, torch::Device device, bool even_alone)
-    : env_(env), timeout_(timeout), bucket_bytes_(bucket_bytes), backend_(backend) {
+    : env_(env), timeout_(timeout), bucket_bytes_(bucket_bytes) {
   if (env.world_size == 1 && !even_alone) return;
   if (backend == Backend::gloo && !distributed_available())
     throw Error("WORLD_SIZE is " + std::to_string(env.world_size) +
@@ -214,7 +212,10 @@ std::vector<double> ProcessGroup::sum(const std::vector<double>& values) {
 
 void ProcessGroup::barrier(const std::string& what) {
   if (!active()) return;
-  collective(what.c_str(), [&] { impl_->group->barrier()->wait(); });
+  c10d::BarrierOptions options;
+  // NCCL's barrier is an all-reduce on a GPU: this worker's (it would otherwise guess).
+  if (impl_->device.is_cuda()) options.device_ids = {impl_->device.index()};
+  collective(what.c_str(), [&] { impl_->group->barrier(options)->wait(); });
 }
 
 namespace {

@@ -40,7 +40,8 @@ WorkerEnvironment worker_environment_from_env();
 
 // Whether this binary was built with c10d's Gloo backend (needs Gloo's headers at build time).
 bool distributed_available();
-// Whether it was built with c10d's NCCL backend (a CUDA LibTorch and NCCL's nccl.h at build time).
+// Whether it was built with c10d's NCCL backend (a CUDA LibTorch and NCCL's nccl.h at build time;
+// defined in nccl_backend.cpp).
 bool nccl_available();
 
 enum class Backend { gloo, nccl };
@@ -72,7 +73,6 @@ class ProcessGroup {
   bool is_main() const { return env_.rank == 0; }
   // Whether a group was formed (several workers, or even_alone): the collectives below run.
   bool active() const { return impl_ != nullptr; }
-  Backend backend() const { return backend_; }
 
   // Copies rank 0's values into every worker's tensors (in place).
   void broadcast_from_main(const std::vector<torch::Tensor>& tensors);
@@ -89,7 +89,6 @@ class ProcessGroup {
   WorkerEnvironment env_;
   std::chrono::milliseconds timeout_;
   int64_t bucket_bytes_;
-  Backend backend_;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -98,8 +97,8 @@ class ProcessGroup {
 // parameters first (backward produces their gradients first). Announce the backward pass that
 // completes a step (the last micro-step of an accumulation) with final_backward_next(): during it,
 // a hook on each parameter's gradient accumulator notes what is in, and every bucket whose
-// gradients are all in is all-reduced at once (on Gloo's threads, or NCCL's stream) while backward goes on with the
-// earlier layers. Buckets always go out in the same order on every worker (a later bucket waits
+// gradients are all in is all-reduced at once (on Gloo's threads, or NCCL's stream) while backward
+// goes on with the earlier layers. Buckets always go out in the same order on every worker (a later bucket waits
 // for an earlier one), as the collectives must match. finish() then sends what is left (a
 // parameter with no gradient counts as zeros, e.g. a worker that had no rows this step), waits
 // and writes the means into .grad. One process: everything is a no-op. Rank 0 logs how many

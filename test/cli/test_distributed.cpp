@@ -121,7 +121,8 @@ void require_group_of_one_trains_alone(bert::dist::Backend backend, const std::s
 
 }  // namespace
 
-TEST_CASE("the backend choice (--dist-backend): Gloo on CPUs, NCCL on GPUs where built, one GPU per NCCL worker", "[dist]") {
+TEST_CASE("the backend choice (--dist-backend): Gloo on CPUs, NCCL on GPUs where built, one GPU per NCCL worker",
+          "[dist]") {
   using bert::dist::Backend;
   using bert::dist::choose_backend;
   CHECK(choose_backend("auto", "cpu", 2) == Backend::gloo);
