@@ -51,33 +51,29 @@ PretrainingBatch collate(const std::vector<PretrainingExample>& examples, const 
   return b;
 }
 
-PretrainingBatch collate_and_mask(const std::vector<PretrainingExample>& examples, const CollateOptions& options,
-                                  const MaskingOptions& masking, std::mt19937_64& rng) {
-  PretrainingBatch b = collate(examples, options);
-  MaskedBatch m = mask_tokens(b.input_ids, b.batch_size, b.seq_len, masking, rng);
+namespace {
+
+PretrainingBatch with_masks(PretrainingBatch b, MaskedBatch m) {
   b.input_ids = std::move(m.input_ids);
   b.mlm_labels = std::move(m.labels);
   b.masked_positions = std::move(m.masked_positions);
   return b;
 }
 
-PretrainingBatch slice_rows(const PretrainingBatch& b, int64_t begin, int64_t end) {
-  if (begin < 0 || end > b.batch_size || begin > end)
-    throw Error("slice_rows: rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of a batch of " +
-                std::to_string(b.batch_size));
-  PretrainingBatch s;
-  s.batch_size = end - begin;
-  s.seq_len = b.seq_len;
-  const auto first = static_cast<std::ptrdiff_t>(begin * b.seq_len), last = static_cast<std::ptrdiff_t>(end * b.seq_len);
-  auto cut = [&](const std::vector<int64_t>& v) { return std::vector<int64_t>(v.begin() + first, v.begin() + last); };
-  s.input_ids = cut(b.input_ids);
-  s.token_type_ids = cut(b.token_type_ids);
-  s.attention_mask = cut(b.attention_mask);
-  s.mlm_labels = cut(b.mlm_labels);
-  for (int64_t p : b.masked_positions)
-    if (p >= first && p < last) s.masked_positions.push_back(p - first);
-  s.next_sentence_label.assign(b.next_sentence_label.begin() + begin, b.next_sentence_label.begin() + end);
-  return s;
+}  // namespace
+
+PretrainingBatch collate_and_mask(const std::vector<PretrainingExample>& examples, const CollateOptions& options,
+                                  const MaskingOptions& masking, std::mt19937_64& rng) {
+  PretrainingBatch b = collate(examples, options);
+  MaskedBatch m = mask_tokens(b.input_ids, b.batch_size, b.seq_len, masking, rng);
+  return with_masks(std::move(b), std::move(m));
+}
+
+PretrainingBatch collate_and_mask(const std::vector<PretrainingExample>& examples, const CollateOptions& options,
+                                  const MaskingOptions& masking, const std::vector<uint64_t>& example_seeds) {
+  PretrainingBatch b = collate(examples, options);
+  MaskedBatch m = mask_tokens(b.input_ids, b.batch_size, b.seq_len, masking, example_seeds);
+  return with_masks(std::move(b), std::move(m));
 }
 
 }  // namespace bert::data

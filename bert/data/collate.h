@@ -39,10 +39,9 @@ PretrainingBatch collate(const std::vector<PretrainingExample>& examples, const 
 // collate() then mask_tokens() on input_ids (options.pad_id should equal masking.pad_id).
 PretrainingBatch collate_and_mask(const std::vector<PretrainingExample>& examples, const CollateOptions& options,
                                   const MaskingOptions& masking, std::mt19937_64& rng);
-
-// Rows [begin, end) of a batch (one data-parallel worker's share), padding length unchanged;
-// masked_positions re-based to the slice. Throws bert::Error for a range outside the batch.
-PretrainingBatch slice_rows(const PretrainingBatch& batch, int64_t begin, int64_t end);
+// The same with a generator seeded per example (mask_tokens with row seeds).
+PretrainingBatch collate_and_mask(const std::vector<PretrainingExample>& examples, const CollateOptions& options,
+                                  const MaskingOptions& masking, const std::vector<uint64_t>& example_seeds);
 
 // The padded length: the longest example rounded up to a multiple, capped at max_length.
 int64_t padded_length(int64_t longest, int64_t pad_to_multiple_of, int64_t max_length);

@@ -103,10 +103,9 @@ std::vector<int64_t> checked_specials(const MaskingOptions& o) {
   return specials;
 }
 
-}  // namespace
-
-MaskedBatch mask_tokens(const std::vector<int64_t>& input_ids, int64_t rows, int64_t cols,
-                        const MaskingOptions& options, std::mt19937_64& rng) {
+// Both public forms: one generator for all rows, or (row_seeds set) re-seeded at each row.
+MaskedBatch mask_rows(const std::vector<int64_t>& input_ids, int64_t rows, int64_t cols, const MaskingOptions& options,
+                      std::mt19937_64& rng, const std::vector<uint64_t>* row_seeds) {
   if (rows < 0 || cols < 0 || static_cast<int64_t>(input_ids.size()) != rows * cols)
     throw Error("masking: input has " + std::to_string(input_ids.size()) + " ids, expected " + std::to_string(rows) +
                 " x " + std::to_string(cols));
@@ -122,6 +121,7 @@ MaskedBatch mask_tokens(const std::vector<int64_t>& input_ids, int64_t rows, int
 
   std::vector<bool> candidate(static_cast<size_t>(cols)), selected(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
+    if (row_seeds != nullptr) rng.seed((*row_seeds)[static_cast<size_t>(r)]);
     const int64_t* ids = input_ids.data() + r * cols;
     int64_t n_tokens = 0;
     for (int64_t i = 0; i < cols; ++i) {
@@ -165,6 +165,21 @@ MaskedBatch mask_tokens(const std::vector<int64_t>& input_ids, int64_t rows, int
     }
   }
   return out;
+}
+
+}  // namespace
+
+MaskedBatch mask_tokens(const std::vector<int64_t>& input_ids, int64_t rows, int64_t cols,
+                        const MaskingOptions& options, std::mt19937_64& rng) {
+  return mask_rows(input_ids, rows, cols, options, rng, nullptr);
+}
+
+MaskedBatch mask_tokens(const std::vector<int64_t>& input_ids, int64_t rows, int64_t cols,
+                        const MaskingOptions& options, const std::vector<uint64_t>& row_seeds) {
+  if (static_cast<int64_t>(row_seeds.size()) != rows)
+    throw Error("masking: " + std::to_string(row_seeds.size()) + " row seeds for " + std::to_string(rows) + " rows");
+  std::mt19937_64 rng;
+  return mask_rows(input_ids, rows, cols, options, rng, &row_seeds);
 }
 
 }  // namespace bert::data

@@ -53,6 +53,11 @@ struct MaskedBatch {
 // invalid options or an id outside [0, vocab_size).
 MaskedBatch mask_tokens(const std::vector<int64_t>& input_ids, int64_t rows, int64_t cols,
                         const MaskingOptions& options, std::mt19937_64& rng);
+// The same with a generator of its own for each row, seeded with row_seeds[r]: a row's masks then
+// depend on its seed alone, not on the rows before it, so data-parallel workers that each mask their
+// own rows get exactly what one process masking all of them gets.
+MaskedBatch mask_tokens(const std::vector<int64_t>& input_ids, int64_t rows, int64_t cols,
+                        const MaskingOptions& options, const std::vector<uint64_t>& row_seeds);
 
 namespace detail {
 

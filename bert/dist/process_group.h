@@ -7,10 +7,11 @@
 // them for N local workers. Without WORLD_SIZE (or with 1) the group is a single process and every
 // call below is a no-op, so the training loops have one code path.
 //
-// Every worker builds the same global batch (B x WORLD_SIZE rows, same seed) and trains on its own
-// rows of it; gradients are averaged across workers before clipping (GradientAverager, below: the
-// sums start while the backward pass still runs), so a step of N workers with batch B matches one
-// step of a single process with batch N x B. A worker that dies closes its
+// Every worker trains on its own B rows of a global batch of B x WORLD_SIZE (pre-training: it builds
+// only those, examples rank, rank + W, ... of each epoch; fine-tuning: its slice of each batch of
+// row numbers, shard_range below); gradients are averaged across workers before clipping
+// (GradientAverager, below: the sums start while the backward pass still runs), so a step of N
+// workers with batch B matches one step of a single process with batch N x B. A worker that dies closes its
 // connections and a worker that hangs stops answering: either way the others' next collective
 // fails (at once, or after --dist-timeout) with a bert::Error naming the rank and the operation.
 #pragma once

@@ -125,20 +125,21 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   return id;
 }
 
-// How much one worker's mean losses count: its share of the global batch's predictions times the
-// number of workers, so that the mean over workers of (weight x local mean) is the global batch's
-// mean, exactly what one process training on the whole batch computes.
+// How much one worker's mean losses count: its share of all workers' predictions times the number
+// of workers, so that the mean over workers of (weight x local mean) is the whole batch's mean,
+// exactly what one process training on all the rows computes. The counts come from one small
+// all-reduce (every worker calls this at the same point of each micro-step).
 struct ShareWeights {
   double mlm = 1, nsp = 1;
 };
-ShareWeights share_weights(const data::PretrainingBatch& global, const data::PretrainingBatch& mine, int world) {
-  auto nsp_labelled = [](const data::PretrainingBatch& b) {
-    return static_cast<double>(std::count_if(b.next_sentence_label.begin(), b.next_sentence_label.end(),
-                                             [](int64_t l) { return l >= 0; }));
-  };
+ShareWeights share_weights(dist::ProcessGroup& group, const data::PretrainingBatch& mine) {
+  const auto masked = static_cast<double>(mine.masked_positions.size());
+  const auto nsp_labelled = static_cast<double>(std::count_if(
+      mine.next_sentence_label.begin(), mine.next_sentence_label.end(), [](int64_t l) { return l >= 0; }));
+  const auto all = group.sum({masked, nsp_labelled});
+  const double world = group.world_size();
   auto share = [world](double part, double whole) { return whole > 0 ? world * part / whole : 0.0; };
-  return {share(static_cast<double>(mine.masked_positions.size()), static_cast<double>(global.masked_positions.size())),
-          share(nsp_labelled(mine), nsp_labelled(global))};
+  return {share(masked, all[0]), share(nsp_labelled, all[1])};
 }
 
 }  // namespace
@@ -230,18 +231,20 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   log::info("[data] {} training documents, {} held-out documents", train_view.num_documents, eval_view.num_documents);
 
   auto source = pretraining_batch_options(o, *tokenizer);
+  // Each worker builds only its own examples: global examples rank, rank + W, ... of each epoch.
+  source.examples.rank = group.rank();
+  source.examples.world_size = world;
   std::vector<data::PretrainingBatch> eval_batches;
   if (main_rank && eval_view.num_documents > 0) {
     auto eval_source = source;
     eval_source.seed = o.seed + 1;  // fixed masks: every evaluation of the run sees the same batches
+    eval_source.examples.rank = 0, eval_source.examples.world_size = 1;  // rank 0 evaluates them all
     eval_batches = PretrainingBatchSource::fixed_batches(eval_view, eval_source, static_cast<size_t>(o.eval_batches));
   }
 
   data::StreamPosition position;
   if (state.data.contains("epoch")) position = {state.data["epoch"].get<uint64_t>(), state.data["index"].get<uint64_t>()};
-  const std::string mask_rng = state.extra.value("mask_rng", std::string());
-  source.batch_size *= world;  // every worker builds the global batch and trains on its rows
-  PretrainingBatchSource batches(train_view, source, position, mask_rng);
+  PretrainingBatchSource batches(train_view, source, position);
 
   std::optional<MetricsLog> metrics;  // rank 0 writes the run directory
   if (main_rank) metrics.emplace(o.out_dir);
@@ -259,7 +262,6 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
 
   auto save = [&](const BatchWithState& last) {
     state.data = {{"epoch", last.position_after.epoch}, {"index", last.position_after.index}};
-    state.extra["mask_rng"] = last.mask_rng_after;
     state.extra["skipped_steps"] = non_finite.skipped_total();
     state.extra.update(scaler.state());
     auto dir = checkpoints.save(state, config, *model, *optimizer, o.tokenizer_dir);
@@ -303,31 +305,26 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
       last_batch = batches.next();
       have_batch = true;
       timing.mark("data wait");
-      const data::PretrainingBatch& global = last_batch.batch;
-      data::PretrainingBatch rows;  // this worker's share when there are several
-      if (group.active()) {
-        auto [begin, end] = dist::shard_range(global.batch_size, group.rank(), world);
-        rows = data::slice_rows(global, begin, end);
-      }
+      const data::PretrainingBatch& batch = last_batch.batch;  // this worker's rows
+      tokens += real_tokens(batch);
       PretrainingLosses l;
-      if (graphed && graphed->fits(global)) {
-        tokens += real_tokens(global);
+      if (graphed && graphed->fits(batch)) {
         const bool was_captured = graphed->captured();
-        l = graphed->forward_backward(global);
+        l = graphed->forward_backward(batch);
         if (!was_captured && graphed->captured())
           log::info("[pretrain] CUDA graph captured at step {}; later steps replay it", state.step + 1);
         timing.mark(graphed->captured() ? "forward + backward: graph replay" : "forward + backward: before capture",
                     true);
       } else {
         if (graphed) ++eager_fallbacks;
-        auto t = to_tensors(group.active() ? rows : global, device);
-        tokens += group.active() ? real_tokens(global) : t.real_tokens;
+        // Before the forward pass, so that a GPU need not finish it before the counts are in.
+        const ShareWeights w = group.active() ? share_weights(group, batch) : ShareWeights{};
+        auto t = to_tensors(batch, device);
         timing.mark("copy to device", true);
         l = pretraining_losses(model, t, o.nsp, precision, device);
         timing.mark("forward + loss: host");
         timing.mark("forward + loss: device", true);
         if (group.active()) {
-          auto w = share_weights(global, rows, world);
           l.mlm = l.mlm * w.mlm;
           if (o.nsp) l.nsp = l.nsp * w.nsp;
           l.total = o.nsp ? l.mlm + l.nsp : l.mlm;
@@ -342,8 +339,10 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
       if (o.nsp) nsp_sum += l.nsp.item<double>();
     }
     averager.finish();
-    const auto sums = group.sum({loss_sum, mlm_sum, nsp_sum, g_stop_requested ? 1.0 : 0.0});
+    const auto sums =
+        group.sum({loss_sum, mlm_sum, nsp_sum, g_stop_requested ? 1.0 : 0.0, static_cast<double>(tokens)});
     stop = sums[3] > 0;
+    tokens = static_cast<int64_t>(sums[4]);  // all workers' tokens, for the throughput
     const double per_step = static_cast<double>(o.grad_accum) * world;
     const double loss = sums[0] / per_step, mlm = sums[1] / per_step, nsp = sums[2] / per_step;
     const bool finite = scaler.unscale(model->parameters());

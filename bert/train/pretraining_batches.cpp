@@ -2,28 +2,32 @@
 
 #include "bert/util/error.h"
 
-#include <sstream>
-
 namespace bert::train {
 
 namespace {
 
-std::string rng_to_string(const std::mt19937_64& rng) {
-  std::ostringstream out;
-  out << rng;
-  return out.str();
-}
+// Mixed into the run's seed so that masking draws apart from the example stream's own draws.
+constexpr uint64_t kMaskSalt = 0x6d61736bULL;  // "mask"
+constexpr uint64_t kEvalSalt = 0x6576616cULL;  // "eval"
 
-// Takes up to batch_size examples, moving on to the next epoch when one ends.
+// Takes up to batch_size examples, moving on to the next epoch when one ends. `seeds` gets each
+// example's masking seed: a function of `mask_seed`, the epoch and the example's index in the epoch
+// (the same whichever worker takes it, and wherever the run was resumed).
 std::vector<data::PretrainingExample> take_examples(data::PretrainingExampleStream& stream, int64_t batch_size,
-                                                    bool allow_next_epoch) {
+                                                    bool allow_next_epoch, uint64_t mask_seed,
+                                                    std::vector<uint64_t>& seeds) {
   std::vector<data::PretrainingExample> examples;
   examples.reserve(static_cast<size_t>(batch_size));
+  seeds.clear();
+  const auto world = static_cast<uint64_t>(stream.options().world_size);
+  const auto rank = static_cast<uint64_t>(stream.options().rank);
   data::PretrainingExample example;
   int empty_epochs = 0;
   while (static_cast<int64_t>(examples.size()) < batch_size) {
+    const auto at = stream.position();  // this worker's examples so far; it takes global index rank + W x that
     if (stream.next(example)) {
       examples.push_back(std::move(example));
+      seeds.push_back(data::detail::mix_seed(mask_seed, at.epoch, at.index * world + rank));
       empty_epochs = 0;
       continue;
     }
@@ -38,14 +42,9 @@ std::vector<data::PretrainingExample> take_examples(data::PretrainingExampleStre
 }  // namespace
 
 PretrainingBatchSource::PretrainingBatchSource(const data::TokenizedCorpusView& corpus, BatchSourceOptions options,
-                                               data::StreamPosition position, const std::string& mask_rng_state)
-    : options_(std::move(options)), stream_(corpus, options_.examples, options_.seed), mask_rng_(options_.seed ^ 0x6d61736bULL) {
+                                               data::StreamPosition position)
+    : options_(std::move(options)), stream_(corpus, options_.examples, options_.seed) {
   stream_.seek(position);
-  if (!mask_rng_state.empty()) {
-    std::istringstream in(mask_rng_state);
-    in >> mask_rng_;
-    if (!in) throw Error("checkpoint: the saved masking generator state is unreadable");
-  }
   worker_ = std::thread([this] { produce(); });
 }
 
@@ -60,10 +59,11 @@ PretrainingBatchSource::~PretrainingBatchSource() {
 
 BatchWithState PretrainingBatchSource::build_one() {
   BatchWithState out;
-  auto examples = take_examples(stream_, options_.batch_size, /*allow_next_epoch=*/true);
-  out.batch = data::collate_and_mask(examples, options_.collate, options_.masking, mask_rng_);
+  std::vector<uint64_t> seeds;
+  auto examples =
+      take_examples(stream_, options_.batch_size, /*allow_next_epoch=*/true, options_.seed ^ kMaskSalt, seeds);
+  out.batch = data::collate_and_mask(examples, options_.collate, options_.masking, seeds);
   out.position_after = stream_.position();
-  out.mask_rng_after = rng_to_string(mask_rng_);
   return out;
 }
 
@@ -104,11 +104,12 @@ void PretrainingBatchSource::for_each_fixed_batch(const data::TokenizedCorpusVie
                                                   const BatchSourceOptions& options, size_t max_batches,
                                                   const std::function<void(const data::PretrainingBatch&)>& visit) {
   data::PretrainingExampleStream stream(corpus, options.examples, options.seed);
-  std::mt19937_64 rng(options.seed ^ 0x6576616cULL);
+  std::vector<uint64_t> seeds;
   for (size_t n = 0; n < max_batches; ++n) {
-    auto examples = take_examples(stream, options.batch_size, /*allow_next_epoch=*/false);
+    auto examples =
+        take_examples(stream, options.batch_size, /*allow_next_epoch=*/false, options.seed ^ kEvalSalt, seeds);
     if (examples.empty()) break;
-    visit(data::collate_and_mask(examples, options.collate, options.masking, rng));
+    visit(data::collate_and_mask(examples, options.collate, options.masking, seeds));
   }
 }
 

@@ -1,7 +1,11 @@
 // The pre-training input pipeline: examples (NSP pairs or packed sentences) → masked, padded
 // batches, built on a background thread so that tokenizing, pairing, masking and collation
-// overlap the model's forward/backward. Each batch carries the stream position and masking RNG
-// state *after* it, so a checkpoint taken after consuming batch k resumes exactly at batch k+1.
+// overlap the model's forward/backward. Each example is masked with a seed of its own (the run's
+// seed, the epoch, its index in the epoch), so its masks do not depend on the batch it lands in:
+// a data-parallel worker builds just its own examples (ExampleOptions::rank/world_size) and N
+// workers see the rows and masks of one process with the whole batch. Each batch carries the
+// stream position *after* it, so a checkpoint taken after consuming batch k resumes exactly at
+// batch k+1.
 #pragma once
 
 #include "bert/data/collate.h"
@@ -12,7 +16,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 
@@ -21,7 +24,6 @@ namespace bert::train {
 struct BatchWithState {
   data::PretrainingBatch batch;
   data::StreamPosition position_after;  // where the stream stands once this batch is consumed
-  std::string mask_rng_after;           // masking generator state (std::mt19937_64 text form)
 };
 
 struct BatchSourceOptions {
@@ -35,10 +37,9 @@ struct BatchSourceOptions {
 
 class PretrainingBatchSource {
  public:
-  // Starts at `position` with the masking generator in `mask_rng_state` (empty: seeded from
-  // options.seed). The corpus view must outlive the source.
+  // Starts at `position`. The corpus view must outlive the source.
   PretrainingBatchSource(const data::TokenizedCorpusView& corpus, BatchSourceOptions options,
-                         data::StreamPosition position, const std::string& mask_rng_state);
+                         data::StreamPosition position);
   ~PretrainingBatchSource();
   PretrainingBatchSource(const PretrainingBatchSource&) = delete;
   PretrainingBatchSource& operator=(const PretrainingBatchSource&) = delete;
@@ -60,7 +61,6 @@ class PretrainingBatchSource {
 
   BatchSourceOptions options_;
   data::PretrainingExampleStream stream_;
-  std::mt19937_64 mask_rng_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<BatchWithState> queue_;

@@ -337,3 +337,45 @@ TEST_CASE("collate_and_mask masks the padded batch without touching padding", "[
   REQUIRE(b.masked_positions.size() == predicted);
   REQUIRE(predicted >= 32);
 }
+
+TEST_CASE("masking with a seed per row: a row's masks depend on its seed alone", "[data][collate]") {
+  std::vector<PretrainingExample> examples;
+  std::mt19937_64 g(9);
+  for (int i = 0; i < 6; ++i) {
+    PretrainingExample e;
+    const size_t len = 8 + g() % 60;
+    e.tokens.push_back(kCls);
+    for (size_t j = 0; j < len; ++j) e.tokens.push_back(static_cast<uint32_t>(kFirstWord + g() % 900));
+    e.tokens.push_back(kSep);
+    e.segment_ids.assign(e.tokens.size(), 0);
+    e.next_sentence_label = -1;
+    examples.push_back(e);
+  }
+  const std::vector<uint64_t> seeds = {11, 12, 13, 14, 15, 16};
+  for (int64_t max_predictions : {int64_t{20}, int64_t{0}}) {  // Google's counted selection and HF's coins
+    INFO("max_predictions " << max_predictions);
+    const auto all = collate_and_mask(examples, CollateOptions{}, options(max_predictions), seeds);
+    REQUIRE(all.masked_positions.size() >= 6);
+    for (size_t r = 0; r < examples.size(); ++r) {
+      // Alone, in a batch padded to its own length, the row is masked exactly as among the others.
+      const auto one = collate_and_mask({examples[r]}, CollateOptions{}, options(max_predictions), {seeds[r]});
+      const auto row = static_cast<std::ptrdiff_t>(r * static_cast<size_t>(all.seq_len));
+      const auto n = static_cast<std::ptrdiff_t>(examples[r].tokens.size());
+      CHECK(std::vector<int64_t>(all.input_ids.begin() + row, all.input_ids.begin() + row + n) ==
+            std::vector<int64_t>(one.input_ids.begin(), one.input_ids.begin() + n));
+      CHECK(std::vector<int64_t>(all.mlm_labels.begin() + row, all.mlm_labels.begin() + row + n) ==
+            std::vector<int64_t>(one.mlm_labels.begin(), one.mlm_labels.begin() + n));
+    }
+    // Another seed for one row changes that row only.
+    auto other = seeds;
+    other[2] = 99;
+    const auto changed = collate_and_mask(examples, CollateOptions{}, options(max_predictions), other);
+    const auto cols = static_cast<std::ptrdiff_t>(all.seq_len);
+    CHECK(std::vector<int64_t>(changed.mlm_labels.begin() + 2 * cols, changed.mlm_labels.begin() + 3 * cols) !=
+          std::vector<int64_t>(all.mlm_labels.begin() + 2 * cols, all.mlm_labels.begin() + 3 * cols));
+    CHECK(std::vector<int64_t>(changed.mlm_labels.begin() + 3 * cols, changed.mlm_labels.end()) ==
+          std::vector<int64_t>(all.mlm_labels.begin() + 3 * cols, all.mlm_labels.end()));
+  }
+  REQUIRE_THROWS_AS(mask_tokens(std::vector<int64_t>(10, kFirstWord), 2, 5, options(20), std::vector<uint64_t>{1}),
+                    bert::Error);
+}
