@@ -1,10 +1,12 @@
-// How fast one thread builds pre-training batches (pairing/packing, masking, collation: what the
-// background data thread of `bert pretrain` does), by global batch size. In a multi-process run
-// every worker builds the whole global batch (workers x --batch-size rows) and trains on its own
-// rows, so this is the per-worker data cost of a step at that many workers. Best of --repeat.
+// The data cost of a pre-training step per data-parallel worker: how long one thread takes to build
+// one worker's batch (pairing/packing, masking, collation: what the background data thread of
+// `bert pretrain` does) at several worker counts. Each worker builds only its own --batch-size rows
+// (global examples rank, rank + W, ...); the reference column is what building the whole global
+// batch (workers x --batch-size rows) costs, which every worker did before it built just its own.
+// Best of --repeat passes.
 //
 //   cmake --build build --target pipeline_bench
-//   build/pipeline_bench --corpus ../shared/data/corpus/gutenberg --tokenizer DIR [--rows "256 1024 2048"]
+//   build/pipeline_bench --corpus ../shared/data/corpus/gutenberg --tokenizer DIR [--workers "1 8 64"]
 #include "bert/data/token_cache.h"
 #include "bert/tokenizer/load.h"
 #include "bert/train/pretrain.h"
@@ -19,39 +21,55 @@
 #include <filesystem>
 #include <limits>
 
+namespace {
+
+// Seconds one thread takes per batch of `rows` rows for worker 0 of `world` (best of `repeat`).
+double seconds_per_batch(const bert::data::TokenizedCorpusView& corpus, bert::train::BatchSourceOptions options,
+                         int64_t rows, int world, int repeat) {
+  options.batch_size = rows;
+  options.examples.rank = 0;
+  options.examples.world_size = world;
+  options.prefetch = 1;  // build on demand, so next() measures the building
+  bert::train::PretrainingBatchSource source(corpus, options, bert::data::StreamPosition{});
+  source.next();  // the epoch's set-up (with several workers, a counting pass) is not per step
+  const int per_pass = static_cast<int>(std::max<int64_t>(4, 8192 / rows));
+  double best = std::numeric_limits<double>::max();
+  for (int r = 0; r < repeat; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < per_pass; ++i) source.next();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / per_pass);
+  }
+  return best;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace bert;
   train::PretrainOptions o;
-  std::vector<int64_t> rows = {256, 1024, 2048};
+  o.batch_size = 32;
+  std::vector<int> workers = {1, 8, 64};
   int repeat = 3;
   std::string cache_dir = (std::filesystem::temp_directory_path() / "bert_pipeline_bench_cache").string();
-  CLI::App app("pre-training batches per second on one thread");
+  CLI::App app("pre-training batch building per data-parallel worker, one thread");
   app.add_option("--corpus", o.corpus, "text files or directories")->required();
   app.add_option("--tokenizer", o.tokenizer_dir, "vocab.txt or spm.model directory")->required();
   app.add_option("--seq-len", o.seq_len, "sequence length (default 128)");
-  app.add_option("--rows", rows, "global batch sizes to time (default 256 1024 2048)");
-  app.add_option("--repeat", repeat, "timed passes per size; the best is shown (default 3)");
+  app.add_option("--batch-size", o.batch_size, "rows per worker (default 32)");
+  app.add_option("--workers", workers, "worker counts to time (default 1 8 64)");
+  app.add_option("--repeat", repeat, "timed passes per case; the best is shown (default 3)");
   app.add_option("--cache-dir", cache_dir, "token cache (built on the first run)");
   CLI11_PARSE(app, argc, argv);
 
   auto tokenizer = tokenizer::load_tokenizer(o.tokenizer_dir);
   auto cache = data::TokenCache::open(train::corpus_cache_options(o, o.corpus, cache_dir), tokenizer.get());
-  std::printf("| global batch (rows x %ld) | ms per batch | rows/s | workers of 32 rows |\n|---|---|---|---|\n",
+  const auto options = train::pretraining_batch_options(o, *tokenizer);
+  std::printf("| workers | own rows (x %ld tokens): ms per batch | whole global batch: ms | ratio |\n"
+              "|---|---|---|---|\n",
               static_cast<long>(o.seq_len));
-  for (int64_t batch : rows) {
-    auto options = train::pretraining_batch_options(o, *tokenizer);
-    options.batch_size = batch;
-    options.prefetch = 1;  // build on demand, so next() measures the building
-    train::PretrainingBatchSource source(cache.view(), options, data::StreamPosition{}, "");
-    source.next();
-    const int per_pass = static_cast<int>(std::max<int64_t>(4, 8192 / batch));
-    double best = std::numeric_limits<double>::max();
-    for (int r = 0; r < repeat; ++r) {
-      const auto start = std::chrono::steady_clock::now();
-      for (int i = 0; i < per_pass; ++i) source.next();
-      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / per_pass);
-    }
-    std::printf("| %ld | %.2f | %.0f | %ld |\n", static_cast<long>(batch), 1000 * best, batch / best,
-                static_cast<long>(batch / 32));
+  for (int world : workers) {
+    const double own = seconds_per_batch(cache.view(), options, o.batch_size, world, repeat);
+    const double whole = seconds_per_batch(cache.view(), options, o.batch_size * world, 1, repeat);
+    std::printf("| %d | %.3f | %.3f | %.1fx |\n", world, 1000 * own, 1000 * whole, whole / own);
   }
 }

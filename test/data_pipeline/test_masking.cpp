@@ -74,7 +74,14 @@ TEST_CASE("Hugging Face mode: each token with probability p, 80/10/10", "[data][
   const int64_t rows = 2000, cols = 128;
   const auto in = random_batch(rows, cols, 1);
   std::mt19937_64 rng(123);
-  const auto m = mask_tokens(in, rows, cols, options(0), rng);
+  // One generator for the batch, or one per row seeded 0, 1, 2, ... (as the pre-training batches
+  // are, with well-mixed seeds; consecutive ones are the harder case for the statistics).
+  std::vector<uint64_t> row_seeds(static_cast<size_t>(rows));
+  for (size_t r = 0; r < row_seeds.size(); ++r) row_seeds[r] = r;
+  const bool per_row = GENERATE(false, true);
+  INFO((per_row ? "a generator per row" : "one generator"));
+  const auto m =
+      per_row ? mask_tokens(in, rows, cols, options(0), row_seeds) : mask_tokens(in, rows, cols, options(0), rng);
   check_invariants(in, m);
 
   size_t candidates = 0, selected = 0, masked = 0, random = 0, kept = 0;
@@ -106,7 +113,12 @@ TEST_CASE("Google mode: exactly min(cap, max(1, round(n p))) per sequence", "[da
   for (int64_t cap : {20, 7}) {
     INFO("max_predictions " << cap);
     std::mt19937_64 rng(9);
-    const auto m = mask_tokens(in, rows, cols, options(cap), rng);
+    std::vector<uint64_t> row_seeds(static_cast<size_t>(rows));
+    for (size_t r = 0; r < row_seeds.size(); ++r) row_seeds[r] = 1000 + r;
+    const bool per_row = GENERATE(false, true);
+    INFO((per_row ? "a generator per row" : "one generator"));
+    const auto m =
+        per_row ? mask_tokens(in, rows, cols, options(cap), row_seeds) : mask_tokens(in, rows, cols, options(cap), rng);
     check_invariants(in, m);
     size_t masked = 0, total = 0;
     for (int64_t r = 0; r < rows; ++r) {
