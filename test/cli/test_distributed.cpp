@@ -211,7 +211,7 @@ TEST_CASE("two workers with batch B train like one process with batch 2B", "[cli
     REQUIRE(std::regex_search(two.output, m, std::regex(R"((\d+) of (\d+) gradient buckets were sent while backward)")));
     CHECK(std::stoi(m[2]) > 2 * 5);        // more than two buckets a step
     CHECK(std::stoi(m[1]) == std::stoi(m[2]));  // every parameter gets a gradient: all went out early
-    // Measured: max |diff| 8e-8 (float sums taken in another order).
+    // Measured: max |diff| 9.5e-8 (float sums taken in another order).
     require_close_weights(dir / "one" / "final", dir / "two" / "final", 1e-5);
     REQUIRE_FALSE(fs::exists(dir / "two" / "final.tmp"));
   }
@@ -243,7 +243,7 @@ TEST_CASE("a two-worker run stopped and started again continues where it stopped
   auto again = bert_cli(cmd + " --max-steps 8 --out " + (dir / "resumed").string());
   require_ok(again);
   CHECK(again.output.find("resumed from") != std::string::npos);
-  // Every worker loaded the same checkpoint (weights, optimizer, data position, masking RNG).
+  // Every worker loaded the same checkpoint (weights, optimizer, data position; the masks follow from it).
   require_close_weights(dir / "straight" / "final", dir / "resumed" / "final", 0.0);
   // Another number of workers would change the global batch: refused, naming the setting.
   auto one = bert_cli(pretrain_command(dir) + " --batch-size 4 --max-steps 10 --out " + (dir / "resumed").string());
