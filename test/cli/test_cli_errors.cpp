@@ -82,22 +82,27 @@ TEST_CASE("bert convert rejects a wrong-shape tensor", "[cli][errors]") {
   fs::remove_all(dir);
 }
 
+namespace {
+
+// A short pre-training command on the fixture's tokenizer, writing to `out`.
+std::string tiny_pretrain_command(const fs::path& out) {
+  return "pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") + " --tokenizer " +
+         bert::test::data_path("hf-tiny") + " --model-config " + BERT_SOURCE_DIR +
+         "/configs/bert-tiny.json --max-steps 2 --out " + out.string();
+}
+
+}  // namespace
+
 TEST_CASE("bert pretrain --cuda-graphs where it cannot run", "[cli][errors]") {
   const auto out = fs::temp_directory_path() / ("bert_cli_graphs_" + std::to_string(::getpid()));
-  const std::string pretrain = "pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") +
-                               " --tokenizer " + bert::test::data_path("hf-tiny") + " --model-config " +
-                               BERT_SOURCE_DIR + "/configs/bert-tiny.json --max-steps 2 --cuda-graphs --out " +
-                               out.string();
-  require_one_line_error(run_bert(pretrain + " --device cpu"), "--cuda-graphs needs --device cuda, found cpu");
+  require_one_line_error(run_bert(tiny_pretrain_command(out) + " --cuda-graphs --device cpu"),
+                         "--cuda-graphs needs --device cuda, found cpu");
   REQUIRE_FALSE(fs::exists(out));  // refused before anything was written
 }
 
 TEST_CASE("bert pretrain --dist-backend nccl where it cannot run", "[cli][errors]") {
   const auto out = fs::temp_directory_path() / ("bert_cli_nccl_" + std::to_string(::getpid()));
-  const std::string pretrain = "pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") +
-                               " --tokenizer " + bert::test::data_path("hf-tiny") + " --model-config " +
-                               BERT_SOURCE_DIR + "/configs/bert-tiny.json --max-steps 2 --nproc 2 --out " +
-                               out.string();
+  const std::string pretrain = tiny_pretrain_command(out) + " --nproc 2";
   // Refused by the launcher, before any worker starts or anything is written.
   if (bert::dist::nccl_available())
     require_one_line_error(run_bert(pretrain + " --dist-backend nccl --device cpu"),

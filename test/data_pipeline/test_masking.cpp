@@ -316,12 +316,15 @@ TEST_CASE("collate pads to the longest example and builds the model's arrays", "
   CHECK(padded_length(5, 1, 0) == 5);
 }
 
-TEST_CASE("collate_and_mask masks the padded batch without touching padding", "[data][collate]") {
+namespace {
+
+// `n` single-segment examples of 10 to max_len + 9 tokens ([CLS] words [SEP]), no NSP label.
+std::vector<PretrainingExample> random_examples(int n, uint64_t seed, size_t max_len) {
   std::vector<PretrainingExample> examples;
-  std::mt19937_64 g(3);
-  for (int i = 0; i < 32; ++i) {
+  std::mt19937_64 g(seed);
+  for (int i = 0; i < n; ++i) {
     PretrainingExample e;
-    const size_t len = 8 + g() % 100;
+    const size_t len = 8 + g() % max_len;
     e.tokens.push_back(kCls);
     for (size_t j = 0; j < len; ++j) e.tokens.push_back(static_cast<uint32_t>(kFirstWord + g() % 900));
     e.tokens.push_back(kSep);
@@ -329,6 +332,13 @@ TEST_CASE("collate_and_mask masks the padded batch without touching padding", "[
     e.next_sentence_label = -1;
     examples.push_back(e);
   }
+  return examples;
+}
+
+}  // namespace
+
+TEST_CASE("collate_and_mask masks the padded batch without touching padding", "[data][collate]") {
+  const auto examples = random_examples(32, 3, 100);
   CollateOptions co;
   co.pad_to_multiple_of = 8;
   std::mt19937_64 rng(5);
@@ -351,18 +361,7 @@ TEST_CASE("collate_and_mask masks the padded batch without touching padding", "[
 }
 
 TEST_CASE("masking with a seed per row: a row's masks depend on its seed alone", "[data][collate]") {
-  std::vector<PretrainingExample> examples;
-  std::mt19937_64 g(9);
-  for (int i = 0; i < 6; ++i) {
-    PretrainingExample e;
-    const size_t len = 8 + g() % 60;
-    e.tokens.push_back(kCls);
-    for (size_t j = 0; j < len; ++j) e.tokens.push_back(static_cast<uint32_t>(kFirstWord + g() % 900));
-    e.tokens.push_back(kSep);
-    e.segment_ids.assign(e.tokens.size(), 0);
-    e.next_sentence_label = -1;
-    examples.push_back(e);
-  }
+  const auto examples = random_examples(6, 9, 60);
   const std::vector<uint64_t> seeds = {11, 12, 13, 14, 15, 16};
   for (int64_t max_predictions : {int64_t{20}, int64_t{0}}) {  // Google's counted selection and HF's coins
     INFO("max_predictions " << max_predictions);
