@@ -244,6 +244,15 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
 
   data::StreamPosition position;
   if (state.data.contains("epoch")) position = {state.data["epoch"].get<uint64_t>(), state.data["index"].get<uint64_t>()};
+  if (state.extra.contains("mask_rng")) {
+    // Written by a build whose workers all built the global batch from one stream and masked it with
+    // one generator (its state was kept here): the position counted every worker's examples.
+    position.index /= static_cast<uint64_t>(world);
+    state.extra.erase("mask_rng");
+    if (main_rank)
+      log::warn("[checkpoint] written by an earlier bert that masked from one generator: continuing at the same "
+                "data position, with masks drawn per example from here on");
+  }
   PretrainingBatchSource batches(train_view, source, position);
 
   std::optional<MetricsLog> metrics;  // rank 0 writes the run directory

@@ -240,11 +240,23 @@ TEST_CASE("a two-worker run stopped and started again continues where it stopped
   const auto cmd = pretrain_command(dir) + " --batch-size 4 --nproc 2";
   require_ok(bert_cli(cmd + " --max-steps 8 --out " + (dir / "straight").string()));
   require_ok(bert_cli(cmd + " --max-steps 4 --out " + (dir / "resumed").string()));
+  fs::copy(dir / "resumed", dir / "old", fs::copy_options::recursive);  // for the earlier format, below
   auto again = bert_cli(cmd + " --max-steps 8 --out " + (dir / "resumed").string());
   require_ok(again);
   CHECK(again.output.find("resumed from") != std::string::npos);
   // Every worker loaded the same checkpoint (weights, optimizer, data position; the masks follow from it).
   require_close_weights(dir / "straight" / "final", dir / "resumed" / "final", 0.0);
+  // A checkpoint in the earlier format (the data position counted both workers' examples, the
+  // masking generator kept) resumes at the same place: its masks now follow from that place too.
+  const auto state_file = dir / "old" / "checkpoints" / "step-00000004" / "trainer_state.json";
+  auto state = nlohmann::json::parse(std::ifstream(state_file));
+  state["data"]["index"] = 2 * state["data"]["index"].get<int64_t>();
+  state["extra"]["mask_rng"] = "5489";
+  std::ofstream(state_file) << state.dump();
+  auto old = bert_cli(cmd + " --max-steps 8 --out " + (dir / "old").string());
+  require_ok(old);
+  CHECK(old.output.find("written by an earlier bert") != std::string::npos);
+  require_close_weights(dir / "straight" / "final", dir / "old" / "final", 0.0);
   // Another number of workers would change the global batch: refused, naming the setting.
   auto one = bert_cli(pretrain_command(dir) + " --batch-size 4 --max-steps 10 --out " + (dir / "resumed").string());
   INFO(one.output);
