@@ -37,7 +37,7 @@ bool nccl_available() { return false; }
 
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>&, int, int,
                                                     std::chrono::milliseconds, torch::Device) {
-  throw Error("this bert was built without c10d's NCCL backend (it needs a CUDA LibTorch and nccl.h at build time)");
+  throw Error("built without c10d's NCCL backend");  // choose_backend() says so first, with the remedy
 }
 
 #endif
