@@ -5,7 +5,8 @@
 // `encoder.layer.3.attention.self.query.bias`, ...) and checkpoints need no renaming table.
 // Each module follows LibTorch's Impl + TORCH_MODULE idiom; the options of the whole tree are
 // one BertConfig. Attention goes through scaled_dot_product_attention (fused kernels) unless
-// the caller asks for the attention probabilities, which only the explicit path can return.
+// the caller asks for the attention probabilities, which only the explicit path can return, or
+// trains on the CPU, where the explicit path is the faster one.
 #pragma once
 
 #include "bert/model/config.h"
@@ -13,7 +14,6 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
@@ -47,7 +47,7 @@ class BertEmbeddingsImpl : public torch::nn::Module {
   Embedding position_embeddings = nullptr;
   Embedding token_type_embeddings = nullptr;
   torch::nn::LayerNorm LayerNorm = nullptr;  // NOLINT: HF's key name
-  torch::nn::Dropout dropout = nullptr;
+  Dropout dropout = nullptr;
 };
 TORCH_MODULE(BertEmbeddings);
 
@@ -60,7 +60,7 @@ class BertSelfAttentionImpl : public torch::nn::Module {
                                                   bool need_probs);
 
   Linear query = nullptr, key = nullptr, value = nullptr;
-  torch::nn::Dropout dropout = nullptr;
+  Dropout dropout = nullptr;
 
  private:
   int64_t num_heads_, head_size_;
@@ -76,7 +76,7 @@ class BertResidualOutputImpl : public torch::nn::Module {
 
   Linear dense = nullptr;
   torch::nn::LayerNorm LayerNorm = nullptr;  // NOLINT: HF's key name
-  torch::nn::Dropout dropout = nullptr;
+  Dropout dropout = nullptr;
 };
 TORCH_MODULE(BertResidualOutput);
 

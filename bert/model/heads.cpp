@@ -52,7 +52,7 @@ PreTrainingOutput BertForPreTrainingImpl::forward(const torch::Tensor& input_ids
 
 BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& c) {
   bert = register_module("bert", BertModel(c));
-  dropout = register_module("dropout", nn::Dropout(c.effective_classifier_dropout()));
+  dropout = register_module("dropout", Dropout(c.effective_classifier_dropout()));
   classifier = register_module("classifier", Linear(c.hidden_size, c.num_labels));
   init_bert_weights(*classifier, c);  // bert initialised itself
 }
@@ -69,7 +69,7 @@ ClassifierOutput BertForSequenceClassificationImpl::forward(const torch::Tensor&
 
 BertForTokenClassificationImpl::BertForTokenClassificationImpl(const BertConfig& c) {
   bert = register_module("bert", BertModel(c, /*add_pooling_layer=*/false));
-  dropout = register_module("dropout", nn::Dropout(c.effective_classifier_dropout()));
+  dropout = register_module("dropout", Dropout(c.effective_classifier_dropout()));
   classifier = register_module("classifier", Linear(c.hidden_size, c.num_labels));
   init_bert_weights(*classifier, c);  // bert initialised itself
 }

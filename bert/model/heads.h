@@ -80,7 +80,7 @@ class BertForSequenceClassificationImpl : public torch::nn::Module {
                            const torch::Tensor& token_type_ids = {}, const ForwardOptions& options = {});
 
   BertModel bert = nullptr;
-  torch::nn::Dropout dropout = nullptr;
+  Dropout dropout = nullptr;
   Linear classifier = nullptr;
 };
 TORCH_MODULE(BertForSequenceClassification);
@@ -92,7 +92,7 @@ class BertForTokenClassificationImpl : public torch::nn::Module {
                            const torch::Tensor& token_type_ids = {}, const ForwardOptions& options = {});
 
   BertModel bert = nullptr;
-  torch::nn::Dropout dropout = nullptr;
+  Dropout dropout = nullptr;
   Linear classifier = nullptr;
 };
 TORCH_MODULE(BertForTokenClassification);

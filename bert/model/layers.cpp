@@ -1,9 +1,16 @@
 #include "bert/model/layers.h"
 
+#include "bert/model/dropout_kernels.h"
+#include "bert/util/error.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <torch/nn/init.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdint>
+#include <mutex>
 #include <ostream>
 
 namespace bert::model {
@@ -59,5 +66,74 @@ void EmbeddingImpl::pretty_print(std::ostream& stream) const {
 torch::Tensor EmbeddingImpl::forward(const torch::Tensor& indices) {
   return torch::embedding(weight, indices, padding_idx_.value_or(-1));
 }
+
+namespace {
+
+uint64_t draw_seed() {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get<at::CPUGeneratorImpl>()->random64();
+}
+
+constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
+
+struct CpuDropout : torch::autograd::Function<CpuDropout> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input, double p) {
+    namespace k = dropout_kernels;
+    const auto x = input.contiguous();
+    auto out = torch::empty_like(x);
+    auto keep = torch::empty(x.sizes(), x.options().dtype(torch::kBool));
+    const uint32_t threshold = k::keep_threshold(1.0 - p);
+    const float scale = static_cast<float>(1.0 / (1.0 - p));
+    const uint64_t seed = draw_seed();
+    auto* keep_data = reinterpret_cast<uint8_t*>(keep.data_ptr<bool>());
+    at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      if (x.scalar_type() == at::kFloat)
+        k::forward_f32(x.data_ptr<float>(), out.data_ptr<float>(), keep_data, begin, end, seed, threshold, scale);
+      else
+        k::forward_bf16(reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>()),
+                        reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), keep_data, begin, end, seed,
+                        threshold, scale);
+    });
+    ctx->save_for_backward({keep});
+    ctx->saved_data["scale"] = static_cast<double>(scale);
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    namespace k = dropout_kernels;
+    const auto keep = ctx->get_saved_variables()[0];
+    const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const auto grad = grads[0].contiguous();
+    auto out = torch::empty_like(grad);
+    const auto* keep_data = reinterpret_cast<const uint8_t*>(keep.data_ptr<bool>());
+    at::parallel_for(0, grad.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      if (grad.scalar_type() == at::kFloat)
+        k::backward_f32(grad.data_ptr<float>(), keep_data, out.data_ptr<float>(), begin, end, scale);
+      else
+        k::backward_bf16(reinterpret_cast<const uint16_t*>(grad.data_ptr<at::BFloat16>()), keep_data,
+                         reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>()), begin, end, scale);
+    });
+    return {out, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor apply_dropout(const torch::Tensor& input, double p, bool training) {
+  if (p < 0.0 || p > 1.0) throw Error("dropout probability must be in [0, 1], found " + std::to_string(p));
+  if (!training || p == 0.0) return input;
+  const auto dtype = input.scalar_type();
+  if (p == 1.0 || !input.device().is_cpu() || (dtype != at::kFloat && dtype != at::kBFloat16))
+    return torch::dropout(input, p, /*train=*/true);
+  return CpuDropout::apply(input, p);
+}
+
+DropoutImpl::DropoutImpl(double p) : p_(p) {
+  if (p < 0.0 || p > 1.0) throw Error("dropout probability must be in [0, 1], found " + std::to_string(p));
+}
+
+void DropoutImpl::pretty_print(std::ostream& stream) const { stream << "bert::model::Dropout(p=" << p_ << ")"; }
 
 }  // namespace bert::model
