@@ -5,6 +5,7 @@
 #include "bert/model/bert_model.h"
 #include "bert/model/dropout_kernels.h"
 #include "bert/model/layers.h"
+#include "bert/train/precision.h"
 #include "test/test_helpers.h"
 
 #include <ATen/Parallel.h>
@@ -119,7 +120,7 @@ TEST_CASE("dropout's hash word changes with the seed and past 2^32 elements", "[
   REQUIRE(same_block < 3);
 }
 
-TEST_CASE("training attention on the CPU (explicit path) equals SDPA's", "[model][dropout]") {
+TEST_CASE("the explicit attention path computes what SDPA computes, in training too", "[model][dropout]") {
   model::BertConfig c;
   c.vocab_size = 100;
   c.hidden_size = 32;
@@ -134,9 +135,23 @@ TEST_CASE("training attention on the CPU (explicit path) equals SDPA's", "[model
   const auto ids = torch::randint(5, 100, {3, 10});
   auto mask = torch::ones({3, 10}, torch::kLong);
   mask.slice(1, 6).select(0, 1).zero_();  // the second row padded after 6 tokens
-  const auto with_grad = m->forward(ids, mask).last_hidden_state;  // explicit path
-  REQUIRE(with_grad.requires_grad());
-  torch::NoGradGuard no_grad;
-  const auto sdpa = m->forward(ids, mask).last_hidden_state;
-  test::require_close("explicit vs SDPA", with_grad, sdpa, 1e-5, 1e-5);
+  model::ForwardOptions with_probs;
+  with_probs.output_attentions = true;
+  const auto explicit_out = m->forward(ids, mask, {}, with_probs);
+  REQUIRE(explicit_out.attentions.size() == 2);
+  REQUIRE(explicit_out.last_hidden_state.requires_grad());
+  const auto sdpa = m->forward(ids, mask).last_hidden_state;  // fp32 without dropout: SDPA
+  test::require_close("explicit vs SDPA, fp32", explicit_out.last_hidden_state, sdpa, 1e-5, 1e-5);
+  SECTION("bf16 training on 10 tokens takes the explicit path") {
+    torch::Tensor trained, inferred;
+    {
+      train::AutocastGuard autocast(train::Precision::bf16, torch::kCPU);
+      trained = m->forward(ids, mask).last_hidden_state;
+      torch::NoGradGuard no_grad;
+      inferred = m->forward(ids, mask).last_hidden_state;
+    }
+    REQUIRE(trained.requires_grad());
+    test::require_close("bf16 explicit vs SDPA", trained, inferred, 3e-2, 3e-2);
+    test::require_close("bf16 vs fp32", trained, sdpa, 0.1, 0.05);
+  }
 }
