@@ -2,6 +2,7 @@
 // failure message says which tensor differs, where, and by how much.
 #pragma once
 
+#include "bert/model/config.h"
 #include "test/test_paths.h"
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,17 @@
 #include <string>
 
 namespace bert::test {
+
+// A small encoder for tests that need some BERT: vocabulary 100, hidden 32, intermediate 64.
+inline model::BertConfig small_bert_config(int64_t layers, int64_t heads) {
+  model::BertConfig c;
+  c.vocab_size = 100;
+  c.hidden_size = 32;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = heads;
+  c.intermediate_size = 64;
+  return c;
+}
 
 // |got - want| <= atol + rtol * |want| elementwise (the fixture's rule).
 inline void require_close(const std::string& name, const torch::Tensor& got, const torch::Tensor& want,

@@ -4,9 +4,10 @@
 #include <cmath>
 #include <cstring>
 
-// One clone per instruction set where the compiler supports it (GCC and Clang on x86-64); the loops
-// are written so that each clone vectorises (32-bit lanes throughout).
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// One clone per instruction set, picked by the dynamic loader (an ifunc: glibc), where the compiler
+// knows the x86-64 levels (GCC 11+); the loops are written so that each clone vectorises (32-bit
+// lanes throughout). Elsewhere one baseline build of the same loops.
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define BERT_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define BERT_KERNEL

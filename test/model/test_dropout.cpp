@@ -121,12 +121,7 @@ TEST_CASE("dropout's hash word changes with the seed and past 2^32 elements", "[
 }
 
 TEST_CASE("the explicit attention path computes what SDPA computes, in training too", "[model][dropout]") {
-  model::BertConfig c;
-  c.vocab_size = 100;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.intermediate_size = 64;
+  auto c = test::small_bert_config(2, 4);
   c.hidden_dropout_prob = 0.0;
   c.attention_probs_dropout_prob = 0.0;
   torch::manual_seed(4);

@@ -64,12 +64,7 @@ TEST_CASE("initialisation follows HF and is seeded", "[model][init]") {
 }
 
 TEST_CASE("dropout acts in training mode only", "[model]") {
-  model::BertConfig c;
-  c.vocab_size = 100;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 64;
+  auto c = test::small_bert_config(1, 2);
   c.hidden_dropout_prob = 0.5;
   model::BertModel m(c);
   auto ids = torch::randint(5, 100, {2, 8});
@@ -82,13 +77,7 @@ TEST_CASE("dropout acts in training mode only", "[model]") {
 }
 
 TEST_CASE("padding does not change the outputs of real tokens", "[model]") {
-  model::BertConfig c;
-  c.vocab_size = 100;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.intermediate_size = 64;
-  model::BertModel m(c);
+  model::BertModel m(test::small_bert_config(2, 4));
   m->eval();
   torch::NoGradGuard no_grad;
   auto ids = torch::randint(5, 100, {1, 6});
