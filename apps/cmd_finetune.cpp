@@ -3,6 +3,7 @@
 #include "apps/common.h"
 #include "apps/data_flags.h"
 #include "bert/train/finetune.h"
+#include "bert/util/memory.h"
 
 #include <memory>
 
@@ -58,6 +59,7 @@ void setup_finetune(CLI::App& app) {
   add_common_options(cmd, o->common);
   cmd->callback([o] {
     apply_common_options(o->common);
+    keep_freed_memory_for_reuse();
     if (launched_workers(o->dist, o->run.device)) return;
     o->run.data = to_task_data_options(o->data, true);
     if (o->dropout >= 0) o->run.dropout = o->dropout;

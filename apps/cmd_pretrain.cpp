@@ -3,6 +3,7 @@
 #include "apps/common.h"
 #include "bert/train/pretrain.h"
 #include "bert/util/error.h"
+#include "bert/util/memory.h"
 
 #include <memory>
 
@@ -18,6 +19,7 @@ struct PretrainCommandOptions {
 
 void run_pretrain(PretrainCommandOptions& o) {
   apply_common_options(o.common);
+  keep_freed_memory_for_reuse();
   if (o.mask_ratios.size() != 3)
     throw Error("--mask-ratios: expected three numbers ([MASK], random, unchanged), found " +
                 std::to_string(o.mask_ratios.size()));
