@@ -6,7 +6,8 @@
 // Each module follows LibTorch's Impl + TORCH_MODULE idiom; the options of the whole tree are
 // one BertConfig. Attention goes through scaled_dot_product_attention (fused kernels) unless
 // the caller asks for the attention probabilities, which only the explicit path can return, or
-// trains on the CPU, where the explicit path is the faster one.
+// trains on the CPU in a case where the explicit path is faster (with attention dropout, or bf16
+// up to 256 tokens: explicit_attention_trains_faster in bert_model.cpp).
 #pragma once
 
 #include "bert/model/config.h"
