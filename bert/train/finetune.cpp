@@ -138,6 +138,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   const torch::Device device = parse_device(o.device, group.local_rank());
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
+  suggest_bf16_where_native(precision, device);
 
   CheckpointManager checkpoints(o.out_dir, o.keep_last);
   auto run_options = options_json(o);

@@ -28,15 +28,17 @@ std::string precision_name(Precision p) {
 
 namespace {
 
-// Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); Linux only, "unknown" → true.
-bool cpu_has_native_bf16() {
+enum class CpuBf16 { native, emulated, unknown };
+
+// Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX), from /proc/cpuinfo (Linux).
+CpuBf16 cpu_bf16() {
   std::ifstream cpuinfo("/proc/cpuinfo");
-  if (!cpuinfo) return true;
-  for (std::string line; std::getline(cpuinfo, line);) {
+  for (std::string line; cpuinfo && std::getline(cpuinfo, line);) {
     if (line.rfind("flags", 0) != 0) continue;
-    return line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+    const bool native = line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+    return native ? CpuBf16::native : CpuBf16::emulated;
   }
-  return true;
+  return CpuBf16::unknown;
 }
 
 }  // namespace
@@ -45,9 +47,15 @@ void check_precision_supported(Precision p, const torch::Device& device) {
   if (p == Precision::fp16 && device.is_cpu())
     log::warn("--precision fp16 on the CPU: LibTorch computes fp16 there without fast kernels (a matmul ran ~10x "
               "slower than fp32); it is meant for GPUs. Use fp32 (or bf16 on CPUs with AVX-512 BF16/AMX).");
-  if (p == Precision::bf16 && device.is_cpu() && !cpu_has_native_bf16())
+  if (p == Precision::bf16 && device.is_cpu() && cpu_bf16() == CpuBf16::emulated)
     log::warn("--precision bf16: this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag), so LibTorch "
               "emulates it; on such a CPU (AMD EPYC, AVX2) a bf16 matmul ran ~60x slower than fp32. Use fp32 here.");
+}
+
+void suggest_bf16_where_native(Precision p, const torch::Device& device) {
+  if (p == Precision::fp32 && device.is_cpu() && cpu_bf16() == CpuBf16::native)
+    log::info("this CPU computes bfloat16 natively (AVX-512 BF16/AMX): --precision bf16 trains faster here "
+              "(bert-base pre-training 2-2.7x faster than fp32 on such a CPU, 2 threads)");
 }
 
 AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device) : device_type_(device.type()) {

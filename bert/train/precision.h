@@ -16,6 +16,9 @@ Precision parse_precision(const std::string& name);  // error names the flag and
 std::string precision_name(Precision p);
 // Warns where a precision runs far slower than fp32 (fp16 on any CPU, bf16 on CPUs without native bf16).
 void check_precision_supported(Precision p, const torch::Device& device);
+// Training on a CPU that computes bfloat16 natively in fp32: says (info) that --precision bf16 is
+// the faster choice there.
+void suggest_bf16_where_native(Precision p, const torch::Device& device);
 
 // RAII: autocast on `device` in the given precision for the lifetime of the guard (no-op for fp32).
 class AutocastGuard {

@@ -156,6 +156,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   const torch::Device device = parse_device(o.device, group.local_rank());
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
+  suggest_bf16_where_native(precision, device);
   const auto schedule_kind = parse_schedule(o.schedule);
   if (o.cuda_graphs) check_cuda_graphs_usable(device);
   if (o.cuda_graphs && group.active())

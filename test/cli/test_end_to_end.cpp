@@ -316,3 +316,32 @@ TEST_CASE("fp16 pre-training with dynamic loss scaling trains (on the CPU, slowl
   CHECK(state.dump().find("loss_scale") != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("training in fp32 on a CPU with native bf16 suggests --precision bf16", "[cli][e2e]") {
+  // What this machine's CPU says of itself decides what the binary must say.
+  bool native_bf16 = false;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("flags", 0) == 0) {
+      native_bf16 = line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+      break;
+    }
+  const fs::path dir = bert::test::make_tiny_run_dir("e2e", "bf16_hint");
+  auto pretrain = [&](const std::string& precision) {
+    return bert_cli("pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") + " --tokenizer " +
+                    (dir / "tok").string() + " --model-config " + (dir / "tiny-no-dropout.json").string() +
+                    " --max-steps 1 --batch-size 2 --seq-len 32 --eval-fraction 0 --threads 1 --precision " +
+                    precision + " --out " + (dir / precision).string());
+  };
+  const auto fp32 = pretrain("fp32");
+  require_ok(fp32);
+  INFO(fp32.output);
+  CHECK((fp32.output.find("--precision bf16 trains faster here") != std::string::npos) == native_bf16);
+  if (native_bf16) {  // bf16 itself is slow where emulated: run it only where it is native
+    const auto bf16 = pretrain("bf16");
+    require_ok(bf16);
+    CHECK(bf16.output.find("trains faster here") == std::string::npos);
+    CHECK(bf16.output.find("emulates it") == std::string::npos);
+  }
+  fs::remove_all(dir);
+}
