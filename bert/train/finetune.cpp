@@ -138,7 +138,6 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   const torch::Device device = parse_device(o.device, group.local_rank());
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
-  suggest_bf16_where_native(precision, device);
 
   CheckpointManager checkpoints(o.out_dir, o.keep_last);
   auto run_options = options_json(o);
@@ -236,6 +235,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (main_rank) metrics.emplace(o.out_dir);
   const std::string best_dir = (fs::path(o.out_dir) / "best").string();
   const int64_t pad_id = tokenizer->pad_id();
+  suggest_bf16_where_native(precision, device);  // once the run is set up: after every usage error
   log::info("[finetune] task {} ({} labels), {} train examples, {} steps ({} epochs), metric {}", tasks::task_name(task),
             config.num_labels, train.examples.size(), total_steps, o.epochs, metric);
 

@@ -156,7 +156,6 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   const torch::Device device = parse_device(o.device, group.local_rank());
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
-  suggest_bf16_where_native(precision, device);
   const auto schedule_kind = parse_schedule(o.schedule);
   if (o.cuda_graphs) check_cuda_graphs_usable(device);
   if (o.cuda_graphs && group.active())
@@ -278,6 +277,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     log::info("[checkpoint] saved {}", dir);
   };
 
+  suggest_bf16_where_native(precision, device);  // once the run is set up: after every usage error
   log::info("[pretrain] {} parameters, {} layers x {}, batch {} x {} (accum {}{}), {} steps, {} on {}",
             [&] { int64_t n = 0; for (auto& p : model->parameters()) n += p.numel(); return n; }(),
             config.num_hidden_layers, config.hidden_size, o.batch_size * world, o.seq_len, o.grad_accum,
