@@ -119,10 +119,14 @@ struct CpuDropout : torch::autograd::Function<CpuDropout> {
   }
 };
 
+void check_dropout_probability(double p) {
+  if (p < 0.0 || p > 1.0) throw Error("dropout probability must be in [0, 1], found " + std::to_string(p));
+}
+
 }  // namespace
 
 torch::Tensor apply_dropout(const torch::Tensor& input, double p, bool training) {
-  if (p < 0.0 || p > 1.0) throw Error("dropout probability must be in [0, 1], found " + std::to_string(p));
+  check_dropout_probability(p);
   if (!training || p == 0.0) return input;
   const auto dtype = input.scalar_type();
   if (p == 1.0 || !input.device().is_cpu() || (dtype != at::kFloat && dtype != at::kBFloat16))
@@ -130,9 +134,7 @@ torch::Tensor apply_dropout(const torch::Tensor& input, double p, bool training)
   return CpuDropout::apply(input, p);
 }
 
-DropoutImpl::DropoutImpl(double p) : p_(p) {
-  if (p < 0.0 || p > 1.0) throw Error("dropout probability must be in [0, 1], found " + std::to_string(p));
-}
+DropoutImpl::DropoutImpl(double p) : p_(p) { check_dropout_probability(p); }
 
 void DropoutImpl::pretty_print(std::ostream& stream) const { stream << "bert::model::Dropout(p=" << p_ << ")"; }
 

@@ -1,9 +1,9 @@
 // The layers of the BERT tree that LibTorch's own modules serve badly, as our own modules:
 // Linear and Embedding (start-up) and Dropout (speed on the CPU).
 //
-// They hold the same parameters under the same names as torch::nn::Linear / torch::nn::Embedding
-// (`weight`, `bias`), draw the same default initialisation from the same generator, and compute
-// the same functions. The one difference, and the reason they exist: LibTorch's modules always
+// Linear and Embedding hold the same parameters under the same names as torch::nn::Linear /
+// torch::nn::Embedding (`weight`, `bias`), draw the same default initialisation from the same
+// generator, and compute the same functions. The one difference, and the reason they exist: LibTorch's modules always
 // draw their random initial weights in the constructor, while these skip the draw while a
 // SkipWeightInit is alive. Loading a model whose every weight is in a file then costs no random
 // numbers (for bert-mini's 7.8 M-entry word table that draw was ~75 ms of a 0.6 s `bert predict`).
