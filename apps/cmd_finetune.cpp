@@ -25,8 +25,10 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--train", r.train_file, "training file (required)")->required();
   cmd->add_option("--dev", r.dev_file, "development file, evaluated each epoch; the best model is kept (default: none)");
   cmd->add_option("--out", r.out_dir, "run directory: best/, checkpoints/, metrics.jsonl (required)")->required();
-  cmd->add_option("--task", r.task, "classify | regress | tag | auto (from the labels; conll → tag) (default: auto)")
-      ->check(CLI::IsMember({"classify", "regress", "tag", "auto"}));
+  cmd->add_option("--task", r.task,
+                  "classify | multilabel (a set of labels per row, see --label-separator) | regress | tag | auto "
+                  "(classify or regress from the labels; conll → tag) (default: auto)")
+      ->check(CLI::IsMember({"classify", "multilabel", "regress", "tag", "auto"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
   add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--epochs", r.epochs, "passes over the training data (default: 3)");
@@ -46,11 +48,16 @@ void setup_finetune(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
   cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)");
-  cmd->add_option("--class-weights", r.class_weights, "auto (inverse frequency) | none (default: none)")
+  cmd->add_option("--class-weights", r.class_weights,
+                  "auto (inverse frequency; multilabel: each label's positives weighted negatives/positives) | none "
+                  "(default: none)")
       ->check(CLI::IsMember({"auto", "none"}));
   cmd->add_option("--metric", r.metric,
-                  "dev metric that picks the best model: accuracy, f1, macro_f1, mcc, pearson, spearman, entity_f1 "
-                  "(default: accuracy / pearson / entity_f1 by task)");
+                  "dev metric that picks the best model: accuracy, f1, macro_f1, mcc, micro_f1, samples_f1, "
+                  "subset_accuracy, pearson, spearman, entity_f1 (default: accuracy / micro_f1 / pearson / entity_f1 by "
+                  "task)");
+  cmd->add_option("--threshold", r.threshold, "multilabel: probability from which a label is predicted at dev evaluation (default: 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--eval-every", r.eval_every, "steps between dev evaluations; 0 = each epoch (default: 0)");
   cmd->add_option("--early-stopping", r.early_stopping, "stop after N evaluations without improvement; 0 = off (default: 0)");
   cmd->add_option("--log-every", r.log_every, "steps between log lines (default: 20)");

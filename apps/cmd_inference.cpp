@@ -26,6 +26,8 @@ void add_inference_flags(CLI::App* cmd, tasks::InferenceOptions& o) {
   cmd->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (CUDA) (default: fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_option("--device", o.device, "cpu | cuda | cuda:N (default: cpu)");
+  cmd->add_option("--threshold", o.threshold, "multi-label models: a label is predicted from this probability on (default: 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "apps/data_flags.h"
 
+#include "bert/util/error.h"
+
 namespace bert::app {
 
 void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
@@ -15,6 +17,8 @@ void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
   if (with_labels) cmd->add_option("--tag-column", f.tag_column, "conll: 0-based column of the tag (default: 3)");
   cmd->add_flag("--skip-bad-rows", f.skip_bad_rows, "skip malformed rows and report their count instead of stopping (default: off)");
   cmd->add_option("--max-seq-len", f.max_seq_len, "tokens per example, longer ones truncated (default: 128)");
+  cmd->add_option("--label-separator", f.label_separator,
+                  "multi-label data: the character between a row's labels, e.g. , | ; or tab (default: ,)");
   if (with_labels)
     cmd->add_flag("--label-all-subtokens", f.label_all_subtokens, "tagging: label every word piece, not only the first (default: off)");
 }
@@ -32,6 +36,11 @@ tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels
   if (with_labels) o.conll_options.tag_column = f.tag_column;
   o.max_seq_len = f.max_seq_len;
   o.label_all_subtokens = f.label_all_subtokens;
+  try {
+    o.label_separator = data::parse_delimiter(f.label_separator);
+  } catch (const Error& e) {
+    throw Error(std::string("--label-separator: ") + e.what());
+  }
   o.has_labels = with_labels;
   return o;
 }

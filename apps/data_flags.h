@@ -19,6 +19,7 @@ struct DataFlags {
   bool skip_bad_rows = false;
   int64_t max_seq_len = 128;
   bool label_all_subtokens = false;
+  std::string label_separator = ",";
 };
 
 void add_data_flags(CLI::App* cmd, DataFlags& flags, bool with_labels);

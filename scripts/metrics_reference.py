@@ -4,7 +4,8 @@
 The C++ metrics (bert/eval/metrics.cpp) must agree with the libraries people publish numbers
 with, so the test hard-codes what this script prints for a few fixed label vectors: accuracy,
 per-class and averaged precision/recall/F1, binary F1, Matthews correlation and the confusion
-matrix from scikit-learn; MSE from scikit-learn, Pearson and Spearman from scipy.stats. The
+matrix from scikit-learn; multi-label subset accuracy, Hamming loss and micro/macro/weighted/samples
+averages from scikit-learn; MSE from scikit-learn, Pearson and Spearman from scipy.stats. The
 vectors below are copied verbatim into the test; change both together.
 
 For the entity cases it also prints seqeval's numbers (default mode, which reimplements
@@ -36,6 +37,13 @@ REGRESSION = {
     # gold has ties (1.2, 2.5), predictions have a tie (2.0)
     "scores": ([0.0, 1.2, 2.5, 2.5, 3.8, 4.0, 5.0, 1.2, 3.0, 0.6],
                [0.3, 1.0, 2.9, 2.2, 3.1, 4.5, 4.8, 2.0, 2.0, 0.1]),
+}
+
+MULTILABEL = {
+    # name: (gold label sets, predicted label sets, number of label names). Rows with no label on
+    # one side or both (rows 3, 6, 9) exercise the zero divisions; label 3 occurs nowhere.
+    "sets": ([[0, 1], [2], [], [0], [1, 2], [], [0, 2], [1], [], [0, 1, 2]],
+             [[0], [2], [1], [0, 1], [1, 2], [], [2], [], [], [0, 1]], 4),
 }
 
 TAGGING = {
@@ -78,6 +86,26 @@ def main():
             p("binary_f1", metrics.f1_score(gold, pred, pos_label=1))
         p("mcc", metrics.matthews_corrcoef(gold, pred))
         print("confusion =", metrics.confusion_matrix(gold, pred, labels=labels).tolist())
+
+    for name, (gold, pred, k) in MULTILABEL.items():
+        print(f"\n[{name}] (multi-label)")
+        y_true = np.zeros((len(gold), k), dtype=int)
+        y_pred = np.zeros((len(pred), k), dtype=int)
+        for i, (g, q) in enumerate(zip(gold, pred)):
+            y_true[i, g] = 1
+            y_pred[i, q] = 1
+        p("subset_accuracy", metrics.accuracy_score(y_true, y_pred))
+        p("hamming_loss", metrics.hamming_loss(y_true, y_pred))
+        for avg in ("micro", "macro", "weighted", "samples"):
+            pr, rc, f1, _ = metrics.precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
+            p(f"{avg}_precision", pr)
+            p(f"{avg}_recall", rc)
+            p(f"{avg}_f1", f1)
+        pr, rc, f1, sup = metrics.precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
+        print("per_label_precision =", [float(x) for x in pr])
+        print("per_label_recall =", [float(x) for x in rc])
+        print("per_label_f1 =", [float(x) for x in f1])
+        print("support =", [int(x) for x in sup])
 
     for name, (gold, pred) in REGRESSION.items():
         print(f"\n[{name}]")

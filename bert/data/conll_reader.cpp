@@ -273,6 +273,46 @@ std::vector<std::string> collect_tags(const std::vector<TaggedSentence>& sentenc
   return out;
 }
 
+std::vector<std::string> split_label_set(const std::string& field, char separator, const std::string& file,
+                                         size_t line) {
+  std::vector<std::string> names;
+  if (trim(field).empty()) return names;
+  size_t start = 0;
+  while (true) {
+    const size_t end = std::min(field.find(separator, start), field.size());
+    const std::string name(trim(std::string_view(field).substr(start, end - start)));
+    if (name.empty())
+      throw Error(file + ":" + std::to_string(line) + ": empty label name in the label set \"" + field +
+                  "\" (labels separated by '" + std::string(1, separator) + "'; an empty field is the empty set)");
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    if (end == field.size()) break;
+    start = end + 1;
+  }
+  return names;
+}
+
+std::vector<std::string> collect_label_sets(const std::vector<LabelledRow>& rows, char separator,
+                                            const std::string& file) {
+  std::vector<std::string> out;
+  for (const auto& r : rows) {
+    auto names = split_label_set(r.label, separator, file, r.line);
+    out.insert(out.end(), names.begin(), names.end());
+  }
+  return out;
+}
+
+std::vector<std::vector<int64_t>> LabelMap::encode_sets(const std::vector<LabelledRow>& rows, char separator,
+                                                        const std::string& file) const {
+  std::vector<std::vector<int64_t>> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    std::vector<int64_t> ids;
+    for (const auto& name : split_label_set(r.label, separator, file, r.line)) ids.push_back(id(name, file, r.line));
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Task inference
 

@@ -91,6 +91,9 @@ class LabelMap {
   std::vector<int64_t> encode(const std::vector<LabelledRow>& rows, const std::string& file) const;
   std::vector<std::vector<int64_t>> encode(const std::vector<TaggedSentence>& sentences,
                                            const std::string& file) const;
+  // Multi-label rows: each row's label field as a set of ids (see split_label_set).
+  std::vector<std::vector<int64_t>> encode_sets(const std::vector<LabelledRow>& rows, char separator,
+                                                const std::string& file) const;
 
  private:
   std::vector<std::string> names_;
@@ -100,6 +103,15 @@ class LabelMap {
 // Labels of rows / tags of sentences, in file order, ready for LabelMap::build or infer_task.
 std::vector<std::string> collect_labels(const std::vector<LabelledRow>& rows);
 std::vector<std::string> collect_tags(const std::vector<TaggedSentence>& sentences);
+
+// Multi-label data: a label field names a set of labels separated by `separator` ("PER,LOC"; an
+// empty field is the empty set). Names are trimmed and repeats collapse; an empty name between
+// separators ("PER,,LOC") throws bert::Error naming file:line.
+std::vector<std::string> split_label_set(const std::string& field, char separator, const std::string& file,
+                                         size_t line);
+// Every label name of every row's set, in file order, ready for LabelMap::build.
+std::vector<std::string> collect_label_sets(const std::vector<LabelledRow>& rows, char separator,
+                                            const std::string& file);
 
 // Parses a number as written in data files: optional sign, decimal or exponent notation, no
 // trailing junk (surrounding whitespace ignored); locale-independent. nullopt for anything else,

@@ -448,7 +448,7 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
     if (reason.empty()) reason = check_not_empty(rec.fields[text_col], "text", text_col, rep.header);
     if (reason.empty() && options.text_pair)
       reason = check_not_empty(rec.fields[pair_col], "text pair", pair_col, rep.header);
-    if (reason.empty() && options.label)
+    if (reason.empty() && options.label && !options.allow_empty_label)
       reason = check_not_empty(rec.fields[label_col], "label", label_col, rep.header);
     if (!reason.empty()) {
       bad(rec.line, reason);

@@ -56,6 +56,7 @@ struct TableOptions {
   ColumnRef text = ColumnRef(size_t{0});
   std::optional<ColumnRef> text_pair;
   std::optional<ColumnRef> label;   // absent for prediction input
+  bool allow_empty_label = false;   // multi-label data: an empty label field is the empty set
   bool skip_bad_rows = false;       // skip and count bad rows instead of throwing
   bool keep_fields = false;         // keep every field of each row (prediction output repeats them)
   size_t max_reported_reasons = 5;  // how many skip reasons the report keeps verbatim

@@ -39,6 +39,26 @@ std::string pad_left(const std::string& s, size_t width) {
   return s.size() >= width ? s : std::string(width - s.size(), ' ') + s;
 }
 
+// scikit-learn's classification_report layout: a header, then one row per class or average.
+size_t name_width(const std::vector<ClassMetrics>& classes) {
+  size_t w = 12;
+  for (const auto& m : classes) w = std::max(w, m.name.size());
+  return w;
+}
+std::string report_header(size_t w) { return pad_left("", w) + "   precision     recall   f1-score    support\n"; }
+std::string report_row(const std::string& name, size_t w, double precision, double recall, double f1, size_t support) {
+  return pad_left(name, w) + fmt("%12.4f", precision) + fmt("%11.4f", recall) + fmt("%11.4f", f1) +
+         pad_left(std::to_string(support), 11) + "\n";
+}
+
+void add_per_class(std::map<std::string, double>& m, const std::vector<ClassMetrics>& classes) {
+  for (const auto& c : classes) {
+    m["precision." + c.name] = c.precision;
+    m["recall." + c.name] = c.recall;
+    m["f1." + c.name] = c.f1;
+  }
+}
+
 void check_same_size(size_t a, size_t b, const char* what) {
   if (a != b)
     throw std::invalid_argument(std::string(what) + ": " + std::to_string(a) + " gold values but " +
@@ -137,6 +157,82 @@ ClassificationReport classification_report(const std::vector<int64_t>& gold, con
     r.binary_precision = r.per_class[1].precision;
     r.binary_recall = r.per_class[1].recall;
     r.binary_f1 = r.per_class[1].f1;
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-label classification
+
+MultilabelReport multilabel_report(const std::vector<std::vector<int64_t>>& gold,
+                                   const std::vector<std::vector<int64_t>>& pred,
+                                   const std::vector<std::string>& label_names) {
+  check_same_size(gold.size(), pred.size(), "multilabel_report");
+  const size_t k = label_names.size();
+  if (k == 0) throw std::invalid_argument("multilabel_report: no labels");
+  MultilabelReport r;
+  r.examples = gold.size();
+  r.per_label.resize(k);
+  for (size_t c = 0; c < k; ++c) r.per_label[c].name = label_names[c];
+  // One example's set as an indicator row.
+  auto indicator = [&](const std::vector<int64_t>& set, size_t example, const char* side) {
+    std::vector<bool> row(k, false);
+    for (int64_t id : set) {
+      if (id < 0 || static_cast<size_t>(id) >= k)
+        throw std::invalid_argument(std::string("multilabel_report: ") + side + " label id " + std::to_string(id) +
+                                    " out of range at example " + std::to_string(example) + " (" +
+                                    std::to_string(k) + " labels)");
+      row[static_cast<size_t>(id)] = true;
+    }
+    return row;
+  };
+  size_t exact = 0, wrong_decisions = 0;
+  for (size_t i = 0; i < gold.size(); ++i) {
+    const auto g = indicator(gold[i], i, "gold"), p = indicator(pred[i], i, "predicted");
+    size_t both = 0, in_gold = 0, in_pred = 0;
+    for (size_t c = 0; c < k; ++c) {
+      ClassMetrics& m = r.per_label[c];
+      m.support += g[c];
+      m.predicted += p[c];
+      m.true_positives += g[c] && p[c];
+      both += g[c] && p[c];
+      in_gold += g[c];
+      in_pred += p[c];
+      wrong_decisions += g[c] != p[c];
+    }
+    exact += g == p;
+    r.samples_precision += ratio(both, in_pred);
+    r.samples_recall += ratio(both, in_gold);
+    r.samples_f1 += f1_from_counts(both, in_pred, in_gold);
+  }
+  const double n = static_cast<double>(r.examples);
+  r.subset_accuracy = ratio(exact, r.examples);
+  r.hamming_loss = ratio(wrong_decisions, r.examples * k);
+  r.samples_precision /= n;
+  r.samples_recall /= n;
+  r.samples_f1 /= n;
+
+  size_t tp = 0, predicted = 0, support = 0;
+  for (auto& m : r.per_label) {
+    m.precision = ratio(m.true_positives, m.predicted);
+    m.recall = ratio(m.true_positives, m.support);
+    m.f1 = f1_from_counts(m.true_positives, m.predicted, m.support);
+    tp += m.true_positives;
+    predicted += m.predicted;
+    support += m.support;
+    r.macro_precision += m.precision / static_cast<double>(k);
+    r.macro_recall += m.recall / static_cast<double>(k);
+    r.macro_f1 += m.f1 / static_cast<double>(k);
+  }
+  r.micro_precision = ratio(tp, predicted);
+  r.micro_recall = ratio(tp, support);
+  r.micro_f1 = f1_from_counts(tp, predicted, support);
+  for (const auto& m : r.per_label) {
+    if (support == 0) break;  // no gold label anywhere: the weighted averages stay 0
+    const double w = static_cast<double>(m.support) / static_cast<double>(support);
+    r.weighted_precision += w * m.precision;
+    r.weighted_recall += w * m.recall;
+    r.weighted_f1 += w * m.f1;
   }
   return r;
 }
@@ -317,12 +413,10 @@ TaggingReport tagging_report(const std::vector<std::vector<std::string>>& gold,
 // Output
 
 std::string format_report(const ClassificationReport& r) {
-  size_t w = 12;
-  for (const auto& m : r.per_class) w = std::max(w, m.name.size());
-  std::string s = pad_left("", w) + "   precision     recall   f1-score    support\n";
+  const size_t w = name_width(r.per_class);
+  std::string s = report_header(w);
   auto row = [&](const std::string& name, double p, double rc, double f, size_t support) {
-    s += pad_left(name, w) + fmt("%12.4f", p) + fmt("%11.4f", rc) + fmt("%11.4f", f) +
-         pad_left(std::to_string(support), 11) + "\n";
+    s += report_row(name, w, p, rc, f, support);
   };
   for (const auto& m : r.per_class) row(m.name, m.precision, m.recall, m.f1, m.support);
   s += "\n" + pad_left("accuracy", w) + pad_left("", 23) + fmt("%11.4f", r.accuracy) +
@@ -347,6 +441,27 @@ std::string format_report(const ClassificationReport& r) {
     for (size_t v : r.confusion[g]) s += pad_left(std::to_string(v), cw);
     s += "\n";
   }
+  return s;
+}
+
+std::string format_report(const MultilabelReport& r) {
+  const size_t w = name_width(r.per_label);
+  std::string s = report_header(w);
+  auto row = [&](const std::string& name, double p, double rc, double f, size_t support) {
+    s += report_row(name, w, p, rc, f, support);
+  };
+  size_t support = 0;
+  for (const auto& m : r.per_label) {
+    row(m.name, m.precision, m.recall, m.f1, m.support);
+    support += m.support;
+  }
+  s += "\n";
+  row("micro avg", r.micro_precision, r.micro_recall, r.micro_f1, support);
+  row("macro avg", r.macro_precision, r.macro_recall, r.macro_f1, support);
+  row("weighted avg", r.weighted_precision, r.weighted_recall, r.weighted_f1, support);
+  row("samples avg", r.samples_precision, r.samples_recall, r.samples_f1, support);
+  s += "\nsubset accuracy (exact set): " + fmt("%.4f", r.subset_accuracy) + " of " + std::to_string(r.examples) +
+       " examples\nHamming loss: " + fmt("%.4f", r.hamming_loss) + "\n";
   return s;
 }
 
@@ -390,11 +505,29 @@ std::map<std::string, double> metrics_map(const ClassificationReport& r) {
     m["recall"] = *r.binary_recall;
     m["f1"] = *r.binary_f1;
   }
-  for (const auto& c : r.per_class) {
-    m["precision." + c.name] = c.precision;
-    m["recall." + c.name] = c.recall;
-    m["f1." + c.name] = c.f1;
-  }
+  add_per_class(m, r.per_class);
+  return m;
+}
+
+std::map<std::string, double> metrics_map(const MultilabelReport& r) {
+  std::map<std::string, double> m{
+      {"examples", static_cast<double>(r.examples)},
+      {"subset_accuracy", r.subset_accuracy},
+      {"hamming_loss", r.hamming_loss},
+      {"micro_precision", r.micro_precision},
+      {"micro_recall", r.micro_recall},
+      {"micro_f1", r.micro_f1},
+      {"macro_precision", r.macro_precision},
+      {"macro_recall", r.macro_recall},
+      {"macro_f1", r.macro_f1},
+      {"weighted_precision", r.weighted_precision},
+      {"weighted_recall", r.weighted_recall},
+      {"weighted_f1", r.weighted_f1},
+      {"samples_precision", r.samples_precision},
+      {"samples_recall", r.samples_recall},
+      {"samples_f1", r.samples_f1},
+  };
+  add_per_class(m, r.per_label);
   return m;
 }
 

@@ -1,6 +1,7 @@
 // Evaluation metrics for `bert finetune`, `bert evaluate` and `bert predict`: classification
 // (accuracy, per-class precision/recall/F1, macro/weighted averages, binary F1, Matthews
-// correlation, confusion matrix), regression (MSE, Pearson, Spearman) and entity-level tagging
+// correlation, confusion matrix), multi-label classification (subset accuracy, Hamming loss,
+// micro/macro/weighted/samples averages), regression (MSE, Pearson, Spearman) and entity-level tagging
 // scores with the semantics of the CoNLL shared tasks' `conlleval` script. The numbers are meant to
 // be comparable with what people publish, so each follows a named reference exactly —
 // scikit-learn for classification and scipy for correlations (test/eval/test_metrics.cpp pins
@@ -53,6 +54,33 @@ struct ClassificationReport {
 // mismatched lengths, an empty input or an id out of range.
 ClassificationReport classification_report(const std::vector<int64_t>& gold, const std::vector<int64_t>& pred,
                                            const std::vector<std::string>& class_names);
+
+// ---------------------------------------------------------------------------------------------
+// Multi-label classification: each example has a set of labels (possibly empty), as
+// scikit-learn's indicator-matrix input.
+
+struct MultilabelReport {
+  size_t examples = 0;
+  std::vector<ClassMetrics> per_label;  // one per label name, in id order (each label a binary task)
+  double subset_accuracy = 0;           // predicted set equal to the gold set (sklearn's accuracy_score)
+  double hamming_loss = 0;              // wrong (example, label) decisions over examples x labels
+  // micro: from the counts summed over labels; macro: the mean over *every* label of the label
+  // map, including labels absent from both sides (scikit-learn averages every indicator column);
+  // weighted: by support; samples: per example, then the mean. Zero divisions give 0, as
+  // scikit-learn's zero_division=0 (so an example with no gold and no predicted label scores 0 in
+  // the samples averages).
+  double micro_precision = 0, micro_recall = 0, micro_f1 = 0;
+  double macro_precision = 0, macro_recall = 0, macro_f1 = 0;
+  double weighted_precision = 0, weighted_recall = 0, weighted_f1 = 0;
+  double samples_precision = 0, samples_recall = 0, samples_f1 = 0;
+};
+
+// gold and pred hold one set of label ids in [0, label_names.size()) per example (order and
+// repeats do not matter); throws std::invalid_argument on mismatched lengths, an empty input or an
+// id out of range.
+MultilabelReport multilabel_report(const std::vector<std::vector<int64_t>>& gold,
+                                   const std::vector<std::vector<int64_t>>& pred,
+                                   const std::vector<std::string>& label_names);
 
 // ---------------------------------------------------------------------------------------------
 // Regression
@@ -129,15 +157,19 @@ TaggingReport tagging_report(const std::vector<std::vector<std::string>>& gold,
 // Readable multi-line tables (scikit-learn's classification_report layout plus MCC and the
 // confusion matrix; conlleval's layout for tagging).
 std::string format_report(const ClassificationReport& report);
+std::string format_report(const MultilabelReport& report);
 std::string format_report(const RegressionReport& report);
 std::string format_report(const TaggingReport& report);
 
 // Flat maps for JSON. Classification: examples, accuracy, macro_precision, macro_recall, macro_f1,
 // weighted_precision, weighted_recall, weighted_f1, mcc, (two classes) precision, recall, f1, and
-// per class precision.<name>, recall.<name>, f1.<name>. Regression: examples, mse, pearson,
+// per class precision.<name>, recall.<name>, f1.<name>. Multi-label: examples, subset_accuracy,
+// hamming_loss, {micro,macro,weighted,samples}_{precision,recall,f1}, and per label
+// precision.<name>, recall.<name>, f1.<name>. Regression: examples, mse, pearson,
 // spearman. Tagging: sentences, tokens, token_accuracy, entity_precision, entity_recall,
 // entity_f1, and per type entity_precision.<type>, entity_recall.<type>, entity_f1.<type>.
 std::map<std::string, double> metrics_map(const ClassificationReport& report);
+std::map<std::string, double> metrics_map(const MultilabelReport& report);
 std::map<std::string, double> metrics_map(const RegressionReport& report);
 std::map<std::string, double> metrics_map(const TaggingReport& report);
 

@@ -39,6 +39,7 @@ size_t run_embed(const EmbedOptions& o) {
   auto options = o.data;
   options.task = Task::classify;
   options.has_labels = false;
+  options.max_seq_len = fit_max_seq_len(options.max_seq_len, config.max_position_embeddings);
   data::LabelMap none;
   auto dataset = load_task_data(o.input, options, *tokenizer, none, false);
 

@@ -91,6 +91,7 @@ LoadedModel load_for_inference(const InferenceOptions& o) {
   model.module().to(device);
   auto options = o.data;
   options.task = model.task();
+  options.max_seq_len = fit_max_seq_len(options.max_seq_len, model.config().max_position_embeddings);
   if (model.task() == Task::tag) options.conll = true;
   return {device, precision, std::move(model), tokenizer::load_tokenizer(o.model_dir), options};
 }
@@ -104,7 +105,7 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
   auto labels = model.label_map();
   auto data = load_task_data(data_file, options, *tokenizer, labels, /*build_labels=*/false);
   log::info("[evaluate] {}", data.read_summary);
-  auto predictions = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id());
+  auto predictions = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
   auto result = evaluate_predictions(model, data, predictions, o.scheme);
   std::cout << result.report;
   if (!output.empty()) {
@@ -131,8 +132,20 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
                   std::to_string(in.texts.size()) + " texts)");
     data = dataset_from_texts(in, options, *tokenizer, model.task());
   }
-  auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id());
+  auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
   const auto names = model.label_map().names();
+  const bool with_probabilities = model.task() == Task::classify || model.task() == Task::multilabel;
+  auto predicted_names = [&](size_t i) {
+    std::vector<std::string> v;
+    for (auto id : p.label_sets[i]) v.push_back(names[static_cast<size_t>(id)]);
+    return v;
+  };
+  auto prediction_field = [&](size_t i) {
+    if (model.task() == Task::classify) return names[static_cast<size_t>(p.classes[i])];
+    std::string joined;
+    for (const auto& name : predicted_names(i)) joined += (joined.empty() ? "" : std::string(1, options.label_separator)) + name;
+    return joined;
+  };
   const auto format = output_format(output, model.task());
   std::ostringstream out;
   // The input's columns (all of them for a file; text and text_pair for --text/stdin), then the
@@ -162,8 +175,9 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
       } else {
         const auto values = input_values(i);
         for (size_t c = 0; c < values.size(); ++c) j[input_columns[c]] = values[c];
-        if (model.task() == Task::classify) {
-          j["prediction"] = names[static_cast<size_t>(p.classes[i])];
+        if (with_probabilities) {
+          if (model.task() == Task::classify) j["prediction"] = prediction_field(i);
+          else j["prediction"] = predicted_names(i);
           for (size_t c = 0; c < names.size(); ++c) j["prob_" + names[c]] = p.probabilities[i][c];
         } else {
           j["score"] = p.values[i];
@@ -179,7 +193,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   } else {
     const char delim = format == OutputFormat::csv ? ',' : '\t';
     std::vector<std::string> header = input_columns;
-    if (model.task() == Task::classify) {
+    if (with_probabilities) {
       header.push_back("prediction");
       for (const auto& n : names) header.push_back("prob_" + n);
     } else {
@@ -189,8 +203,8 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     if (!from_file || !data.header.empty()) write_row(out, header, delim);
     for (size_t i = 0; i < data.rows.size(); ++i) {
       std::vector<std::string> row = input_values(i);
-      if (model.task() == Task::classify) {
-        row.push_back(names[static_cast<size_t>(p.classes[i])]);
+      if (with_probabilities) {
+        row.push_back(prediction_field(i));
         for (size_t c = 0; c < names.size(); ++c) row.push_back(fmt::format("{:.6f}", p.probabilities[i][c]));
       } else {
         row.push_back(fmt::format("{:.6f}", p.values[i]));

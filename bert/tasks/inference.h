@@ -18,6 +18,7 @@ struct InferenceOptions {
   std::string precision = "fp32";
   std::string device = "cpu";
   std::string scheme = "bio";
+  double threshold = 0.5;  // multilabel: probability from which a label is predicted
 };
 
 // Prints the report to stdout; writes flat metrics JSON to `output` when given. Returns the metrics.
@@ -32,7 +33,8 @@ struct PredictInput {
 
 // Writes the predictions in input order to `output` (stdout when empty or "-"), in the format its
 // extension names: .csv / .tsv → the input text columns plus `prediction` and `prob_<label>`
-// (classify) or `score` (regress); .tsv/.txt for tagging → CoNLL layout (word TAB tag); anything
+// (classify; multilabel: the predicted labels joined by the label separator, in JSON a list) or
+// `score` (regress); .tsv/.txt for tagging → CoNLL layout (word TAB tag); anything
 // else (and stdout) → JSON lines with the same fields (tagging: "words", "tags").
 // Returns the number of predictions.
 size_t run_predict(const InferenceOptions& options, const PredictInput& input, const std::string& output);

@@ -1,6 +1,7 @@
 #include "bert/tasks/task_data.h"
 
 #include "bert/util/error.h"
+#include "bert/util/log.h"
 
 #include <algorithm>
 #include <numeric>
@@ -9,18 +10,27 @@ namespace bert::tasks {
 
 Task parse_task(const std::string& name) {
   if (name == "classify") return Task::classify;
+  if (name == "multilabel") return Task::multilabel;
   if (name == "regress") return Task::regress;
   if (name == "tag") return Task::tag;
-  throw Error("--task: expected classify, regress, tag or auto, found \"" + name + "\"");
+  throw Error("--task: expected classify, multilabel, regress, tag or auto, found \"" + name + "\"");
 }
 
 std::string task_name(Task task) {
   switch (task) {
     case Task::classify: return "classify";
+    case Task::multilabel: return "multilabel";
     case Task::regress: return "regress";
     case Task::tag: return "tag";
   }
   return "classify";
+}
+
+int64_t fit_max_seq_len(int64_t requested, int64_t max_position_embeddings) {
+  if (requested <= max_position_embeddings) return requested;
+  log::info("[data] --max-seq-len {} lowered to {}: the model has {} positions", requested, max_position_embeddings,
+            max_position_embeddings);
+  return max_position_embeddings;
 }
 
 TaskExample encode_row(const data::LabelledRow& row, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
@@ -98,15 +108,24 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   }
   auto table_options = o.table;
   if (!o.has_labels) table_options.label.reset();
+  if (o.task == Task::multilabel) table_options.allow_empty_label = true;  // the empty set
   auto table = data::read_labelled_table(path, table_options);
   d.read_summary = table.report.summary(path);
   d.rows = std::move(table.rows);
   d.header = table.report.header;
   std::vector<int64_t> class_ids;
+  std::vector<std::vector<int64_t>> label_sets;
   std::vector<double> targets;
   if (o.has_labels && o.task == Task::classify) {
     if (build_labels && labels.size() == 0) labels = data::LabelMap::build(data::collect_labels(d.rows));
     class_ids = labels.encode(d.rows, path);
+  } else if (o.has_labels && o.task == Task::multilabel) {
+    if (build_labels && labels.size() == 0) {
+      auto names = data::collect_label_sets(d.rows, o.label_separator, path);
+      if (names.empty()) throw Error(path + ": no row has a label (multi-label data needs at least one label name)");
+      labels = data::LabelMap::build(names);
+    }
+    label_sets = labels.encode_sets(d.rows, o.label_separator, path);
   } else if (o.has_labels && o.task == Task::regress) {
     targets = data::regression_targets(d.rows, path);
   }
@@ -114,6 +133,7 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   for (size_t i = 0; i < d.rows.size(); ++i) {
     auto ex = encode_row(d.rows[i], o, tok, d.truncated);
     if (!class_ids.empty()) ex.label = class_ids[i];
+    if (!label_sets.empty()) ex.label_set = std::move(label_sets[i]);
     if (!targets.empty()) ex.target = static_cast<float>(targets[i]);
     d.examples.push_back(std::move(ex));
   }
@@ -147,7 +167,7 @@ std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskEx
 }
 
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
-                             int64_t pad_id, const torch::Device& device) {
+                             int64_t pad_id, const torch::Device& device, int64_t num_labels) {
   const int64_t B = static_cast<int64_t>(indices.size());
   int64_t S = 0;
   for (auto i : indices) S = std::max<int64_t>(S, static_cast<int64_t>(examples[i].ids.size()));
@@ -157,8 +177,10 @@ TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std
   auto token_labels = torch::full({B, S}, -100, torch::kLong);
   auto class_labels = torch::empty({B}, torch::kLong);
   auto targets = torch::empty({B}, torch::kFloat);
+  auto label_sets = torch::zeros({B, task == Task::multilabel ? num_labels : 0}, torch::kFloat);
   auto ids_a = ids.accessor<int64_t, 2>(), types_a = types.accessor<int64_t, 2>(), mask_a = mask.accessor<int64_t, 2>();
   auto tl_a = token_labels.accessor<int64_t, 2>();
+  auto sets_a = label_sets.accessor<float, 2>();
   TaskBatch batch;
   for (int64_t b = 0; b < B; ++b) {
     const auto& ex = examples[indices[static_cast<size_t>(b)]];
@@ -169,13 +191,18 @@ TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std
       if (!ex.token_labels.empty()) tl_a[b][static_cast<int64_t>(s)] = ex.token_labels[s];
     }
     class_labels[b] = ex.label;
+    for (int64_t id : ex.label_set) sets_a[b][id] = 1.0f;
     targets[b] = ex.target;
     batch.real_tokens += static_cast<int64_t>(ex.ids.size());
   }
   batch.input_ids = ids.to(device);
   batch.token_type_ids = types.to(device);
   batch.attention_mask = mask.to(device);
-  batch.labels = (task == Task::tag ? token_labels : task == Task::regress ? targets : class_labels).to(device);
+  batch.labels = (task == Task::tag          ? token_labels
+                  : task == Task::regress    ? targets
+                  : task == Task::multilabel ? label_sets
+                                             : class_labels)
+                     .to(device);
   batch.indices = indices;
   return batch;
 }

@@ -1,5 +1,5 @@
 // Labelled data for fine-tuning, evaluation and prediction: CSV/TSV rows (classification,
-// regression) or CoNLL sentences (token tagging) → tokenized examples → dynamically padded,
+// multi-label classification, regression) or CoNLL sentences (token tagging) → tokenized examples → dynamically padded,
 // length-grouped batches. Shared by `bert finetune`, `bert evaluate` and `bert predict` so the
 // three read a file the same way.
 //
@@ -21,8 +21,9 @@
 
 namespace bert::tasks {
 
-enum class Task { classify, regress, tag };
-Task parse_task(const std::string& name);  // classify | regress | tag (auto is resolved by the caller)
+// multilabel: each row has a set of labels (possibly empty), each a yes/no decision of its own.
+enum class Task { classify, multilabel, regress, tag };
+Task parse_task(const std::string& name);  // classify | multilabel | regress | tag (auto: resolved by the caller)
 std::string task_name(Task task);
 
 struct TaskDataOptions {
@@ -32,12 +33,14 @@ struct TaskDataOptions {
   data::ConllOptions conll_options;
   int64_t max_seq_len = 128;
   bool label_all_subtokens = false;
+  char label_separator = ',';  // multilabel: between the names of a row's label set
   bool has_labels = true;  // false for prediction input
 };
 
 struct TaskExample {
   std::vector<int64_t> ids, type_ids;
   int64_t label = -100;              // classify
+  std::vector<int64_t> label_set;    // multilabel: label ids, possibly none
   float target = 0.0f;               // regress
   std::vector<int64_t> token_labels; // tag: per piece, -100 where not scored
   std::vector<int64_t> word_of_piece;  // tag: word index per piece, -1 for specials/extra pieces
@@ -55,7 +58,11 @@ struct TaskDataset {
   std::string read_summary;
 };
 
-// Reads and tokenizes `path`. Labels map through `labels` (classify/tag); a label missing from
+// --max-seq-len capped at what the model's position embeddings allow (a model with 64 positions
+// cannot read 128 tokens); says so once when it lowers it.
+int64_t fit_max_seq_len(int64_t requested, int64_t max_position_embeddings);
+
+// Reads and tokenizes `path`. Labels map through `labels` (classify/multilabel/tag); a label missing from
 // it is an error naming file:line, unless `labels` is empty and `build_labels` is set, in which
 // case it is built from this file (training data) in sorted order.
 TaskDataset load_task_data(const std::string& path, const TaskDataOptions& options,
@@ -71,7 +78,8 @@ TaskExample encode_sentence(const data::TaggedSentence& sentence, const std::vec
 
 struct TaskBatch {
   torch::Tensor input_ids, token_type_ids, attention_mask;  // (B, S)
-  torch::Tensor labels;         // classify (B) int64, regress (B) float, tag (B, S) int64
+  torch::Tensor labels;         // classify (B) int64, multilabel (B, num_labels) float 0/1, regress (B) float,
+                                // tag (B, S) int64
   std::vector<size_t> indices;  // example indices in the dataset
   int64_t real_tokens = 0;
 };
@@ -81,8 +89,8 @@ struct TaskBatch {
 std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskExample>& examples, int64_t batch_size,
                                                         std::mt19937_64* rng);
 
-// Pads to the longest example of the batch.
+// Pads to the longest example of the batch. num_labels: the width of multilabel targets.
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
-                             int64_t pad_id, const torch::Device& device);
+                             int64_t pad_id, const torch::Device& device, int64_t num_labels = 0);
 
 }  // namespace bert::tasks

@@ -23,6 +23,8 @@ TaskModel::TaskModel(Task task, const model::BertConfig& config) : task_(task), 
     if (task == Task::regress) {
       config_.num_labels = 1;
       config_.problem_type = "regression";
+    } else if (task == Task::multilabel) {
+      config_.problem_type = "multi_label_classification";
     } else {
       config_.problem_type = "single_label_classification";
     }
@@ -38,8 +40,10 @@ TaskModel TaskModel::load(const std::string& dir) {
   Task task;
   if (config.architecture == "BertForTokenClassification") task = Task::tag;
   else if (config.architecture == "BertForSequenceClassification")
-    task = (config.num_labels == 1 || config.problem_type == std::optional<std::string>("regression")) ? Task::regress
-                                                                                                       : Task::classify;
+    task = config.problem_type == std::optional<std::string>("multi_label_classification") ? Task::multilabel
+           : (config.num_labels == 1 || config.problem_type == std::optional<std::string>("regression"))
+               ? Task::regress
+               : Task::classify;
   else
     throw Error(config_file + ": architecture " + config.architecture +
                 " is not a fine-tuned model (expected BertForSequenceClassification or BertForTokenClassification)");
@@ -72,27 +76,31 @@ torch::Tensor TaskModel::forward(const TaskBatch& b) {
 torch::Tensor TaskModel::loss(const torch::Tensor& logits, const TaskBatch& b, const torch::Tensor& class_weights) {
   auto l32 = logits.to(torch::kFloat);
   if (task_ == Task::regress) return F::mse_loss(l32.squeeze(-1), b.labels);
+  if (task_ == Task::multilabel) {
+    auto options = F::BinaryCrossEntropyWithLogitsFuncOptions();
+    if (class_weights.defined()) options.pos_weight(class_weights);
+    return F::binary_cross_entropy_with_logits(l32, b.labels, options);
+  }
   auto options = F::CrossEntropyFuncOptions().ignore_index(model::kIgnoreIndex);
   if (class_weights.defined()) options.weight(class_weights);
   return F::cross_entropy(l32.reshape({-1, l32.size(-1)}), b.labels.reshape({-1}), options);
 }
 
 Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t batch_size, train::Precision precision,
-                            const torch::Device& device, int64_t pad_id) {
+                            const torch::Device& device, int64_t pad_id, double threshold) {
   torch::NoGradGuard no_grad;
   model.module().eval();
   Predictions p;
   const size_t n = data.examples.size();
   const auto task = model.task();
   const auto names = task == Task::tag ? model.label_map().names() : std::vector<std::string>{};
-  if (task == Task::classify) {
-    p.classes.assign(n, 0);
-    p.probabilities.assign(n, {});
-  }
+  if (task == Task::classify) p.classes.assign(n, 0);
+  if (task == Task::classify || task == Task::multilabel) p.probabilities.assign(n, {});
+  if (task == Task::multilabel) p.label_sets.assign(n, {});
   if (task == Task::regress) p.values.assign(n, 0.0);
   if (task == Task::tag) p.tags.assign(n, {});
   for (const auto& indices : length_grouped_batches(data.examples, batch_size, nullptr)) {
-    auto batch = collate_task_batch(data.examples, indices, task, pad_id, device);
+    auto batch = collate_task_batch(data.examples, indices, task, pad_id, device, model.config().num_labels);
     torch::Tensor logits;
     {
       train::AutocastGuard autocast(precision, device);
@@ -107,6 +115,11 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
         auto probs = torch::softmax(logits[static_cast<int64_t>(r)], -1).contiguous();
         p.probabilities[i].assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
         p.classes[i] = probs.argmax().item<int64_t>();
+      } else if (task == Task::multilabel) {
+        auto probs = torch::sigmoid(logits[static_cast<int64_t>(r)]).contiguous();
+        p.probabilities[i].assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
+        for (size_t c = 0; c < p.probabilities[i].size(); ++c)
+          if (p.probabilities[i][c] >= threshold) p.label_sets[i].push_back(static_cast<int64_t>(c));
       } else {
         const auto& ex = data.examples[i];
         const size_t words = data.sentences[i].words.size();
@@ -131,6 +144,12 @@ EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset&
     std::vector<int64_t> gold;
     for (const auto& ex : data.examples) gold.push_back(ex.label);
     auto report = eval::classification_report(gold, p.classes, model.label_map().names());
+    r.metrics = eval::metrics_map(report);
+    r.report = eval::format_report(report);
+  } else if (model.task() == Task::multilabel) {
+    std::vector<std::vector<int64_t>> gold;
+    for (const auto& ex : data.examples) gold.push_back(ex.label_set);
+    auto report = eval::multilabel_report(gold, p.label_sets, model.label_map().names());
     r.metrics = eval::metrics_map(report);
     r.report = eval::format_report(report);
   } else if (model.task() == Task::regress) {

@@ -1,4 +1,4 @@
-// A fine-tuned model of any of the three tasks behind one face: build it from a config (new
+// A fine-tuned model of any of the four tasks behind one face: build it from a config (new
 // head) or load it from a checkpoint directory, run batches, turn logits into predictions and
 // predictions into the metrics people report. Used by finetune (dev evaluation), evaluate and
 // predict.
@@ -22,15 +22,18 @@ class TaskModel {
   // Loads a fine-tuned checkpoint directory; the task comes from its architecture/problem type.
   static TaskModel load(const std::string& dir);
 
-  // Logits: classify (B, C), regress (B, 1), tag (B, S, C).
+  // Logits: classify and multilabel (B, C), regress (B, 1), tag (B, S, C).
   torch::Tensor forward(const TaskBatch& batch);
+  // Cross-entropy (classify, tag; class_weights per class), binary cross-entropy with logits
+  // averaged over examples x labels (multilabel, as transformers; class_weights is then the
+  // positive-example weight per label) or MSE (regress).
   torch::Tensor loss(const torch::Tensor& logits, const TaskBatch& batch, const torch::Tensor& class_weights = {});
 
   torch::nn::Module& module() { return *module_; }
   const model::BertConfig& config() const { return config_; }
   model::BertConfig& config() { return config_; }
   Task task() const { return task_; }
-  data::LabelMap label_map() const;  // from config id2label (classify/tag)
+  data::LabelMap label_map() const;  // from config id2label (classify/multilabel/tag)
 
  private:
   Task task_;
@@ -42,17 +45,19 @@ class TaskModel {
 
 struct Predictions {
   std::vector<int64_t> classes;                 // classify
-  std::vector<std::vector<float>> probabilities;  // classify: softmax per example
+  std::vector<std::vector<float>> probabilities;  // classify: softmax per example; multilabel: sigmoid per label
+  std::vector<std::vector<int64_t>> label_sets;   // multilabel: the labels whose probability is >= the threshold
   std::vector<double> values;                   // regress
   std::vector<std::vector<std::string>> tags;   // tag: one per word
 };
 
 // Runs the whole dataset in eval mode (no grad), batches longest-first, outputs in input order.
+// threshold: a multilabel example gets every label whose probability reaches it.
 Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t batch_size, train::Precision precision,
-                            const torch::Device& device, int64_t pad_id);
+                            const torch::Device& device, int64_t pad_id, double threshold = 0.5);
 
 struct EvaluationResult {
-  std::map<std::string, double> metrics;  // flat keys (accuracy, macro_f1, mcc, pearson, entity_f1, ...)
+  std::map<std::string, double> metrics;  // flat keys (accuracy, macro_f1, mcc, micro_f1, pearson, entity_f1, ...)
   std::string report;                     // the readable table
 };
 

@@ -25,6 +25,7 @@ namespace {
 std::string default_metric(tasks::Task task) {
   switch (task) {
     case tasks::Task::classify: return "accuracy";
+    case tasks::Task::multilabel: return "micro_f1";
     case tasks::Task::regress: return "pearson";
     case tasks::Task::tag: return "entity_f1";
   }
@@ -50,6 +51,21 @@ torch::Tensor balanced_class_weights(const std::vector<tasks::TaskExample>& exam
   return w;
 }
 
+// Multi-label: BCE's weight on each label's positive examples, negatives / positives (1 for a
+// label without positives), so that rare labels are not learnt as "never".
+torch::Tensor positive_label_weights(const std::vector<tasks::TaskExample>& examples, int64_t num_labels) {
+  std::vector<double> positives(static_cast<size_t>(num_labels), 0.0);
+  for (const auto& ex : examples)
+    for (auto id : ex.label_set) positives[static_cast<size_t>(id)] += 1;
+  const double n = static_cast<double>(examples.size());
+  auto w = torch::empty({num_labels}, torch::kFloat);
+  for (int64_t c = 0; c < num_labels; ++c) {
+    const double pos = positives[static_cast<size_t>(c)];
+    w[c] = pos > 0 ? (n - pos) / pos : 1.0;
+  }
+  return w;
+}
+
 nlohmann::json column_json(const std::optional<data::ColumnRef>& c) {
   if (!c) return nullptr;
   return c->is_index() ? nlohmann::json(c->index()) : nlohmann::json(c->name());
@@ -69,6 +85,8 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"tag_column", d.conll_options.tag_column ? nlohmann::json(*d.conll_options.tag_column) : nlohmann::json()},
           {"max_seq_len", d.max_seq_len},
           {"label_all_subtokens", d.label_all_subtokens},
+          {"label_separator", std::string(1, d.label_separator)},
+          {"threshold", o.threshold},
           {"skip_bad_rows", d.table.skip_bad_rows},
           {"epochs", o.epochs},
           {"batch_size", o.batch_size},
@@ -99,7 +117,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
 nlohmann::json identity_of(const nlohmann::json& options) {
   nlohmann::json id;
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
-                          "tag_column", "max_seq_len", "label_all_subtokens", "epochs", "batch_size", "grad_accum",
+                          "tag_column", "max_seq_len", "label_all_subtokens", "label_separator", "epochs", "batch_size", "grad_accum",
                           "lr", "seed", "metric", "workers"})
     id[key] = options[key];
   return id;
@@ -113,7 +131,7 @@ double loss_denominator(const std::vector<tasks::TaskExample>& examples, const s
   double total = 0;
   for (size_t i : indices) {
     const auto& ex = examples[i];
-    if (task == tasks::Task::regress) total += 1;
+    if (task == tasks::Task::regress || task == tasks::Task::multilabel) total += 1;  // each row: all its labels
     else if (task == tasks::Task::classify) total += count(ex.label);
     else for (auto l : ex.token_labels) total += count(l);
   }
@@ -161,11 +179,16 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       auto inferred = data::infer_task(labels);
       task = inferred.kind == data::TaskKind::kRegression ? tasks::Task::regress : tasks::Task::classify;
       log::info("[finetune] --task auto: {} ({})", tasks::task_name(task), inferred.reason);
+      const auto sep = data_options.label_separator;
+      if (task == tasks::Task::classify &&
+          std::any_of(labels.begin(), labels.end(), [&](const auto& l) { return l.find(sep) != std::string::npos; }))
+        log::info("[finetune] some labels contain '{}': if they are sets of labels, use --task multilabel", sep);
     }
   } else {
     task = tasks::parse_task(o.task);
   }
   data_options.task = task;
+  data_options.max_seq_len = tasks::fit_max_seq_len(data_options.max_seq_len, config.max_position_embeddings);
   if (task == tasks::Task::tag) data_options.conll = true;
 
   data::LabelMap labels;
@@ -206,7 +229,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                     total_steps};
   torch::Tensor class_weights;
   std::vector<double> label_weight;  // the same on the host, for the workers' loss shares
-  if (o.class_weights == "auto" && task != tasks::Task::regress) {
+  if (o.class_weights == "auto" && task == tasks::Task::multilabel) {
+    class_weights = positive_label_weights(train.examples, config.num_labels).to(device);  // rows stay equal
+  } else if (o.class_weights == "auto" && task != tasks::Task::regress) {
     auto weights = balanced_class_weights(train.examples, config.num_labels, task == tasks::Task::tag);
     auto w = weights.to(torch::kDouble).contiguous();
     label_weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
@@ -244,7 +269,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   auto evaluate_dev = [&]() -> bool {
     if (!dev) return true;
     if (!main_rank) return group.sum({0.0})[0] == 0;
-    auto predictions = tasks::predict_dataset(model, *dev, o.batch_size * 2, precision, device, pad_id);
+    auto predictions = tasks::predict_dataset(model, *dev, o.batch_size * 2, precision, device, pad_id, o.threshold);
     model.module().train();
     auto result = tasks::evaluate_predictions(model, *dev, predictions, o.scheme);
     auto it = result.metrics.find(metric);
@@ -308,7 +333,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       }
       if (micro + 1 == o.grad_accum || b + 1 == batches.size()) averager.final_backward_next();
       if (share > 0) {  // a worker with no labelled rows in this batch adds zero gradients
-        auto batch = tasks::collate_task_batch(train.examples, rows, task, pad_id, device);
+        auto batch = tasks::collate_task_batch(train.examples, rows, task, pad_id, device, config.num_labels);
         if (!group.active()) tokens += batch.real_tokens;
         torch::Tensor loss;
         {

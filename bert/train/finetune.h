@@ -15,7 +15,7 @@ namespace bert::train {
 
 struct FinetuneOptions {
   std::string init_dir, train_file, dev_file, out_dir;
-  std::string task = "auto";  // classify | regress | tag | auto
+  std::string task = "auto";  // classify | multilabel | regress | tag | auto
   tasks::TaskDataOptions data;
   std::string resume = "auto";  // auto | always | never, as in pre-training
   int64_t epochs = 3;
@@ -30,7 +30,8 @@ struct FinetuneOptions {
   std::string device = "cpu";
   uint64_t seed = 42;
   std::string class_weights = "none";  // auto | none
-  std::string metric;                  // default: accuracy / pearson / entity_f1 by task
+  std::string metric;                  // default: accuracy / micro_f1 / pearson / entity_f1 by task
+  double threshold = 0.5;              // multilabel: probability from which a label is predicted (dev evaluation)
   int64_t eval_every = 0;              // 0 = once per epoch
   int64_t early_stopping = 0;          // evaluations without improvement before stopping; 0 = off
   int64_t log_every = 20;

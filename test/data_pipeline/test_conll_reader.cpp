@@ -185,6 +185,27 @@ TEST_CASE("LabelMap names unknown labels by file:line", "[labels]") {
   CHECK(all.encode(data.sentences, "dev.txt") == std::vector<std::vector<int64_t>>{{1, 2}, {2, 0}});
 }
 
+TEST_CASE("multi-label sets: split, collected, encoded", "[labels][multilabel]") {
+  CHECK(split_label_set("PER,LOC", ',', "t.tsv", 2) == std::vector<std::string>{"PER", "LOC"});
+  CHECK(split_label_set(" LOC , PER ,LOC", ',', "t.tsv", 2) == std::vector<std::string>{"LOC", "PER"});
+  CHECK(split_label_set("", ',', "t.tsv", 2).empty());
+  CHECK(split_label_set("  ", ',', "t.tsv", 2).empty());
+  CHECK(split_label_set("a|b c", '|', "t.tsv", 2) == std::vector<std::string>{"a", "b c"});
+  CHECK(error_of([] { split_label_set("PER,,LOC", ',', "t.tsv", 4); }) ==
+        "t.tsv:4: empty label name in the label set \"PER,,LOC\" (labels separated by ','; an empty field is the "
+        "empty set)");
+  CHECK_THAT(error_of([] { split_label_set("PER,", ',', "t.tsv", 5); }), StartsWith("t.tsv:5: empty label name"));
+
+  const std::vector<LabelledRow> rows{row("PER,LOC", 2), row("", 3), row("ORG", 4)};
+  const auto names = collect_label_sets(rows, ',', "t.tsv");
+  CHECK(names == std::vector<std::string>{"PER", "LOC", "ORG"});
+  const auto m = LabelMap::build(names);
+  CHECK(m.names() == std::vector<std::string>{"LOC", "ORG", "PER"});
+  CHECK(m.encode_sets(rows, ',', "t.tsv") == std::vector<std::vector<int64_t>>{{2, 0}, {}, {1}});
+  CHECK(error_of([&] { m.encode_sets({row("LOC,MISC", 7)}, ',', "dev.tsv"); }) ==
+        "dev.tsv:7: unknown label \"MISC\" (not among the 3 labels of the training data: \"LOC\", \"ORG\", \"PER\")");
+}
+
 TEST_CASE("regression labels", "[labels]") {
   CHECK(parse_number("3.800") == 3.8);
   CHECK(parse_number(" 4 ") == 4.0);

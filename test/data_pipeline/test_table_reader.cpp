@@ -92,6 +92,17 @@ TEST_CASE("label is optional and trimmed", "[table_reader]") {
   CHECK(csv.rows[0].label == "spam");
 }
 
+TEST_CASE("an empty label field is kept for multi-label data", "[table_reader]") {
+  TableOptions o;
+  o.label = "l";
+  CHECK_THROWS_AS(parse_labelled_table("t\tl\nfoo\t\n", "m.tsv", o), bert::Error);
+  o.allow_empty_label = true;
+  const auto d = parse_labelled_table("t\tl\nfoo\t \nbar\tA,B\n", "m.tsv", o);
+  REQUIRE(d.rows.size() == 2);
+  CHECK(d.rows[0].label.empty());
+  CHECK(d.rows[1].label == "A,B");
+}
+
 TEST_CASE("RFC 4180 quoting in CSV", "[table_reader]") {
   const std::string csv =
       "text,label\n"

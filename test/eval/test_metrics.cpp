@@ -1,4 +1,4 @@
-// Tests of bert/eval/metrics.h. The classification and regression numbers are pinned against
+// Tests of bert/eval/metrics.h. The classification, multi-label and regression numbers are pinned against
 // scikit-learn 1.9.1 / scipy 1.17.1: they are what scripts/metrics_reference.py prints for the
 // same label vectors (copied verbatim from that script; change both together). The entity cases
 // pin conlleval's semantics (stray I-, type changes, IOB1's B-) with numbers seqeval 1.2.2 (a
@@ -37,15 +37,15 @@ void check_vector(const std::vector<double>& got, const std::vector<double>& wan
   }
 }
 
-std::vector<double> field(const ClassificationReport& r, double ClassMetrics::*member) {
+std::vector<double> field(const std::vector<ClassMetrics>& classes, double ClassMetrics::*member) {
   std::vector<double> out;
-  for (const auto& m : r.per_class) out.push_back(m.*member);
+  for (const auto& m : classes) out.push_back(m.*member);
   return out;
 }
 
-std::vector<size_t> supports(const ClassificationReport& r) {
+std::vector<size_t> supports(const std::vector<ClassMetrics>& classes) {
   std::vector<size_t> out;
-  for (const auto& m : r.per_class) out.push_back(m.support);
+  for (const auto& m : classes) out.push_back(m.support);
   return out;
 }
 
@@ -64,10 +64,10 @@ TEST_CASE("binary classification matches scikit-learn", "[metrics]") {
   CHECK(r.weighted_precision == Approx(0.5729166666666666).margin(kTol));
   CHECK(r.weighted_recall == Approx(0.5833333333333334).margin(kTol));
   CHECK(r.weighted_f1 == Approx(0.5740740740740741).margin(kTol));
-  check_vector(field(r, &ClassMetrics::precision), {0.5, 0.625});
-  check_vector(field(r, &ClassMetrics::recall), {0.4, 0.7142857142857143});
-  check_vector(field(r, &ClassMetrics::f1), {0.4444444444444444, 0.6666666666666666});
-  CHECK(supports(r) == std::vector<size_t>{5, 7});
+  check_vector(field(r.per_class, &ClassMetrics::precision), {0.5, 0.625});
+  check_vector(field(r.per_class, &ClassMetrics::recall), {0.4, 0.7142857142857143});
+  check_vector(field(r.per_class, &ClassMetrics::f1), {0.4444444444444444, 0.6666666666666666});
+  CHECK(supports(r.per_class) == std::vector<size_t>{5, 7});
   REQUIRE(r.binary_f1);
   CHECK(*r.binary_precision == Approx(0.625).margin(kTol));
   CHECK(*r.binary_recall == Approx(0.7142857142857143).margin(kTol));
@@ -116,10 +116,10 @@ TEST_CASE("three-class classification matches scikit-learn", "[metrics]") {
   CHECK(r.weighted_precision == Approx(0.611904761904762).margin(kTol));
   CHECK(r.weighted_recall == Approx(0.6).margin(kTol));
   CHECK(r.weighted_f1 == Approx(0.6017094017094017).margin(kTol));
-  check_vector(field(r, &ClassMetrics::precision), {0.75, 0.5, 0.5714285714285714});
-  check_vector(field(r, &ClassMetrics::recall), {0.6, 0.5, 0.6666666666666666});
-  check_vector(field(r, &ClassMetrics::f1), {0.6666666666666666, 0.5, 0.6153846153846154});
-  CHECK(supports(r) == std::vector<size_t>{5, 4, 6});
+  check_vector(field(r.per_class, &ClassMetrics::precision), {0.75, 0.5, 0.5714285714285714});
+  check_vector(field(r.per_class, &ClassMetrics::recall), {0.6, 0.5, 0.6666666666666666});
+  check_vector(field(r.per_class, &ClassMetrics::f1), {0.6666666666666666, 0.5, 0.6153846153846154});
+  CHECK(supports(r.per_class) == std::vector<size_t>{5, 4, 6});
   CHECK(r.mcc == Approx(0.39044759485022357).margin(kTol));
   CHECK(r.confusion == std::vector<std::vector<size_t>>{{3, 0, 2}, {1, 2, 1}, {0, 2, 4}});
   CHECK_FALSE(r.binary_f1);
@@ -139,9 +139,9 @@ TEST_CASE("classes never predicted or absent everywhere follow scikit-learn", "[
   CHECK(r.weighted_precision == Approx(0.34375).margin(kTol));
   CHECK(r.weighted_recall == Approx(0.5).margin(kTol));
   CHECK(r.weighted_f1 == Approx(0.4047619047619047).margin(kTol));
-  check_vector(field(r, &ClassMetrics::precision), {0.75, 0.25, 0.0, 0.0});
-  check_vector(field(r, &ClassMetrics::f1), {0.8571428571428571, 0.3333333333333333, 0.0, 0.0});
-  CHECK(supports(r) == std::vector<size_t>{3, 2, 3, 0});
+  check_vector(field(r.per_class, &ClassMetrics::precision), {0.75, 0.25, 0.0, 0.0});
+  check_vector(field(r.per_class, &ClassMetrics::f1), {0.8571428571428571, 0.3333333333333333, 0.0, 0.0});
+  CHECK(supports(r.per_class) == std::vector<size_t>{3, 2, 3, 0});
   CHECK(r.mcc == Approx(0.3273268353539886).margin(kTol));
 }
 
@@ -174,6 +174,53 @@ TEST_CASE("classification format_report is a readable table", "[metrics]") {
   CHECK_THAT(s, Contains("positive class \"spam\""));
   CHECK_THAT(s, Contains("confusion matrix"));
   CHECK_THAT(s, Contains("0.8000"));  // accuracy 4/5
+}
+
+TEST_CASE("multi-label metrics match scikit-learn", "[metrics][multilabel]") {
+  // scripts/metrics_reference.py [sets]: rows with an empty gold set, an empty prediction and
+  // both empty; label "d" occurs nowhere (it still counts in the macro average, as in sklearn).
+  const std::vector<std::vector<int64_t>> gold{{0, 1}, {2}, {}, {0}, {1, 2}, {}, {0, 2}, {1}, {}, {0, 1, 2}};
+  const std::vector<std::vector<int64_t>> pred{{0}, {2}, {1}, {0, 1}, {1, 2}, {}, {2}, {}, {}, {0, 1}};
+  const auto r = multilabel_report(gold, pred, {"a", "b", "c", "d"});
+  CHECK(r.examples == 10);
+  CHECK(r.subset_accuracy == Approx(0.4).margin(kTol));
+  CHECK(r.hamming_loss == Approx(0.15).margin(kTol));
+  CHECK(r.micro_precision == Approx(0.8).margin(kTol));
+  CHECK(r.micro_recall == Approx(0.6666666666666666).margin(kTol));
+  CHECK(r.micro_f1 == Approx(0.7272727272727273).margin(kTol));
+  CHECK(r.macro_precision == Approx(0.625).margin(kTol));
+  CHECK(r.macro_recall == Approx(0.5).margin(kTol));
+  CHECK(r.macro_f1 == Approx(0.5535714285714286).margin(kTol));
+  CHECK(r.weighted_precision == Approx(0.8333333333333334).margin(kTol));
+  CHECK(r.weighted_recall == Approx(0.6666666666666666).margin(kTol));
+  CHECK(r.weighted_f1 == Approx(0.7380952380952381).margin(kTol));
+  CHECK(r.samples_precision == Approx(0.55).margin(kTol));
+  CHECK(r.samples_recall == Approx(0.4666666666666667).margin(kTol));
+  CHECK(r.samples_f1 == Approx(0.48).margin(kTol));
+  check_vector(field(r.per_label, &ClassMetrics::precision), {1.0, 0.5, 1.0, 0.0});
+  check_vector(field(r.per_label, &ClassMetrics::recall), {0.75, 0.5, 0.75, 0.0});
+  check_vector(field(r.per_label, &ClassMetrics::f1), {0.8571428571428571, 0.5, 0.8571428571428571, 0.0});
+  CHECK(supports(r.per_label) == std::vector<size_t>{4, 4, 4, 0});
+
+  const auto m = metrics_map(r);
+  CHECK(m.at("micro_f1") == r.micro_f1);
+  CHECK(m.at("samples_f1") == r.samples_f1);
+  CHECK(m.at("f1.b") == 0.5);
+  const std::string table = format_report(r);
+  CHECK_THAT(table, Contains("micro avg"));
+  CHECK_THAT(table, Contains("samples avg"));
+  CHECK_THAT(table, Contains("Hamming loss: 0.1500"));
+
+  SECTION("order and repeats inside a set do not matter") {
+    const auto again = multilabel_report({{1, 0, 1}}, {{0, 1}}, {"a", "b"});
+    CHECK(again.subset_accuracy == 1.0);
+    CHECK(again.micro_f1 == 1.0);
+  }
+  SECTION("bad input is an invalid_argument") {
+    CHECK_THROWS_AS(multilabel_report({{0}}, {}, {"a"}), std::invalid_argument);
+    CHECK_THROWS_AS(multilabel_report({}, {}, {"a"}), std::invalid_argument);
+    CHECK_THROWS_WITH(multilabel_report({{0}}, {{2}}, {"a", "b"}), Contains("out of range"));
+  }
 }
 
 TEST_CASE("regression metrics match scikit-learn and scipy", "[metrics]") {
