@@ -67,7 +67,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": tokenizer directory not found");
   const fs::path d(dir);
-  const bool has_vocab = is_file(d / "vocab.txt");
+  // tokenizer.json alone (transformers 5's save_pretrained) is read as WordPiece; a SentencePiece
+  // directory of ours never has one.
+  const bool has_vocab = is_file(d / "vocab.txt") || (is_file(d / "tokenizer.json") && !is_file(d / kSentencePieceModelFile));
   const bool has_spm = is_file(d / kSentencePieceModelFile);
   const fs::path cfg_path = d / "tokenizer_config.json";
   const nlohmann::json cfg = read_config(cfg_path);
@@ -97,7 +99,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   }
   if (has_vocab) return wordpiece();
   if (has_spm) return sentencepiece();
-  throw Error(dir + ": no tokenizer found; looked for vocab.txt (WordPiece), " +
+  throw Error(dir + ": no tokenizer found; looked for vocab.txt or tokenizer.json (WordPiece), " +
               std::string(kSentencePieceModelFile) + " (SentencePiece) and tokenizer_config.json");
 }
 
@@ -115,7 +117,7 @@ std::string describe_tokenizer(const Tokenizer& t, const std::string& dir) {
     return cfg[key].is_string() ? cfg[key].get<std::string>() : cfg[key].dump();
   };
 
-  std::vector<std::string> candidates = {"vocab.txt", kSentencePieceModelFile, kSentencePieceVocabFile,
+  std::vector<std::string> candidates = {"vocab.txt", "tokenizer.json", kSentencePieceModelFile, kSentencePieceVocabFile,
                                          "tokenizer_config.json", "special_tokens_map.json"};
   std::string files;
   for (const auto& f : candidates)

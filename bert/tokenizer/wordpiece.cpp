@@ -221,7 +221,8 @@ std::vector<std::string> split_vocab_lines(const std::string& data) {
 std::vector<std::string> read_vocab_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw Error("vocabulary file '" + path + "': cannot open it (expected a WordPiece vocab.txt)");
+    throw Error("vocabulary file '" + path +
+                "': cannot open it (expected a WordPiece vocab.txt, or a tokenizer.json with a WordPiece model)");
   }
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -738,11 +739,68 @@ std::optional<std::string> special_from_json(const nlohmann::json& cfg, const ch
               "\": expected a string or an object with \"content\", found " + json_type_name(v));
 }
 
+// The vocabulary and settings of a `tokenizers` tokenizer.json holding a WordPiece model (what
+// transformers 5's save_pretrained writes for BERT instead of vocab.txt): model.vocab maps each
+// token to its id, which must run 0..n-1; the BertNormalizer's lowercase / strip_accents /
+// handle_chinese_chars and the model's unk_token / max_input_chars_per_word become options
+// (tokenizer_config.json, read afterwards, may still override them).
+std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, WordPieceOptions& opt) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("tokenizer file '" + path + "': cannot open it");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("tokenizer file '" + path + "': expected JSON, parse error: " + e.what());
+  }
+  auto fail = [&](const std::string& what) -> std::vector<std::string> { throw Error("tokenizer file '" + path + "': " + what); };
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) return fail("expected an object with a \"model\"");
+  const auto& model = j["model"];
+  const std::string type = model.value("type", std::string());
+  if (type != "WordPiece")
+    return fail("model type \"" + type + "\" is not supported (expected WordPiece, as BERT's tokenizer.json has)");
+  if (model.value("continuing_subword_prefix", std::string("##")) != "##")
+    return fail("continuing_subword_prefix \"" + model["continuing_subword_prefix"].get<std::string>() +
+                "\" is not supported (expected \"##\")");
+  if (!model.contains("vocab") || !model["vocab"].is_object() || model["vocab"].empty())
+    return fail("model.vocab: expected an object mapping tokens to ids");
+  std::vector<std::string> vocab(model["vocab"].size());
+  std::vector<bool> seen(vocab.size(), false);
+  for (const auto& [token, id] : model["vocab"].items()) {
+    if (!id.is_number_unsigned() || id.get<uint64_t>() >= vocab.size() || seen[id.get<size_t>()])
+      return fail("model.vocab: token \"" + token + "\" has id " + id.dump() + "; expected each id of 0.." +
+                  std::to_string(vocab.size() - 1) + " exactly once");
+    vocab[id.get<size_t>()] = token;
+    seen[id.get<size_t>()] = true;
+  }
+  if (model.contains("unk_token") && model["unk_token"].is_string()) opt.unk_token = model["unk_token"];
+  if (model.contains("max_input_chars_per_word") && model["max_input_chars_per_word"].is_number_unsigned())
+    opt.max_input_chars_per_word = model["max_input_chars_per_word"].get<size_t>();
+  if (j.contains("normalizer") && j["normalizer"].is_object()) {
+    const auto& n = j["normalizer"];
+    if (n.value("type", std::string()) != "BertNormalizer")
+      return fail("normalizer \"" + n.value("type", std::string()) + "\" is not supported (expected BertNormalizer)");
+    if (n.contains("lowercase") && n["lowercase"].is_boolean()) opt.do_lower_case = n["lowercase"];
+    if (n.contains("strip_accents") && n["strip_accents"].is_boolean()) opt.strip_accents = n["strip_accents"].get<bool>();
+    if (n.contains("handle_chinese_chars") && n["handle_chinese_chars"].is_boolean())
+      opt.tokenize_chinese_chars = n["handle_chinese_chars"];
+  }
+  return vocab;
+}
+
 }  // namespace
 
 WordPieceTokenizer WordPieceTokenizer::from_directory(const std::string& dir) {
   WordPieceOptions opt;
   opt.vocab_path = (fs::path(dir) / "vocab.txt").string();
+  // No vocab.txt: the vocabulary of tokenizer.json, as transformers 5 saves a BERT tokenizer.
+  std::vector<std::string> json_vocab;
+  const std::string json_path = (fs::path(dir) / "tokenizer.json").string();
+  std::error_code exists_ec;
+  if (!fs::exists(opt.vocab_path, exists_ec) && fs::exists(json_path, exists_ec)) {
+    json_vocab = read_tokenizer_json_vocab(json_path, opt);
+    opt.vocab_path = json_path;  // for messages
+  }
   const std::string cfg_path = (fs::path(dir) / "tokenizer_config.json").string();
   std::error_code ec;
   if (fs::exists(cfg_path, ec)) {
@@ -810,6 +868,7 @@ WordPieceTokenizer WordPieceTokenizer::from_directory(const std::string& dir) {
     if (auto t = special_from_json(cfg, "pad_token", cfg_path)) opt.pad_token = *t;
     if (auto t = special_from_json(cfg, "mask_token", cfg_path)) opt.mask_token = *t;
   }
+  if (!json_vocab.empty()) return WordPieceTokenizer(std::move(json_vocab), std::move(opt));
   return WordPieceTokenizer(std::move(opt));
 }
 

@@ -46,8 +46,10 @@ class WordPieceTokenizer final : public Tokenizer {
   WordPieceTokenizer(WordPieceTokenizer&&) noexcept;
   WordPieceTokenizer& operator=(WordPieceTokenizer&&) noexcept;
 
-  // Reads dir/vocab.txt and, when present, dir/tokenizer_config.json (the Hugging Face format:
-  // do_lower_case, strip_accents, tokenize_chinese_chars, never_split, special token strings).
+  // Reads dir/vocab.txt (or, without it, the WordPiece vocabulary and normalizer settings of
+  // dir/tokenizer.json, which transformers 5 writes instead) and, when present,
+  // dir/tokenizer_config.json (the Hugging Face format: do_lower_case, strip_accents,
+  // tokenize_chinese_chars, never_split, special token strings).
   static WordPieceTokenizer from_directory(const std::string& dir);
   // Writes vocab.txt, tokenizer_config.json and special_tokens_map.json so that
   // transformers.BertTokenizer.from_pretrained(dir) loads an equivalent tokenizer.

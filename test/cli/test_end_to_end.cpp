@@ -299,7 +299,7 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
   const std::string dev = task_file("entity_types_dev_200.tsv");
   require_ok(bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --task multilabel --train " +
                       task_file("entity_types_train_600.tsv") + " --dev " + dev + columns +
-                      " --class-weights auto --epochs 2 --batch-size 32 --lr 1e-3 --out " + dir.string()));
+                      " --class-weights auto --epochs 10 --batch-size 32 --lr 3e-3 --out " + dir.string()));
   const auto best = (dir / "best").string();
   auto config = nlohmann::json::parse(std::ifstream(dir / "best" / "config.json"));
   REQUIRE(config["architectures"][0] == "BertForSequenceClassification");
@@ -330,6 +330,7 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
     return names;
   };
   size_t rows = 0, exact = 0, tp = 0, gold_count = 0, pred_count = 0;
+  std::set<std::set<std::string>> distinct_predictions;
   while (std::getline(gold_in, gold_line) && std::getline(pred_in, pred_line)) {
     std::vector<std::string> fields;
     std::stringstream ss(pred_line);
@@ -338,6 +339,7 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
     REQUIRE(fields.size() == 7);
     const auto gold = label_set(gold_line.substr(gold_line.find('\t') + 1));
     const auto pred = label_set(fields[2]);
+    distinct_predictions.insert(pred);
     for (size_t c = 0; c < 4; ++c) {  // the predicted set is exactly the labels with probability >= 0.5
       const bool predicted = pred.count(config["id2label"][std::to_string(c)].get<std::string>()) > 0;
       REQUIRE(predicted == (std::stod(fields[3 + c]) >= 0.5));
@@ -351,8 +353,10 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
   REQUIRE(rows == 200);
   CHECK(m["subset_accuracy"].get<double>() == Approx(static_cast<double>(exact) / rows).margin(1e-12));
   CHECK(m["micro_f1"].get<double>() == Approx(2.0 * tp / (gold_count + pred_count)).margin(1e-12));
-  // Not a constant answer: two epochs of a tiny model already beat predicting nothing (micro F1 0)
+  // The tiny random-weight fixture learns little (micro F1 ~0.55 here; the best constant set gives
+  // 0.53, MiniLM's floor test below asks for real learning), but its answer must depend on the input.
   CHECK(m["micro_f1"].get<double>() > 0.2);
+  CHECK(distinct_predictions.size() >= 2);
 
   SECTION("predict --text gives the set as a JSON list; --threshold moves it") {
     auto p = bert_cli("predict --model " + best + " --text \"EU rejects German call\" --threshold 0");

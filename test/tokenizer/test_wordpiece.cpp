@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bert/tokenizer/load.h"
 #include "bert/tokenizer/unicode.h"
 #include "bert/tokenizer/wordpiece.h"
 #include "bert/util/error.h"
@@ -451,6 +452,58 @@ TEST_CASE("save and from_directory round trip", "[tokenizer][save]") {
              Catch::Contains("max_input_chars_per_word") && Catch::Contains("positive integer, found 0"));
   hf.file("tokenizer_config.json", "{not json");
   CHECK_THROWS_AS(WordPieceTokenizer::from_directory(hf.path.string()), bert::Error);
+}
+
+TEST_CASE("a directory with tokenizer.json and no vocab.txt (transformers 5) loads", "[tokenizer][save]") {
+  // The layout `tokenizers` writes for BERT: the vocabulary as a token -> id map in model.vocab,
+  // the normalization in a BertNormalizer (CTest multilabel_interop loads a file transformers
+  // itself wrote).
+  const auto vocab = [] {
+    std::ifstream in(kDataDir + "/vocab.txt");
+    nlohmann::json map = nlohmann::json::object();
+    std::string line;
+    for (int64_t id = 0; std::getline(in, line); ++id) map[line] = id;
+    return map;
+  }();
+  auto tokenizer_json = [&](bool lowercase) {
+    return nlohmann::json{{"version", "1.0"},
+                          {"normalizer", {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
+                                          {"strip_accents", nullptr}, {"lowercase", lowercase}}},
+                          {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+                          {"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"continuing_subword_prefix", "##"},
+                                     {"max_input_chars_per_word", 100}, {"vocab", vocab}}}}
+        .dump();
+  };
+  TempDir dir;
+  dir.file("tokenizer.json", tokenizer_json(true));
+  dir.file("tokenizer_config.json", R"({"tokenizer_class": "BertTokenizer", "do_lower_case": true})");
+  const auto from_json = bert::tokenizer::load_tokenizer(dir.path.string());
+  const auto& reference = uncased();
+  REQUIRE(from_json->vocab_size() == reference.vocab_size());
+  std::ifstream in(kDataDir + "/tokenizer.jsonl");
+  size_t lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) {  // every fixture text encodes the same
+    const auto text = nlohmann::json::parse(line)["text"].get<std::string>();
+    REQUIRE(from_json->encode(text).ids == reference.encode(text).ids);
+  }
+  CHECK(lines == 2010);
+
+  SECTION("the normalizer's settings are taken: lowercase false keeps case") {
+    TempDir cased;
+    cased.file("tokenizer.json", tokenizer_json(false));
+    const auto tok = WordPieceTokenizer::from_directory(cased.path.string());
+    CHECK_FALSE(tok.options().do_lower_case);
+    CHECK(tok.tokenize("Hello") != reference.tokenize("Hello"));
+  }
+  SECTION("what is not a BERT WordPiece tokenizer is refused by name") {
+    TempDir bad;
+    bad.file("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}}})");
+    CHECK_THAT(error_of([&] { WordPieceTokenizer::from_directory(bad.path.string()); }),
+               Catch::Contains("tokenizer.json") && Catch::Contains("model type \"BPE\" is not supported"));
+    bad.file("tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0, "b": 2}}})");
+    CHECK_THAT(error_of([&] { WordPieceTokenizer::from_directory(bad.path.string()); }),
+               Catch::Contains("token \"b\" has id 2; expected each id of 0..1 exactly once"));
+  }
 }
 
 TEST_CASE("unicode predicates match transformers' definitions", "[tokenizer][unicode]") {
