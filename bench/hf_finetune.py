@@ -2,7 +2,10 @@
 """Fine-tunes a Hugging Face BERT directory on a labelled TSV with transformers' Trainer: the
 reference side of bench/finetune_side_by_side.sh. Hyper-parameter defaults are `bert finetune`'s.
 The optimizer is the Trainer's default, PyTorch's fused AdamW (`bert finetune` runs the same kernel).
-Prints one JSON line: system, seed, dev_accuracy, train_seconds, total_seconds, train_rows, train_steps.
+Prints one JSON line: system, seed, dev_accuracy (with --multilabel: dev_micro_f1), train_seconds,
+total_seconds, train_rows, train_steps. --multilabel reads each label field as a set of names
+(`--label-separator`, empty = no label) and trains with problem_type multi_label_classification
+(BCE); a dev label is predicted where its sigmoid is >= 0.5, as `bert evaluate` does.
 
   .venv/bin/python bench/hf_finetune.py --model DIR --train train.tsv --dev dev.tsv \
       --text-column sentence --label-column label --seed 1 --threads 2
@@ -47,6 +50,8 @@ def parse_args():
     p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
     p.add_argument("--pad-to-max-length", action="store_true",
                    help="pad every example to --max-seq-len, as the usual tutorials do (default: dynamic padding)")
+    p.add_argument("--multilabel", action="store_true", help="label fields are sets of labels (multi-label)")
+    p.add_argument("--label-separator", default=",", help="--multilabel: between the names of a set")
     p.add_argument("--group-by-length", action="store_true",
                    help="Trainer's length-grouped sampler (`bert finetune` always groups by length)")
     return p.parse_args()
@@ -92,20 +97,37 @@ def main():
 
     train_texts, train_labels = read_tsv(args.train, args.text_column, args.label_column, args.train_rows)
     dev_texts, dev_labels = read_tsv(args.dev, args.text_column, args.label_column)
-    names = sorted(set(train_labels))  # the training file's label strings, sorted -> 0..n-1
+    def label_set(field):
+        return [n.strip() for n in field.split(args.label_separator)] if field.strip() else []
+
+    if args.multilabel:
+        train_labels = [label_set(f) for f in train_labels]
+        dev_labels = [label_set(f) for f in dev_labels]
+        names = sorted({n for s in train_labels for n in s})
+        unknown = {n for s in dev_labels for n in s} - set(names)
+    else:
+        names = sorted(set(train_labels))  # the training file's label strings, sorted -> 0..n-1
+        unknown = set(dev_labels) - set(names)
     label_id = {name: i for i, name in enumerate(names)}
-    unknown = set(dev_labels) - set(names)
     if unknown:
         sys.exit(f"{args.dev}: labels not in the training file: {sorted(unknown)}")
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
+
+    def target(label):
+        if not args.multilabel:
+            return label_id[label]
+        hot = [0.0] * len(names)
+        for n in label:
+            hot[label_id[n]] = 1.0
+        return hot
 
     def encode(texts, labels):
         # Truncate (and pad to max length only if asked); DataCollatorWithPadding pads each batch to its longest.
         enc = tokenizer(texts, truncation=True, max_length=args.max_seq_len,
                         padding="max_length" if args.pad_to_max_length else False)
         return [{"input_ids": enc["input_ids"][i], "token_type_ids": enc["token_type_ids"][i],
-                 "attention_mask": enc["attention_mask"][i], "labels": label_id[labels[i]]}
+                 "attention_mask": enc["attention_mask"][i], "labels": target(labels[i])}
                 for i in range(len(texts))]
 
     train_set = encode(train_texts, train_labels)
@@ -113,7 +135,8 @@ def main():
 
     set_seed(args.seed)  # before the model: the new classification head is drawn from this seed
     model = AutoModelForSequenceClassification.from_pretrained(
-        args.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label_id)
+        args.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label_id,
+        problem_type="multi_label_classification" if args.multilabel else "single_label_classification")
 
     out_dir = tempfile.mkdtemp(prefix="hf_finetune_")
     training_args = TrainingArguments(
@@ -150,11 +173,17 @@ def main():
     logits = trainer.predict(dev_set).predictions
     if isinstance(logits, tuple):
         logits = logits[0]
-    gold = np.array([label_id[label] for label in dev_labels])
-    accuracy = float((np.argmax(logits, axis=-1) == gold).mean())
+    if args.multilabel:
+        gold = np.array([target(label) for label in dev_labels]) > 0.5
+        predicted = 1 / (1 + np.exp(-logits)) >= 0.5
+        tp = int((gold & predicted).sum())
+        metric = ("dev_micro_f1", 2 * tp / max(1, int(gold.sum() + predicted.sum())))
+    else:
+        gold = np.array([label_id[label] for label in dev_labels])
+        metric = ("dev_accuracy", float((np.argmax(logits, axis=-1) == gold).mean()))
 
     shutil.rmtree(out_dir, ignore_errors=True)
-    print(json.dumps({"system": "transformers", "seed": args.seed, "dev_accuracy": round(accuracy, 6),
+    print(json.dumps({"system": "transformers", "seed": args.seed, metric[0]: round(metric[1], 6),
                       "train_seconds": round(train_seconds, 3), "total_seconds": round(time.time() - START, 3),
                       "train_rows": len(train_set),
                       "train_steps": trainer.state.global_step}), flush=True)
