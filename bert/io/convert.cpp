@@ -96,7 +96,9 @@ std::string describe_checkpoint(const std::string& dir) {
   if (config.architecture == "BertForSequenceClassification" || config.architecture == "BertForTokenClassification") {
     out << "labels       " << config.num_labels;
     for (const auto& [id, name] : config.id2label) out << (id == 0 ? " (" : ", ") << id << "=" << name;
-    out << (config.id2label.empty() ? "" : ")") << "\n";
+    out << (config.id2label.empty() ? "" : ")");
+    if (config.problem_type) out << ", " << *config.problem_type;  // e.g. multi_label_classification
+    out << "\n";
   }
   std::map<std::string, int64_t> by_module;
   std::map<std::string, int64_t> by_dtype;

@@ -108,7 +108,19 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   }
   auto table_options = o.table;
   if (!o.has_labels) table_options.label.reset();
-  if (o.task == Task::multilabel) table_options.allow_empty_label = true;  // the empty set
+  if (o.task == Task::multilabel) {
+    table_options.allow_empty_label = true;  // the empty set
+    // Without quoting (TSV, --quoting none) a separator equal to the delimiter would split the set
+    // into fields; a quoted CSV field may hold it.
+    const bool csv = path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
+    const char delimiter = table_options.delimiter.value_or(csv ? ',' : '\t');
+    const bool quoted = table_options.quoting == data::Quoting::kRfc4180 ||
+                        (table_options.quoting == data::Quoting::kAuto && delimiter == ',');
+    if (o.has_labels && delimiter == o.label_separator && !quoted)
+      throw Error(path + ": --label-separator '" + (delimiter == '\t' ? std::string("tab") : std::string(1, delimiter)) +
+                  "' is also the file's unquoted field delimiter, so a label set would split into fields; choose "
+                  "another separator");
+  }
   auto table = data::read_labelled_table(path, table_options);
   d.read_summary = table.report.summary(path);
   d.rows = std::move(table.rows);
@@ -191,7 +203,11 @@ TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std
       if (!ex.token_labels.empty()) tl_a[b][static_cast<int64_t>(s)] = ex.token_labels[s];
     }
     class_labels[b] = ex.label;
-    for (int64_t id : ex.label_set) sets_a[b][id] = 1.0f;
+    for (int64_t id : ex.label_set) {
+      if (id >= sets_a.size(1)) throw Error("collate_task_batch: label id " + std::to_string(id) + " of a multi-label "
+                                            "example but only " + std::to_string(num_labels) + " labels");
+      sets_a[b][id] = 1.0f;
+    }
     targets[b] = ex.target;
     batch.real_tokens += static_cast<int64_t>(ex.ids.size());
   }

@@ -55,7 +55,7 @@ nlohmann::json read_config(const fs::path& path) {
 std::string supported_classes() {
   std::string s;
   for (const char* c : kWordPieceClasses) s += std::string(s.empty() ? "" : ", ") + c;
-  return s + " (vocab.txt) or " + kSentencePieceTokenizerClass + " (spm.model)";
+  return s + " (vocab.txt or tokenizer.json) or " + kSentencePieceTokenizerClass + " (spm.model)";
 }
 
 // A short text that exercises the specials and a word split, shown by describe_tokenizer().

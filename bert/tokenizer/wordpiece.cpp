@@ -754,14 +754,17 @@ std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, Word
     throw Error("tokenizer file '" + path + "': expected JSON, parse error: " + e.what());
   }
   auto fail = [&](const std::string& what) -> std::vector<std::string> { throw Error("tokenizer file '" + path + "': " + what); };
+  auto text = [](const nlohmann::json& object, const char* key) {  // "" where absent or not a string
+    return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string();
+  };
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) return fail("expected an object with a \"model\"");
   const auto& model = j["model"];
-  const std::string type = model.value("type", std::string());
+  const std::string type = text(model, "type");
   if (type != "WordPiece")
     return fail("model type \"" + type + "\" is not supported (expected WordPiece, as BERT's tokenizer.json has)");
-  if (model.value("continuing_subword_prefix", std::string("##")) != "##")
-    return fail("continuing_subword_prefix \"" + model["continuing_subword_prefix"].get<std::string>() +
-                "\" is not supported (expected \"##\")");
+  if (model.contains("continuing_subword_prefix") && text(model, "continuing_subword_prefix") != "##")
+    return fail("continuing_subword_prefix " + model["continuing_subword_prefix"].dump() +
+                " is not supported (expected \"##\")");
   if (!model.contains("vocab") || !model["vocab"].is_object() || model["vocab"].empty())
     return fail("model.vocab: expected an object mapping tokens to ids");
   std::vector<std::string> vocab(model["vocab"].size());
@@ -773,13 +776,25 @@ std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, Word
     vocab[id.get<size_t>()] = token;
     seen[id.get<size_t>()] = true;
   }
-  if (model.contains("unk_token") && model["unk_token"].is_string()) opt.unk_token = model["unk_token"];
+  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
+    for (const auto& added : j["added_tokens"]) {  // BERT's are its specials, already in the vocabulary
+      const std::string content = text(added, "content");
+      const bool in_vocab = added.contains("id") && added["id"].is_number_unsigned() &&
+                            added["id"].get<uint64_t>() < vocab.size() && vocab[added["id"].get<size_t>()] == content;
+      if (!in_vocab)
+        return fail("added token " + added.dump() + " is not in model.vocab under its id (not supported)");
+    }
+  }
+  if (!text(model, "unk_token").empty()) opt.unk_token = text(model, "unk_token");
   if (model.contains("max_input_chars_per_word") && model["max_input_chars_per_word"].is_number_unsigned())
     opt.max_input_chars_per_word = model["max_input_chars_per_word"].get<size_t>();
   if (j.contains("normalizer") && j["normalizer"].is_object()) {
     const auto& n = j["normalizer"];
-    if (n.value("type", std::string()) != "BertNormalizer")
-      return fail("normalizer \"" + n.value("type", std::string()) + "\" is not supported (expected BertNormalizer)");
+    if (text(n, "type") != "BertNormalizer")
+      return fail("normalizer " + (n.contains("type") ? n["type"].dump() : std::string("without a type")) +
+                  " is not supported (expected BertNormalizer)");
+    if (n.contains("clean_text") && n["clean_text"] == false)
+      return fail("normalizer clean_text false is not supported (BERT's tokenizer always cleans the text)");
     if (n.contains("lowercase") && n["lowercase"].is_boolean()) opt.do_lower_case = n["lowercase"];
     if (n.contains("strip_accents") && n["strip_accents"].is_boolean()) opt.strip_accents = n["strip_accents"].get<bool>();
     if (n.contains("handle_chinese_chars") && n["handle_chinese_chars"].is_boolean())

@@ -61,10 +61,13 @@ torch::Tensor positive_label_weights(const std::vector<tasks::TaskExample>& exam
   auto w = torch::empty({num_labels}, torch::kFloat);
   for (int64_t c = 0; c < num_labels; ++c) {
     const double pos = positives[static_cast<size_t>(c)];
-    w[c] = pos > 0 ? (n - pos) / pos : 1.0;
+    w[c] = pos > 0 && pos < n ? (n - pos) / pos : 1.0;  // a label in every row keeps weight 1, not 0
   }
   return w;
 }
+
+// Errors and losses: lower is better. They are compared negated, so the best is always the maximum.
+bool lower_is_better(const std::string& metric) { return metric == "mse" || metric == "hamming_loss"; }
 
 nlohmann::json column_json(const std::optional<data::ColumnRef>& c) {
   if (!c) return nullptr;
@@ -118,7 +121,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   nlohmann::json id;
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
                           "tag_column", "max_seq_len", "label_all_subtokens", "label_separator", "epochs", "batch_size", "grad_accum",
-                          "lr", "seed", "metric", "workers"})
+                          "lr", "seed", "metric", "threshold", "workers"})
     id[key] = options[key];
   return id;
 }
@@ -240,6 +243,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     throw Error("--class-weights: expected auto or none, found \"" + o.class_weights + "\"");
   }
   const std::string metric = o.metric.empty() ? default_metric(task) : o.metric;
+  const double orientation = lower_is_better(metric) ? -1.0 : 1.0;
 
   TrainingState state;
   if (latest) state = CheckpointManager::load(*latest, model.module(), *optimizer);
@@ -281,15 +285,15 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     nlohmann::json rec = {{"step", state.step}, {"epoch", epoch}};
     for (const auto& [k, v] : result.metrics) rec["dev_" + k] = v;
     metrics->write(rec);
-    const double value = std::isnan(it->second) ? -std::numeric_limits<double>::infinity() : it->second;
+    const double value = std::isnan(it->second) ? -std::numeric_limits<double>::infinity() : orientation * it->second;
     log::info("[eval] step {} dev {} {:.4f} (best {:.4f})", state.step, metric, it->second,
-              std::max(best, value));
+              orientation * std::max(best, value));
     if (value > best) {
       best = value;
       evals_without_improvement = 0;
       io::save_model(best_dir, model.config(), model.module());
       io::copy_tokenizer_files(o.init_dir, best_dir);
-      log::info("[finetune] new best {} {:.4f}: saved {}", metric, best, best_dir);
+      log::info("[finetune] new best {} {:.4f}: saved {}", metric, it->second, best_dir);
     } else {
       ++evals_without_improvement;
     }

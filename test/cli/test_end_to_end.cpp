@@ -305,6 +305,10 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
   REQUIRE(config["architectures"][0] == "BertForSequenceClassification");
   REQUIRE(config["problem_type"] == "multi_label_classification");  // what transformers reads to use BCE
   REQUIRE(config["id2label"] == nlohmann::json{{"0", "LOC"}, {"1", "MISC"}, {"2", "ORG"}, {"3", "PER"}});
+  auto info = bert_cli("info " + best);
+  require_ok(info);
+  REQUIRE(info.output.find("labels       4 (0=LOC, 1=MISC, 2=ORG, 3=PER), multi_label_classification") !=
+          std::string::npos);
   bool dev_logged = false;
   for (const auto& line : read_jsonl(dir / "metrics.jsonl")) dev_logged |= line.contains("dev_micro_f1");
   REQUIRE(dev_logged);
@@ -358,7 +362,7 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
   CHECK(m["micro_f1"].get<double>() > 0.2);
   CHECK(distinct_predictions.size() >= 2);
 
-  SECTION("predict --text gives the set as a JSON list; --threshold moves it") {
+  {  // predict --text gives the set as a JSON list; --threshold moves it
     auto p = bert_cli("predict --model " + best + " --text \"EU rejects German call\" --threshold 0");
     require_ok(p);
     auto j = nlohmann::json::parse(p.output.substr(p.output.find('{')));
@@ -368,13 +372,29 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
       REQUIRE(j[key].get<double>() < 1.0);
     }
   }
-  SECTION("an empty name in a label set stops with file:line") {
+  {  // --metric hamming_loss (lower is better) keeps the model with the lowest dev value
+    const auto run = dir / "hamming";
+    require_ok(bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --task multilabel --train " +
+                        task_file("entity_types_train_600.tsv") + " --dev " + dev + columns +
+                        " --metric hamming_loss --epochs 4 --batch-size 32 --lr 3e-3 --out " + run.string()));
+    double lowest = 1.0;
+    for (const auto& line : read_jsonl(run / "metrics.jsonl"))
+      if (line.contains("dev_hamming_loss")) lowest = std::min(lowest, line["dev_hamming_loss"].get<double>());
+    require_ok(bert_cli("evaluate --model " + (run / "best").string() + " --data " + dev + columns + " --output " +
+                        (run / "m.json").string()));
+    CHECK(nlohmann::json::parse(std::ifstream(run / "m.json"))["hamming_loss"].get<double>() ==
+          Approx(lowest).margin(1e-12));
+  }
+  {  // an empty name in a label set stops with file:line
     std::ofstream(dir / "bad.tsv") << "sentence\tentity_types\nPeter went to Paris\tPER,LOC\nEU talks\tORG,,MISC\n";
     auto r = bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --task multilabel --train " +
                       (dir / "bad.tsv").string() + columns + " --out " + (dir / "bad").string());
     INFO(r.output);
     REQUIRE(r.status != 0);
     REQUIRE(r.output.find("bad.tsv:3: empty label name in the label set \"ORG,,MISC\"") != std::string::npos);
+    r = bert_cli("evaluate --model " + best + " --data " + dev + columns + " --label-separator tab");
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("--label-separator 'tab' is also the file's unquoted field delimiter") != std::string::npos);
   }
   fs::remove_all(dir);
 }

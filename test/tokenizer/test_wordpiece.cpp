@@ -503,6 +503,17 @@ TEST_CASE("a directory with tokenizer.json and no vocab.txt (transformers 5) loa
     bad.file("tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0, "b": 2}}})");
     CHECK_THAT(error_of([&] { WordPieceTokenizer::from_directory(bad.path.string()); }),
                Catch::Contains("token \"b\" has id 2; expected each id of 0..1 exactly once"));
+    bad.file("tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0}},
+                                   "added_tokens": [{"id": 1, "content": "<extra>"}]})");
+    CHECK_THAT(error_of([&] { WordPieceTokenizer::from_directory(bad.path.string()); }),
+               Catch::Contains("added token") && Catch::Contains("not in model.vocab"));
+    bad.file("tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0}},
+                                   "normalizer": {"type": "BertNormalizer", "clean_text": false}})");
+    CHECK_THAT(error_of([&] { WordPieceTokenizer::from_directory(bad.path.string()); }),
+               Catch::Contains("clean_text false is not supported"));
+    bad.file("tokenizer.json", R"({"model": {"type": null, "vocab": {"a": 0}}})");
+    CHECK_THAT(error_of([&] { WordPieceTokenizer::from_directory(bad.path.string()); }),
+               Catch::Contains("tokenizer.json") && Catch::Contains("is not supported"));
   }
 }
 
