@@ -30,6 +30,7 @@ void setup_finetune(CLI::App& app) {
                   "(classify or regress from the labels; conll → tag) (default: auto)")
       ->check(CLI::IsMember({"classify", "multilabel", "regress", "tag", "auto"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
+  add_label_separator_flag(cmd, o->data);
   add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--epochs", r.epochs, "passes over the training data (default: 3)");
   cmd->add_option("--batch-size", r.batch_size, "examples per micro-batch (default: 32)");

@@ -97,6 +97,7 @@ void setup_evaluate(CLI::App& app) {
   cmd->add_option("--scheme", o->run.scheme, "tagging: bio | iob1 (default: bio)")
       ->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
+  add_label_separator_flag(cmd, o->data);
   add_common_options(cmd, o->common);
   cmd->callback([o] {
     apply_common_options(o->common);
@@ -124,6 +125,7 @@ void setup_predict(CLI::App& app) {
   cmd->add_option("--text-pair", o->input.text_pairs, "second text of a pair, one per --text (default: none)");
   cmd->add_option("--output", o->output, "output file (default: stdout)");
   add_data_flags(cmd, o->data, /*with_labels=*/false);
+  add_label_separator_flag(cmd, o->data);
   add_common_options(cmd, o->common);
   cmd->callback([o] {
     apply_common_options(o->common);
@@ -155,6 +157,7 @@ struct EmbedCommandOptions {
   CommonOptions common;
   DataFlags data;
   tasks::EmbedOptions run;
+  bool normalize = false;
 };
 
 void setup_embed(CLI::App& app) {
@@ -164,8 +167,12 @@ void setup_embed(CLI::App& app) {
   cmd->add_option("--model", r.model_dir, "any BERT checkpoint directory (required)")->required();
   cmd->add_option("--input", r.input, "CSV/TSV file (required)")->required();
   cmd->add_option("--output", r.output, "output .safetensors file (required)")->required();
-  cmd->add_option("--pooling", r.pooling, "cls | mean (over real tokens) | pooler (default: mean)")
-      ->check(CLI::IsMember({"cls", "mean", "pooler"}));
+  cmd->add_option("--pooling", r.pooling,
+                  "auto (a sentence-transformers model's own, else mean) | cls | mean | max (over real tokens) | "
+                  "mean_sqrt_len | pooler (default: auto)")
+      ->check(CLI::IsMember({"auto", "cls", "mean", "max", "mean_sqrt_len", "pooler"}));
+  cmd->add_flag("--normalize,!--no-normalize", o->normalize,
+                "L2-normalize each vector (default: as a sentence-transformers model's modules.json says, else off)");
   cmd->add_option("--layer", r.layer, "hidden state to pool: 0 = embeddings ... L = last; -1 = last (default: -1)");
   cmd->add_option("--batch-size", r.batch_size, "rows per batch (default: 64)");
   cmd->add_option("--precision", r.precision, "fp32 | bf16 | fp16 (CUDA) (default: fp32)")
@@ -173,9 +180,12 @@ void setup_embed(CLI::App& app) {
   cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
   add_data_flags(cmd, o->data, /*with_labels=*/false);
   add_common_options(cmd, o->common);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     apply_common_options(o->common);
     o->run.data = to_task_data_options(o->data, false);
+    // Unset flags: the model's own settings (a sentence-transformers directory), see embed.h.
+    if (cmd->count("--max-seq-len") == 0) o->run.data.max_seq_len = 0;
+    if (cmd->count("--normalize") + cmd->count("--no-normalize") > 0) o->run.normalize = o->normalize;
     tasks::run_embed(o->run);
   });
 }

@@ -17,10 +17,13 @@ void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
   if (with_labels) cmd->add_option("--tag-column", f.tag_column, "conll: 0-based column of the tag (default: 3)");
   cmd->add_flag("--skip-bad-rows", f.skip_bad_rows, "skip malformed rows and report their count instead of stopping (default: off)");
   cmd->add_option("--max-seq-len", f.max_seq_len, "tokens per example, longer ones truncated (default: 128)");
-  cmd->add_option("--label-separator", f.label_separator,
-                  "multi-label data: the character between a row's labels, e.g. , | ; or tab (default: ,)");
   if (with_labels)
     cmd->add_flag("--label-all-subtokens", f.label_all_subtokens, "tagging: label every word piece, not only the first (default: off)");
+}
+
+void add_label_separator_flag(CLI::App* cmd, DataFlags& f) {
+  cmd->add_option("--label-separator", f.label_separator,
+                  "multi-label data: the character between a row's labels, e.g. , | ; or tab (default: ,)");
 }
 
 tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels) {

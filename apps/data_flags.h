@@ -23,6 +23,8 @@ struct DataFlags {
 };
 
 void add_data_flags(CLI::App* cmd, DataFlags& flags, bool with_labels);
+// Multi-label sets: finetune and evaluate read them, predict writes them.
+void add_label_separator_flag(CLI::App* cmd, DataFlags& flags);
 tasks::TaskDataOptions to_task_data_options(const DataFlags& flags, bool with_labels);
 
 }  // namespace bert::app

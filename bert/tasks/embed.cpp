@@ -7,17 +7,102 @@
 #include "bert/train/precision.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
+#include "bert/util/files.h"
 #include "bert/util/log.h"
 
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
+#include <cmath>
 #include <filesystem>
 
 namespace bert::tasks {
 
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json_file(const fs::path& path) {
+  try {
+    return nlohmann::json::parse(read_text_file(path.string()));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": invalid JSON (" + e.what() + ")");
+  }
+}
+
+// Pools (B, S, H) hidden states over the real tokens of `mask` (B, S).
+torch::Tensor pool(const torch::Tensor& hidden, const torch::Tensor& attention_mask, const std::string& pooling) {
+  if (pooling == "cls") return hidden.select(1, 0);
+  auto mask = attention_mask.unsqueeze(-1).to(torch::kFloat);  // (B, S, 1)
+  if (pooling == "max") return hidden.masked_fill(mask == 0, -1e9).amax(1);  // padding never wins
+  auto sum = (hidden * mask).sum(1);
+  auto tokens = mask.sum(1).clamp_min(1.0);
+  return pooling == "mean_sqrt_len" ? sum / tokens.sqrt() : sum / tokens;
+}
+
+}  // namespace
+
+std::optional<SentenceEmbeddingConfig> read_sentence_embedding_config(const std::string& dir) {
+  const fs::path modules_path = fs::path(dir) / "modules.json";
+  if (!fs::exists(modules_path)) return std::nullopt;
+  const auto modules = read_json_file(modules_path);
+  if (!modules.is_array()) throw Error(modules_path.string() + ": expected a list of modules");
+  SentenceEmbeddingConfig c;
+  for (const auto& m : modules) {
+    const std::string type = m.value("type", "");
+    const std::string name = type.substr(type.rfind('.') == std::string::npos ? 0 : type.rfind('.') + 1);
+    if (name == "Transformer") continue;
+    if (name == "Normalize") {
+      c.normalize = true;
+      continue;
+    }
+    if (name != "Pooling")
+      throw Error(modules_path.string() + ": module " + type + " is not supported (embed reproduces Transformer, "
+                  "Pooling and Normalize); give --pooling to embed without it");
+    const fs::path pooling_path = fs::path(dir) / m.value("path", "1_Pooling") / "config.json";
+    const auto p = read_json_file(pooling_path);
+    std::vector<std::string> modes;
+    for (const auto& [key, mode] : {std::pair<const char*, const char*>{"pooling_mode_cls_token", "cls"},
+                                    {"pooling_mode_mean_tokens", "mean"},
+                                    {"pooling_mode_max_tokens", "max"},
+                                    {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"},
+                                    {"pooling_mode_weightedmean_tokens", "weightedmean"},
+                                    {"pooling_mode_lasttoken", "lasttoken"}})
+      if (p.value(key, false)) modes.push_back(mode);
+    if (modes.size() != 1 || modes[0] == "weightedmean" || modes[0] == "lasttoken") {
+      std::string found;
+      for (const auto& mode : modes) found += (found.empty() ? "" : ", ") + mode;
+      throw Error(pooling_path.string() + ": pooling " + (found.empty() ? "none" : found) +
+                  " is not supported (expected exactly one of cls, mean, max, mean_sqrt_len)");
+    }
+    c.pooling = modes[0];
+  }
+  if (c.pooling.empty()) throw Error(modules_path.string() + ": no Pooling module");
+  const fs::path bert_config = fs::path(dir) / "sentence_bert_config.json";
+  if (fs::exists(bert_config)) {
+    const auto j = read_json_file(bert_config);
+    if (j.contains("max_seq_length") && j["max_seq_length"].is_number_integer())
+      c.max_seq_length = j["max_seq_length"].get<int64_t>();
+  }
+  return c;
+}
+
 size_t run_embed(const EmbedOptions& o) {
-  if (o.pooling != "cls" && o.pooling != "mean" && o.pooling != "pooler")
-    throw Error("--pooling: expected cls, mean or pooler, found \"" + o.pooling + "\"");
+  if (o.pooling != "auto" && o.pooling != "cls" && o.pooling != "mean" && o.pooling != "max" &&
+      o.pooling != "mean_sqrt_len" && o.pooling != "pooler")
+    throw Error("--pooling: expected auto, cls, mean, max, mean_sqrt_len or pooler, found \"" + o.pooling + "\"");
+  // Defaults from a sentence-transformers directory, where the flags leave them open.
+  const auto sentence = o.pooling == "auto" || !o.normalize || o.data.max_seq_len == 0
+                            ? read_sentence_embedding_config(o.model_dir)
+                            : std::nullopt;
+  const std::string pooling = o.pooling != "auto" ? o.pooling : sentence ? sentence->pooling : "mean";
+  const bool normalize = o.normalize.value_or(sentence && sentence->normalize);
+  int64_t max_seq_len = o.data.max_seq_len;
+  if (max_seq_len == 0) max_seq_len = sentence && sentence->max_seq_length ? *sentence->max_seq_length : 128;
+  if (sentence)
+    log::info("[embed] sentence-transformers model: {} pooling{}, {} tokens", pooling,
+              normalize ? ", L2-normalized" : "", max_seq_len);
   const torch::Device device = parse_device(o.device);
   const auto precision = train::parse_precision(o.precision);
   train::check_precision_supported(precision, device);
@@ -30,7 +115,7 @@ size_t run_embed(const EmbedOptions& o) {
     return model::BertModel(config);
   }();
   auto report = io::load_weights(*bert, io::read_weights(o.model_dir), o.model_dir);
-  if (o.pooling == "pooler" && std::find(report.initialised.begin(), report.initialised.end(), "pooler.dense.weight") !=
+  if (pooling == "pooler" && std::find(report.initialised.begin(), report.initialised.end(), "pooler.dense.weight") !=
                                    report.initialised.end())
     throw Error(o.model_dir + ": has no pooler weights; use --pooling cls or mean");
   bert->to(device);
@@ -39,7 +124,7 @@ size_t run_embed(const EmbedOptions& o) {
   auto options = o.data;
   options.task = Task::classify;
   options.has_labels = false;
-  options.max_seq_len = fit_max_seq_len(options.max_seq_len, config.max_position_embeddings);
+  options.max_seq_len = fit_max_seq_len(max_seq_len, config.max_position_embeddings);
   data::LabelMap none;
   auto dataset = load_task_data(o.input, options, *tokenizer, none, false);
 
@@ -57,20 +142,17 @@ size_t run_embed(const EmbedOptions& o) {
     }
     auto hidden = (o.layer >= 0 ? out.hidden_states[static_cast<size_t>(o.layer)] : out.last_hidden_state)
                       .to(torch::kFloat);  // (B, S, H)
-    torch::Tensor pooled;
-    if (o.pooling == "cls") {
-      pooled = hidden.select(1, 0);
-    } else if (o.pooling == "pooler") {
-      pooled = bert->pooler(hidden).to(torch::kFloat);
-    } else {
-      auto mask = batch.attention_mask.unsqueeze(-1).to(torch::kFloat);  // (B, S, 1)
-      pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0);
-    }
+    auto pooled = pooling == "pooler" ? bert->pooler(hidden).to(torch::kFloat) : pool(hidden, batch.attention_mask, pooling);
+    if (normalize) pooled = pooled / pooled.norm(2, 1, true).clamp_min(1e-12);  // as torch's F.normalize
     auto index = torch::tensor(std::vector<int64_t>(indices.begin(), indices.end()), torch::kLong);
     embeddings.index_copy_(0, index, pooled.to(torch::kCPU));
   }
   io::write_safetensors(o.output, {{"embeddings", embeddings}},
-                        {{"pooling", o.pooling}, {"layer", std::to_string(o.layer)}, {"model", o.model_dir}});
+                        {{"pooling", pooling},
+                         {"normalized", normalize ? "true" : "false"},
+                         {"max_seq_len", std::to_string(options.max_seq_len)},
+                         {"layer", std::to_string(o.layer)},
+                         {"model", o.model_dir}});
   log::info("[embed] {} rows x {} → {}", n, config.hidden_size, o.output);
   return static_cast<size_t>(n);
 }

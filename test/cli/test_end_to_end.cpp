@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <thread>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -228,17 +229,28 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     REQUIRE(m["accuracy"].get<double>() == Approx(correct / 100.0));
   }
 
-  SECTION("embeddings, mean and CLS pooling") {
-    for (const char* pooling : {"mean", "cls", "pooler"}) {
-      auto out = dir / (std::string("emb_") + pooling + ".safetensors");
+  SECTION("embeddings: each pooling, and --normalize") {
+    auto embed = [&](const std::string& flags) {
+      auto out = dir / "emb.safetensors";
       require_ok(bert_cli("embed --model " + final_dir.string() + " --input " + task_file("sst2_dev_100.tsv") +
-                          " --text-column sentence --pooling " + pooling + " --output " + out.string()));
+                          " --text-column sentence " + flags + " --output " + out.string()));
       auto t = bert::io::read_safetensors(out.string()).tensors;
       REQUIRE(t.size() == 1);
       REQUIRE(t[0].first == "embeddings");
       REQUIRE(t[0].second.sizes() == torch::IntArrayRef({100, 128}));  // bert-tiny: hidden 128
       REQUIRE(torch::isfinite(t[0].second).all().item<bool>());
-    }
+      return t[0].second;
+    };
+    std::map<std::string, torch::Tensor> pooled;
+    for (const char* pooling : {"mean", "cls", "pooler", "max", "mean_sqrt_len"}) pooled[pooling] = embed(std::string("--pooling ") + pooling);
+    REQUIRE(torch::equal(embed(""), pooled["mean"]));  // not a sentence-transformers model: auto is mean
+    REQUIRE((pooled["max"] >= pooled["mean"] - 1e-5).all().item<bool>());  // a maximum is at least the mean
+    // sum / sqrt(n) = mean * sqrt(n): the same direction as the mean
+    REQUIRE(torch::allclose(torch::cosine_similarity(pooled["mean_sqrt_len"], pooled["mean"], 1), torch::ones({100}),
+                            1e-5, 1e-5));
+    auto normalized = embed("--normalize");
+    REQUIRE(torch::allclose(normalized.norm(2, 1), torch::ones({100}), 1e-5, 1e-5));
+    REQUIRE(torch::allclose(normalized, pooled["mean"] / pooled["mean"].norm(2, 1, true), 1e-5, 1e-6));
   }
 
   SECTION("regression on STS-B pairs") {
