@@ -51,6 +51,13 @@ std::string report_row(const std::string& name, size_t w, double precision, doub
          pad_left(std::to_string(support), 11) + "\n";
 }
 
+void add_average(std::map<std::string, double>& m, const std::string& average, double precision, double recall,
+                 double f1) {
+  m[average + "_precision"] = precision;
+  m[average + "_recall"] = recall;
+  m[average + "_f1"] = f1;
+}
+
 void add_per_class(std::map<std::string, double>& m, const std::vector<ClassMetrics>& classes) {
   for (const auto& c : classes) {
     m["precision." + c.name] = c.precision;
@@ -492,14 +499,10 @@ std::map<std::string, double> metrics_map(const ClassificationReport& r) {
   std::map<std::string, double> m{
       {"examples", static_cast<double>(r.examples)},
       {"accuracy", r.accuracy},
-      {"macro_precision", r.macro_precision},
-      {"macro_recall", r.macro_recall},
-      {"macro_f1", r.macro_f1},
-      {"weighted_precision", r.weighted_precision},
-      {"weighted_recall", r.weighted_recall},
-      {"weighted_f1", r.weighted_f1},
       {"mcc", r.mcc},
   };
+  add_average(m, "macro", r.macro_precision, r.macro_recall, r.macro_f1);
+  add_average(m, "weighted", r.weighted_precision, r.weighted_recall, r.weighted_f1);
   if (r.binary_f1) {
     m["precision"] = *r.binary_precision;
     m["recall"] = *r.binary_recall;
@@ -514,19 +517,11 @@ std::map<std::string, double> metrics_map(const MultilabelReport& r) {
       {"examples", static_cast<double>(r.examples)},
       {"subset_accuracy", r.subset_accuracy},
       {"hamming_loss", r.hamming_loss},
-      {"micro_precision", r.micro_precision},
-      {"micro_recall", r.micro_recall},
-      {"micro_f1", r.micro_f1},
-      {"macro_precision", r.macro_precision},
-      {"macro_recall", r.macro_recall},
-      {"macro_f1", r.macro_f1},
-      {"weighted_precision", r.weighted_precision},
-      {"weighted_recall", r.weighted_recall},
-      {"weighted_f1", r.weighted_f1},
-      {"samples_precision", r.samples_precision},
-      {"samples_recall", r.samples_recall},
-      {"samples_f1", r.samples_f1},
   };
+  add_average(m, "micro", r.micro_precision, r.micro_recall, r.micro_f1);
+  add_average(m, "macro", r.macro_precision, r.macro_recall, r.macro_f1);
+  add_average(m, "weighted", r.weighted_precision, r.weighted_recall, r.weighted_f1);
+  add_average(m, "samples", r.samples_precision, r.samples_recall, r.samples_f1);
   add_per_class(m, r.per_label);
   return m;
 }

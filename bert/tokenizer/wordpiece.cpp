@@ -739,20 +739,24 @@ std::optional<std::string> special_from_json(const nlohmann::json& cfg, const ch
               "\": expected a string or an object with \"content\", found " + json_type_name(v));
 }
 
+// A whole JSON file; `what` names it in errors ("tokenizer config 'path': ...").
+nlohmann::json read_json(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(std::string(what) + " '" + path + "': cannot open it");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string(what) + " '" + path + "': expected JSON, parse error: " + e.what());
+  }
+}
+
 // The vocabulary and settings of a `tokenizers` tokenizer.json holding a WordPiece model (what
 // transformers 5's save_pretrained writes for BERT instead of vocab.txt): model.vocab maps each
 // token to its id, which must run 0..n-1; the BertNormalizer's lowercase / strip_accents /
 // handle_chinese_chars and the model's unk_token / max_input_chars_per_word become options
 // (tokenizer_config.json, read afterwards, may still override them).
 std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, WordPieceOptions& opt) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("tokenizer file '" + path + "': cannot open it");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("tokenizer file '" + path + "': expected JSON, parse error: " + e.what());
-  }
+  const nlohmann::json j = read_json(path, "tokenizer file");
   auto fail = [&](const std::string& what) -> std::vector<std::string> { throw Error("tokenizer file '" + path + "': " + what); };
   auto text = [](const nlohmann::json& object, const char* key) {  // "" where absent or not a string
     return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string();
@@ -819,14 +823,7 @@ WordPieceTokenizer WordPieceTokenizer::from_directory(const std::string& dir) {
   const std::string cfg_path = (fs::path(dir) / "tokenizer_config.json").string();
   std::error_code ec;
   if (fs::exists(cfg_path, ec)) {
-    std::ifstream in(cfg_path, std::ios::binary);
-    if (!in) throw Error("tokenizer config '" + cfg_path + "': cannot open it");
-    nlohmann::json cfg;
-    try {
-      cfg = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error("tokenizer config '" + cfg_path + "': expected JSON, parse error: " + e.what());
-    }
+    const nlohmann::json cfg = read_json(cfg_path, "tokenizer config");
     if (!cfg.is_object()) {
       throw Error("tokenizer config '" + cfg_path + "': expected a JSON object, found " +
                   json_type_name(cfg));
