@@ -208,7 +208,7 @@ TEST_CASE("two workers on one GPU (Gloo, CUDA tensors) match one process with th
   fs::remove_all(dir);
 }
 
-TEST_CASE("fine-tune, evaluate, predict and embed on the GPU", "[.][cuda]") {
+TEST_CASE("fine-tune (classification, multi-label), evaluate, predict and embed on the GPU", "[.][cuda]") {
   require_gpu();
   const auto dir = make_run_dir("finetune");
   require_ok(bert_cli(pretrain_command(dir, std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json") +
@@ -236,5 +236,17 @@ TEST_CASE("fine-tune, evaluate, predict and embed on the GPU", "[.][cuda]") {
                       " --text-column sentence --device cuda --pooling mean --output " + (dir / "emb.safetensors").string()));
   auto emb = io::read_safetensors((dir / "emb.safetensors").string()).tensors;
   REQUIRE(emb.at(0).second.sizes() == torch::IntArrayRef({100, 128}));
+
+  // Multi-label (BCE with per-label weights on the GPU), then the same micro F1 on the CPU.
+  const auto types = dir / "types";
+  const std::string columns = " --text-column sentence --label-column entity_types";
+  require_ok(bert_cli("finetune --init " + (dir / "pre" / "final").string() + " --task multilabel --train " +
+                      task("entity_types_train_600.tsv") + " --dev " + task("entity_types_dev_200.tsv") + columns +
+                      " --class-weights auto --epochs 2 --batch-size 32 --lr 1e-3 --device cuda --out " + types.string()));
+  for (const char* device : {"cuda", "cpu"})
+    require_ok(bert_cli("evaluate --model " + (types / "best").string() + " --data " + task("entity_types_dev_200.tsv") +
+                        columns + " --device " + device + " --output " + (dir / (std::string(device) + ".json")).string()));
+  CHECK(nlohmann::json::parse(std::ifstream(dir / "cpu.json"))["micro_f1"].get<double>() ==
+        Approx(nlohmann::json::parse(std::ifstream(dir / "cuda.json"))["micro_f1"].get<double>()).margin(0.01));
   fs::remove_all(dir);
 }
