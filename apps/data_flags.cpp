@@ -2,6 +2,8 @@
 
 #include "bert/util/error.h"
 
+#include <sstream>
+
 namespace bert::app {
 
 void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
@@ -9,7 +11,12 @@ void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
       ->check(CLI::IsMember({"table", "conll"}));
   cmd->add_option("--text-column", f.text_column, "text column: header name or 0-based index (default: 0)");
   cmd->add_option("--text-pair-column", f.text_pair_column, "second text of sentence pairs (default: none)");
-  if (with_labels) cmd->add_option("--label-column", f.label_column, "label column: name or index (default: 1)");
+  if (with_labels) {
+    cmd->add_option("--label-column", f.label_column, "label column: name or index (default: 1)");
+    cmd->add_option("--label-columns", f.label_columns,
+                    "multi-label data with one 0/1 column per label: names or indexes, comma-separated, instead of "
+                    "--label-column (default: none)");
+  }
   cmd->add_option("--delimiter", f.delimiter, "field delimiter, e.g. , or tab (default: by extension: .csv , else tab)");
   cmd->add_option("--quoting", f.quoting, "auto | rfc4180 | none (none: quotes are literal, e.g. GLUE MRPC) (default: auto)")
       ->check(CLI::IsMember({"auto", "rfc4180", "none"}));
@@ -34,7 +41,17 @@ tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels
   o.table.has_header = !f.no_header;
   o.table.text = data::ColumnRef::parse(f.text_column);
   if (!f.text_pair_column.empty()) o.table.text_pair = data::ColumnRef::parse(f.text_pair_column);
-  if (with_labels) o.table.label = data::ColumnRef::parse(f.label_column);
+  if (with_labels && !f.label_columns.empty()) {
+    if (!f.label_column.empty()) throw Error("give --label-column (one column) or --label-columns (0/1 columns), not both");
+    std::stringstream columns(f.label_columns);
+    for (std::string c; std::getline(columns, c, ',');) {
+      if (c.find_first_not_of(" \t") == std::string::npos)
+        throw Error("--label-columns: empty column name in \"" + f.label_columns + "\"");
+      o.table.indicator_labels.push_back(data::ColumnRef::parse(c));
+    }
+  } else if (with_labels) {
+    o.table.label = data::ColumnRef::parse(f.label_column.empty() ? "1" : f.label_column);
+  }
   o.table.skip_bad_rows = f.skip_bad_rows;
   if (with_labels) o.conll_options.tag_column = f.tag_column;
   o.max_seq_len = f.max_seq_len;

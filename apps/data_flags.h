@@ -12,7 +12,8 @@ namespace bert::app {
 
 struct DataFlags {
   std::string format = "table";  // table | conll
-  std::string text_column = "0", text_pair_column, label_column = "1";
+  std::string text_column = "0", text_pair_column, label_column;  // label_column "": "1", unless label_columns
+  std::string label_columns;  // multi-label: one 0/1 column per label, comma-separated names or indexes
   std::string delimiter, quoting = "auto";
   bool no_header = false;
   size_t tag_column = 3;

@@ -393,6 +393,7 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
 
   // Column indexes: resolved now with a header, at the first well-formed row without one.
   size_t text_col = 0, pair_col = 0, label_col = 0;
+  std::vector<size_t> indicator_cols;
   bool resolved = false;
   auto resolve = [&]() {
     text_col = resolve_column(options.text, "text", path, rep.header, rep.num_columns, width_source);
@@ -408,6 +409,16 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
     if (options.text_pair) clash(text_col, "text", pair_col, "text pair");
     if (options.label) clash(text_col, "text", label_col, "label");
     if (options.text_pair && options.label) clash(pair_col, "text pair", label_col, "label");
+    indicator_cols.clear();
+    rep.indicator_label_names.clear();
+    for (const auto& ref : options.indicator_labels) {
+      const size_t c = resolve_column(ref, "label", path, rep.header, rep.num_columns, width_source);
+      clash(text_col, "text", c, "label");
+      if (options.text_pair) clash(pair_col, "text pair", c, "label");
+      for (size_t other : indicator_cols) clash(other, "label", c, "label");
+      indicator_cols.push_back(c);
+      rep.indicator_label_names.push_back(rep.header.empty() ? std::to_string(c) : rep.header[c]);
+    }
     resolved = true;
   };
   if (options.has_header) resolve();
@@ -417,6 +428,8 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
     if (options.text_pair && !options.text_pair->is_index())
       resolve_column(*options.text_pair, "text pair", path, rep.header, 0, "");
     if (options.label && !options.label->is_index()) resolve_column(*options.label, "label", path, rep.header, 0, "");
+    for (const auto& ref : options.indicator_labels)
+      if (!ref.is_index()) resolve_column(ref, "label", path, rep.header, 0, "");
   }
 
   auto bad = [&](size_t line, const std::string& reason) {
@@ -450,6 +463,14 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
       reason = check_not_empty(rec.fields[pair_col], "text pair", pair_col, rep.header);
     if (reason.empty() && options.label && !options.allow_empty_label)
       reason = check_not_empty(rec.fields[label_col], "label", label_col, rep.header);
+    std::vector<std::string> label_set;
+    for (size_t k = 0; k < indicator_cols.size() && reason.empty(); ++k) {
+      const auto value = trim(rec.fields[indicator_cols[k]]);
+      if (value == "1") label_set.push_back(rep.indicator_label_names[k]);
+      else if (value != "0")
+        reason = "expected 0 or 1 in label " + column_label(indicator_cols[k], rep.header) + ", found " +
+                 quote_snippet(std::string(value), 40);
+    }
     if (!reason.empty()) {
       bad(rec.line, reason);
       continue;
@@ -459,6 +480,7 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
     row.text = std::move(rec.fields[text_col]);
     if (options.text_pair) row.text_pair = std::move(rec.fields[pair_col]);
     if (options.label) row.label = std::string(trim(rec.fields[label_col]));
+    row.label_set = std::move(label_set);
     row.line = rec.line;
     out.rows.push_back(std::move(row));
   }

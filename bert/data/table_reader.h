@@ -56,6 +56,9 @@ struct TableOptions {
   ColumnRef text = ColumnRef(size_t{0});
   std::optional<ColumnRef> text_pair;
   std::optional<ColumnRef> label;   // absent for prediction input
+  // Multi-label data with one column per label (Kaggle's toxic-comment layout): each holds 0 or 1,
+  // and a row's set is the names of its columns holding 1. Used instead of `label`.
+  std::vector<ColumnRef> indicator_labels;
   bool allow_empty_label = false;   // multi-label data: an empty label field is the empty set
   bool skip_bad_rows = false;       // skip and count bad rows instead of throwing
   bool keep_fields = false;         // keep every field of each row (prediction output repeats them)
@@ -66,6 +69,7 @@ struct LabelledRow {
   std::string text;
   std::optional<std::string> text_pair;
   std::string label;  // raw string with surrounding whitespace trimmed; "" when no label column
+  std::vector<std::string> label_set;  // with indicator_labels: the names of the columns holding 1
   size_t line = 0;    // 1-based line where the record starts
   std::vector<std::string> fields;  // all fields as read, only with TableOptions::keep_fields
 };
@@ -74,6 +78,7 @@ struct TableReadReport {
   char delimiter = '\t';                 // as resolved
   Quoting quoting = Quoting::kNone;      // as resolved (never kAuto)
   std::vector<std::string> header;       // empty without a header
+  std::vector<std::string> indicator_label_names;  // with indicator_labels: header names (without a header: indexes)
   size_t num_columns = 0;                // every row must have exactly this many fields
   size_t rows_read = 0;                  // rows returned
   size_t bad_rows_skipped = 0;           // only with skip_bad_rows

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 
 namespace bert::tasks {
 
@@ -107,7 +108,13 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
     return d;
   }
   auto table_options = o.table;
-  if (!o.has_labels) table_options.label.reset();
+  if (!o.has_labels) {
+    table_options.label.reset();
+    table_options.indicator_labels.clear();
+  }
+  if (!table_options.indicator_labels.empty() && o.task != Task::multilabel)
+    throw Error("--label-columns: one 0/1 column per label is multi-label data, but the task is " + task_name(o.task) +
+                " (use --task multilabel, or --label-column)");
   if (o.task == Task::multilabel) {
     table_options.allow_empty_label = true;  // the empty set
     // Without quoting (TSV, --quoting none) a separator equal to the delimiter would split the set
@@ -116,7 +123,7 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
     const char delimiter = table_options.delimiter.value_or(csv ? ',' : '\t');
     const bool quoted = table_options.quoting == data::Quoting::kRfc4180 ||
                         (table_options.quoting == data::Quoting::kAuto && delimiter == ',');
-    if (o.has_labels && delimiter == o.label_separator && !quoted)
+    if (o.has_labels && table_options.label && delimiter == o.label_separator && !quoted)
       throw Error(path + ": --label-separator '" + (delimiter == '\t' ? std::string("tab") : std::string(1, delimiter)) +
                   "' is also the file's unquoted field delimiter, so a label set would split into fields; choose "
                   "another separator");
@@ -131,6 +138,22 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   if (o.has_labels && o.task == Task::classify) {
     if (build_labels && labels.size() == 0) labels = data::LabelMap::build(data::collect_labels(d.rows));
     class_ids = labels.encode(d.rows, path);
+  } else if (o.has_labels && o.task == Task::multilabel && !table_options.indicator_labels.empty()) {
+    // One 0/1 column per label: the columns are the labels, in the order given.
+    const auto& columns = table.report.indicator_label_names;
+    if (build_labels && labels.size() == 0) labels = data::LabelMap::from_names(columns);
+    if (std::set<std::string>(columns.begin(), columns.end()) !=
+        std::set<std::string>(labels.names().begin(), labels.names().end())) {
+      std::string have, want;
+      for (const auto& c : columns) have += (have.empty() ? "" : ", ") + c;
+      for (const auto& n : labels.names()) want += (want.empty() ? "" : ", ") + n;
+      throw Error(path + ": the label columns (" + have + ") are not the model's labels (" + want + ")");
+    }
+    for (const auto& row : d.rows) {
+      std::vector<int64_t> ids;
+      for (const auto& name : row.label_set) ids.push_back(labels.id(name, path, row.line));
+      label_sets.push_back(std::move(ids));
+    }
   } else if (o.has_labels && o.task == Task::multilabel) {
     if (build_labels && labels.size() == 0) {
       auto names = data::collect_label_sets(d.rows, o.label_separator, path);

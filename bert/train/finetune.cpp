@@ -85,6 +85,11 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"text_column", column_json(d.table.text)},
           {"text_pair_column", column_json(d.table.text_pair)},
           {"label_column", column_json(d.table.label)},
+          {"label_columns", [&] {
+             auto columns = nlohmann::json::array();
+             for (const auto& c : d.table.indicator_labels) columns.push_back(column_json(c));
+             return columns;
+           }()},
           {"tag_column", d.conll_options.tag_column ? nlohmann::json(*d.conll_options.tag_column) : nlohmann::json()},
           {"max_seq_len", d.max_seq_len},
           {"label_all_subtokens", d.label_all_subtokens},
@@ -120,7 +125,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
 nlohmann::json identity_of(const nlohmann::json& options) {
   nlohmann::json id;
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
-                          "tag_column", "max_seq_len", "label_all_subtokens", "label_separator", "epochs", "batch_size", "grad_accum",
+                          "label_columns", "tag_column", "max_seq_len", "label_all_subtokens", "label_separator", "epochs", "batch_size", "grad_accum",
                           "lr", "seed", "metric", "threshold", "workers"})
     id[key] = options[key];
   return id;
@@ -175,6 +180,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (o.task == "auto") {
     if (data_options.conll) {
       task = tasks::Task::tag;
+    } else if (!data_options.table.indicator_labels.empty()) {
+      task = tasks::Task::multilabel;  // one 0/1 column per label
     } else {
       auto probe = data::read_labelled_table(o.train_file, data_options.table);
       std::vector<std::string> labels;

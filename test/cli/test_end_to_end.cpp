@@ -384,6 +384,39 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
       REQUIRE(j[key].get<double>() < 1.0);
     }
   }
+  {  // the same data as one 0/1 column per label (--label-columns; --task auto reads it as multi-label):
+     // the same model, bit for bit, and the same dev metrics
+    auto to_indicators = [&](const std::string& from, const fs::path& to) {
+      std::ifstream in(from);
+      std::ofstream out(to);
+      std::string line;
+      std::getline(in, line);
+      out << "LOC\tsentence\tMISC\tORG\tPER\n";  // label columns on both sides of the text
+      while (std::getline(in, line)) {
+        const auto tab = line.find('\t');
+        const std::string sentence = line.substr(0, tab), set = "," + line.substr(tab + 1) + ",";
+        auto has = [&](const char* name) { return set.find("," + std::string(name) + ",") != std::string::npos ? "1" : "0"; };
+        out << has("LOC") << '\t' << sentence << '\t' << has("MISC") << '\t' << has("ORG") << '\t' << has("PER") << '\n';
+      }
+    };
+    to_indicators(task_file("entity_types_train_600.tsv"), dir / "train_columns.tsv");
+    to_indicators(dev, dir / "dev_columns.tsv");
+    const std::string indicator_columns = " --text-column sentence --label-columns LOC,MISC,ORG,PER";
+    const auto run = dir / "columns";
+    require_ok(bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " +
+                        (dir / "train_columns.tsv").string() + " --dev " + (dir / "dev_columns.tsv").string() +
+                        indicator_columns + " --class-weights auto --epochs 10 --batch-size 32 --lr 3e-3 --out " +
+                        run.string()));
+    require_same_weights(run / "best", dir / "best");
+    require_ok(bert_cli("evaluate --model " + best + " --data " + (dir / "dev_columns.tsv").string() +
+                        indicator_columns + " --output " + (run / "m.json").string()));
+    CHECK(nlohmann::json::parse(std::ifstream(run / "m.json")) == m);
+    auto r = bert_cli("evaluate --model " + best + " --data " + (dir / "dev_columns.tsv").string() +
+                      " --text-column sentence --label-columns LOC,ORG,PER");
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("the label columns (LOC, ORG, PER) are not the model's labels (LOC, MISC, ORG, PER)") !=
+            std::string::npos);
+  }
   {  // --metric hamming_loss (lower is better) keeps the model with the lowest dev value
     const auto run = dir / "hamming";
     require_ok(bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --task multilabel --train " +

@@ -103,6 +103,31 @@ TEST_CASE("an empty label field is kept for multi-label data", "[table_reader]")
   CHECK(d.rows[1].label == "A,B");
 }
 
+TEST_CASE("one 0/1 column per label gives each row's label set", "[table_reader][multilabel]") {
+  TableOptions o;
+  o.text = "text";
+  o.label.reset();
+  o.indicator_labels = {"toxic", "insult", ColumnRef(size_t{3})};
+  const auto d = parse_labelled_table("text,toxic,insult,obscene\nyou fool,1,1,0\nhello,0,0, 0\nugh,0,0,1\n", "k.csv", o);
+  REQUIRE(d.rows.size() == 3);
+  CHECK(d.report.indicator_label_names == std::vector<std::string>{"toxic", "insult", "obscene"});
+  CHECK(d.rows[0].label_set == std::vector<std::string>{"toxic", "insult"});
+  CHECK(d.rows[1].label_set.empty());
+  CHECK(d.rows[2].label_set == std::vector<std::string>{"obscene"});
+  CHECK(error_of("text,toxic,insult,obscene\nyou fool,1,yes,0\n", "k.csv", o) ==
+        "k.csv:2: expected 0 or 1 in label column 2 \"insult\", found \"yes\"");
+  o.indicator_labels = {"toxic", "text"};
+  CHECK_THAT(error_of("text,toxic\nhi,1\n", "k.csv", o), StartsWith("k.csv: the text and label columns are the same"));
+  o.indicator_labels = {"toxic", "toxic"};
+  CHECK_THAT(error_of("text,toxic\nhi,1\n", "k.csv", o), StartsWith("k.csv: the label and label columns are the same"));
+  o.has_header = false;
+  o.text = 0;
+  o.indicator_labels = {ColumnRef(size_t{1}), ColumnRef(size_t{2})};
+  const auto bare = parse_labelled_table("hi\t1\t0\n", "k.tsv", o);
+  CHECK(bare.report.indicator_label_names == std::vector<std::string>{"1", "2"});
+  CHECK(bare.rows[0].label_set == std::vector<std::string>{"1"});
+}
+
 TEST_CASE("RFC 4180 quoting in CSV", "[table_reader]") {
   const std::string csv =
       "text,label\n"
