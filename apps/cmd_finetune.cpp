@@ -48,6 +48,9 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--precision", r.precision, "fp32 | bf16 | fp16 (CUDA) autocast (default: fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
+  cmd->add_flag("--gradient-checkpointing", r.gradient_checkpointing,
+                "keep only each layer's input and recompute the layer in backward: less memory, ~1/3 more compute "
+                "(default: off)");
   cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)");
   cmd->add_option("--class-weights", r.class_weights,
                   "auto (inverse frequency; multilabel: each label's positives weighted negatives/positives) | none "

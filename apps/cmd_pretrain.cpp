@@ -77,6 +77,9 @@ void setup_pretrain(CLI::App& app) {
   cmd->add_option("--precision", r.precision, "fp32 | bf16 | fp16 autocast; fp16 on CUDA only (default: fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
+  cmd->add_flag("--gradient-checkpointing", r.gradient_checkpointing,
+                "keep only each layer's input and recompute the layer in backward: less memory, ~1/3 more compute "
+                "(default: off)");
   cmd->add_flag("--cuda-graphs", r.cuda_graphs,
                 "GPU, one process: capture a step's forward + backward once as a CUDA graph and replay it; batches "
                 "are padded to --batch-size x --seq-len (default: off)");

@@ -2,11 +2,14 @@
 
 #include "bert/util/error.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/autograd.h>
 #include <torch/nn/init.h>
 #include <torch/nn/functional/activation.h>
 
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 namespace bert::model {
 
@@ -78,7 +81,7 @@ std::pair<torch::Tensor, torch::Tensor> BertSelfAttentionImpl::forward(const tor
   auto v = split_heads(value(hidden));
   const bool dropout_active = is_training() && dropout_p_ > 0.0;
   const bool explicit_path =
-      need_probs || (hidden.is_cpu() && torch::GradMode::is_enabled() &&
+      need_probs || (hidden.is_cpu() && is_training() &&  // training mode, also in a checkpointed layer's no-grad forward
                      explicit_attention_trains_faster(dropout_active, q.scalar_type() != torch::kFloat, S));
   torch::Tensor context, probs;
   if (explicit_path) {
@@ -141,9 +144,100 @@ BertEncoderImpl::BertEncoderImpl(const BertConfig& c) {
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(BertLayer(c));
 }
 
+namespace {
+
+// The autocast state of one device type, to run a recomputation as the original forward ran.
+struct AutocastState {
+  c10::DeviceType device;
+  bool enabled;
+  at::ScalarType dtype;
+  explicit AutocastState(c10::DeviceType d)
+      : device(d), enabled(at::autocast::is_autocast_enabled(d)), dtype(at::autocast::get_autocast_dtype(d)) {}
+  void apply() const {
+    at::autocast::set_autocast_enabled(device, enabled);
+    at::autocast::set_autocast_dtype(device, dtype);
+  }
+};
+
+// One BertLayer whose activations are not kept: forward runs without autograd and saves the
+// input, the generator state and the autocast state; backward restores them, runs the layer again
+// with autograd and back-propagates through that (the parameters' gradients accumulate there).
+// No mask (a batch without padding) travels as an empty tensor: autograd functions take defined ones.
+struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
+  static torch::Tensor mask_or_none(const torch::Tensor& mask) { return mask.numel() == 0 ? torch::Tensor() : mask; }
+
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hidden,
+                               const torch::Tensor& mask, int64_t layer_address) {
+    auto generator = at::globalContext().defaultGenerator(hidden.device());
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      ctx->saved_data["rng"] = generator.get_state();
+    }
+    const AutocastState autocast(hidden.device().type());
+    ctx->saved_data["autocast_enabled"] = autocast.enabled;
+    ctx->saved_data["autocast_dtype"] = autocast.dtype;
+    ctx->saved_data["layer"] = layer_address;
+    ctx->save_for_backward({hidden, mask});
+    return reinterpret_cast<BertLayerImpl*>(layer_address)->forward(hidden, mask_or_none(mask), false).first;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_output) {
+    const auto saved = ctx->get_saved_variables();
+    auto input = saved[0].detach().requires_grad_(true);
+    auto* layer = reinterpret_cast<BertLayerImpl*>(ctx->saved_data["layer"].toInt());
+    auto generator = at::globalContext().defaultGenerator(input.device());
+    torch::Tensor now_state, output;
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      now_state = generator.get_state();
+      generator.set_state(ctx->saved_data["rng"].toTensor());
+    }
+    const AutocastState now(input.device().type());
+    AutocastState then = now;
+    then.enabled = ctx->saved_data["autocast_enabled"].toBool();
+    then.dtype = ctx->saved_data["autocast_dtype"].toScalarType();
+    then.apply();
+    at::autocast::increment_nesting();
+    {
+      torch::AutoGradMode grad(true);
+      output = layer->forward(input, mask_or_none(saved[1]), false).first;
+    }
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    now.apply();
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(now_state);
+    }
+    torch::autograd::backward({output}, {grad_output[0]});
+    return {input.grad(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+int set_gradient_checkpointing(torch::nn::Module& module, bool enabled) {
+  int found = 0;
+  for (const auto& m : module.modules()) {
+    if (auto* encoder = m->as<BertEncoderImpl>()) {
+      encoder->gradient_checkpointing = enabled;
+      ++found;
+    }
+  }
+  return found;
+}
+
 torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden, const torch::Tensor& mask,
                                        const ForwardOptions& options, BertOutput* out) {
+  const bool checkpoint = gradient_checkpointing && is_training() && torch::GradMode::is_enabled() &&
+                          !options.output_attentions;
   for (const auto& module : *layer) {
+    if (checkpoint) {
+      hidden = CheckpointedLayer::apply(hidden, mask.defined() ? mask : torch::empty({0}, hidden.options()),
+                                        reinterpret_cast<int64_t>(module->as<BertLayerImpl>()));
+      if (options.output_hidden_states) out->hidden_states.push_back(hidden);
+      continue;
+    }
     auto [next, probs] = module->as<BertLayer>()->forward(hidden, mask, options.output_attentions);
     hidden = next;
     if (options.output_hidden_states) out->hidden_states.push_back(hidden);

@@ -124,8 +124,17 @@ class BertEncoderImpl : public torch::nn::Module {
                         BertOutput* out);
 
   torch::nn::ModuleList layer = nullptr;
+  // Gradient checkpointing (transformers' gradient_checkpointing_enable()): in training with
+  // autograd on, each layer keeps only its input; backward runs the layer's forward again (same
+  // dropout masks: the generator state is replayed; same autocast precision) to get its gradients.
+  // Less memory (activations of one layer instead of all) for about a third more compute.
+  bool gradient_checkpointing = false;
 };
 TORCH_MODULE(BertEncoder);
+
+// Turns gradient checkpointing on or off in every encoder under `module` (any model of ours);
+// returns how many encoders it found.
+int set_gradient_checkpointing(torch::nn::Module& module, bool enabled);
 
 class BertPoolerImpl : public torch::nn::Module {
  public:

@@ -109,6 +109,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"dropout", o.dropout ? nlohmann::json(*o.dropout) : nlohmann::json()},
           {"classifier_dropout", o.classifier_dropout ? nlohmann::json(*o.classifier_dropout) : nlohmann::json()},
           {"precision", o.precision},
+          {"gradient_checkpointing", o.gradient_checkpointing},
           {"device", o.device},
           {"seed", o.seed},
           {"class_weights", o.class_weights},
@@ -225,6 +226,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   auto report = io::load_weights(model.module(), io::read_weights(o.init_dir), o.init_dir);
   io::log_load_report(report, o.init_dir);
   model.module().to(device);
+  model::set_gradient_checkpointing(model.module(), o.gradient_checkpointing);
 
   AdamWSettings adam;
   adam.lr = o.lr;

@@ -27,6 +27,7 @@ struct FinetuneOptions {
   double clip_norm = 1.0;
   std::optional<double> dropout, classifier_dropout;
   std::string precision = "fp32";
+  bool gradient_checkpointing = false;  // recompute each layer in backward instead of keeping its activations
   std::string device = "cpu";
   uint64_t seed = 42;
   std::string class_weights = "none";  // auto | none

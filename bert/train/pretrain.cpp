@@ -105,6 +105,7 @@ nlohmann::json options_json(const PretrainOptions& o) {
           {"precision", o.precision},
           {"device", o.device},
           {"cuda_graphs", o.cuda_graphs},
+          {"gradient_checkpointing", o.gradient_checkpointing},
           {"log_every", o.log_every},
           {"eval_every", o.eval_every},
           {"eval_batches", o.eval_batches},
@@ -161,6 +162,9 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   if (o.cuda_graphs && group.active())
     throw Error("--cuda-graphs runs in one process only (the gradient all-reduce is not captured); drop --nproc "
                 "or --cuda-graphs");
+  if (o.cuda_graphs && o.gradient_checkpointing)
+    throw Error("--cuda-graphs with --gradient-checkpointing: a captured step cannot run the nested backward of a "
+                "recomputed layer; choose one");
   if (o.cuda_graphs && precision == Precision::fp16)
     throw Error("--cuda-graphs with --precision fp16: the loss scale changes between steps and a graph cannot follow "
                 "it; use --precision bf16");
@@ -196,6 +200,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   }
   model->to(device);
   model->train();
+  model::set_gradient_checkpointing(*model, o.gradient_checkpointing);
 
   AdamWSettings adam;
   adam.lr = o.lr;

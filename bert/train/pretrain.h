@@ -50,6 +50,7 @@ struct PretrainOptions {
   double clip_norm = 1.0;
   std::string precision = "fp32";
   std::string device = "cpu";
+  bool gradient_checkpointing = false;  // recompute each layer in backward instead of keeping its activations
   bool cuda_graphs = false;  // capture forward + backward once, replay it (graphed_pretraining_step.h)
   // Cadence
   int64_t log_every = 10;

@@ -470,6 +470,27 @@ TEST_CASE("fp16 pre-training with dynamic loss scaling trains (on the CPU, slowl
   fs::remove_all(dir);
 }
 
+TEST_CASE("--gradient-checkpointing trains to the same weights (pre-training and fine-tuning)", "[cli][e2e][checkpointing]") {
+  const fs::path dir = fs::temp_directory_path() / ("bert_gc_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "tok");
+  fs::copy_file(bert::test::data_path("tokenizer/vocab.txt"), dir / "tok" / "vocab.txt");
+  // fp32, dropout on, padding masks in fine-tuning: the recomputed layers give the same updates.
+  for (const std::string flag : {"", " --gradient-checkpointing"}) {
+    const auto run = dir / (flag.empty() ? "plain" : "checkpointed");
+    require_ok(bert_cli("pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") + " --tokenizer " +
+                        (dir / "tok").string() + " --model-config " + BERT_SOURCE_DIR + "/configs/bert-tiny.json" +
+                        " --max-steps 3 --batch-size 4 --seq-len 32 --lr 1e-3 --eval-fraction 0 --threads 2 --out " +
+                        (run / "pre").string() + flag));
+    require_ok(bert_cli("finetune --init " + (run / "pre" / "final").string() + " --train " +
+                        task_file("sst2_dev_100.tsv") + " --text-column sentence --label-column label --epochs 1"
+                        " --batch-size 16 --lr 1e-3 --threads 2 --out " + (run / "ft").string() + flag));
+  }
+  require_same_weights(dir / "plain" / "pre" / "final", dir / "checkpointed" / "pre" / "final");
+  require_same_weights(dir / "plain" / "ft" / "best", dir / "checkpointed" / "ft" / "best");
+  fs::remove_all(dir);
+}
+
 TEST_CASE("training in fp32 on a CPU with native bf16 suggests --precision bf16", "[cli][e2e]") {
   // What this machine's CPU says of itself decides what the binary must say.
   bool native_bf16 = false;

@@ -138,6 +138,18 @@ TEST_CASE("pre-training on the GPU gives the CPU's losses", "[.][cuda]") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("gradient checkpointing on the GPU gives the same losses (dropout on: the CUDA generator replayed)",
+          "[.][cuda]") {
+  require_gpu();
+  const auto dir = make_run_dir("checkpointing");
+  const auto cmd = pretrain_command(dir, std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json") +
+                   " --max-steps 8 --device cuda";
+  require_ok(bert_cli(cmd + " --out " + (dir / "plain").string()));
+  require_ok(bert_cli(cmd + " --gradient-checkpointing --out " + (dir / "checkpointed").string()));
+  require_same_losses(dir / "plain", dir / "checkpointed", 8, /*grad_norms=*/true);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("pre-training with CUDA graphs gives the eager GPU run's losses", "[.][cuda]") {
   require_gpu();
   const auto dir = make_run_dir("graphs");
