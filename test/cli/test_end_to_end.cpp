@@ -470,7 +470,7 @@ TEST_CASE("fp16 pre-training with dynamic loss scaling trains (on the CPU, slowl
   fs::remove_all(dir);
 }
 
-TEST_CASE("--gradient-checkpointing trains to the same weights (pre-training and fine-tuning)", "[cli][e2e][checkpointing]") {
+TEST_CASE("gradient checkpointing through the CLI trains to the same weights (pre-training and fine-tuning)", "[cli][e2e][checkpointing]") {
   const fs::path dir = fs::temp_directory_path() / ("bert_gc_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "tok");
