@@ -166,7 +166,10 @@ void setup_embed(CLI::App& app) {
   auto* cmd = app.add_subcommand("embed", "One vector per input row, written as safetensors ('embeddings' [rows, hidden])");
   cmd->add_option("--model", r.model_dir, "any BERT checkpoint directory (required)")->required();
   cmd->add_option("--input", r.input, "CSV/TSV file (required)")->required();
-  cmd->add_option("--output", r.output, "output .safetensors file (required)")->required();
+  cmd->add_option("--output", r.output,
+                  "output file, by extension: .safetensors ('embeddings' [rows, hidden]), .npy (numpy.load) or "
+                  ".jsonl (one {\"text\", \"embedding\"} per row) (required)")
+      ->required();
   cmd->add_option("--pooling", r.pooling,
                   "auto (a sentence-transformers model's own, else mean) | cls | mean | max (over real tokens) | "
                   "mean_sqrt_len | pooler (default: auto)")
@@ -179,6 +182,9 @@ void setup_embed(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_option("--device", r.device, "cpu | cuda | cuda:N (default: cpu)");
   add_data_flags(cmd, o->data, /*with_labels=*/false);
+  cmd->get_option("--max-seq-len")
+      ->description("tokens per row, longer ones truncated (default: a sentence-transformers model's max_seq_length, "
+                    "else 128)");
   add_common_options(cmd, o->common);
   cmd->callback([o, cmd] {
     apply_common_options(o->common);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`bert embed` on a sentence-transformers model against SentenceTransformer(model).encode().
 
-  sentence_embedding_compare.py MODEL INPUT.tsv OURS.safetensors
+  sentence_embedding_compare.py MODEL INPUT.tsv OURS.safetensors|OURS.npy
 
 INPUT.tsv has a `sentence` column; OURS is what `bert embed --model MODEL --input INPUT.tsv
 --text-column sentence` wrote with its defaults (pooling, normalization and length from the model's
@@ -20,7 +20,7 @@ def main(model_dir, data, ours_path):
         sentences = [row["sentence"] for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
     model = SentenceTransformer(model_dir, device="cpu")
     theirs = model.encode(sentences, batch_size=32, convert_to_numpy=True)
-    ours = load_file(ours_path)["embeddings"]
+    ours = np.load(ours_path) if ours_path.endswith(".npy") else load_file(ours_path)["embeddings"]
     assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
     worst = float(np.abs(ours - theirs).max())
     norms = np.linalg.norm(ours, axis=1)

@@ -16,5 +16,7 @@ trap 'rm -rf "$work"' EXIT
   printf '%s ' $(yes "$line" | head -n 15); echo   # ~150 tokens: past 128, within 256
   printf '%s ' $(yes "$line" | head -n 30); echo   # ~300 tokens: cut at 256 on both sides
 } >"$work/input.tsv"
-"$bert" embed --model "$model" --input "$work/input.tsv" --text-column sentence --output "$work/ours.safetensors" --threads 2
-"$python" "$root/scripts/sentence_embedding_compare.py" "$model" "$work/input.tsv" "$work/ours.safetensors"
+for ext in safetensors npy; do  # .npy: numpy.load reads ours as written
+  "$bert" embed --model "$model" --input "$work/input.tsv" --text-column sentence --output "$work/ours.$ext" --threads 2
+  "$python" "$root/scripts/sentence_embedding_compare.py" "$model" "$work/input.tsv" "$work/ours.$ext"
+done

@@ -159,6 +159,38 @@ struct AutocastState {
   }
 };
 
+// While alive, the generator and autocast state that a checkpointed forward saved in `ctx`; then
+// the present ones again (also when the recomputation throws).
+class ForwardReplay {
+ public:
+  ForwardReplay(const torch::Device& device, torch::autograd::AutogradContext* ctx)
+      : generator_(at::globalContext().defaultGenerator(device)), now_(device.type()) {
+    {
+      std::lock_guard<std::mutex> lock(generator_.mutex());
+      now_state_ = generator_.get_state();
+      generator_.set_state(ctx->saved_data["rng"].toTensor());
+    }
+    AutocastState then = now_;
+    then.enabled = ctx->saved_data["autocast_enabled"].toBool();
+    then.dtype = ctx->saved_data["autocast_dtype"].toScalarType();
+    then.apply();
+    at::autocast::increment_nesting();
+  }
+  ~ForwardReplay() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    now_.apply();
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    generator_.set_state(now_state_);
+  }
+  ForwardReplay(const ForwardReplay&) = delete;
+  ForwardReplay& operator=(const ForwardReplay&) = delete;
+
+ private:
+  at::Generator generator_;
+  AutocastState now_;
+  torch::Tensor now_state_;
+};
+
 // One BertLayer whose activations are not kept: forward runs without autograd and saves the
 // input, the generator state and the autocast state; backward restores them, runs the layer again
 // with autograd and back-propagates through that (the parameters' gradients accumulate there).
@@ -186,28 +218,11 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     const auto saved = ctx->get_saved_variables();
     auto input = saved[0].detach().requires_grad_(true);
     auto* layer = reinterpret_cast<BertLayerImpl*>(ctx->saved_data["layer"].toInt());
-    auto generator = at::globalContext().defaultGenerator(input.device());
-    torch::Tensor now_state, output;
+    torch::Tensor output;
     {
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      now_state = generator.get_state();
-      generator.set_state(ctx->saved_data["rng"].toTensor());
-    }
-    const AutocastState now(input.device().type());
-    AutocastState then = now;
-    then.enabled = ctx->saved_data["autocast_enabled"].toBool();
-    then.dtype = ctx->saved_data["autocast_dtype"].toScalarType();
-    then.apply();
-    at::autocast::increment_nesting();
-    {
+      ForwardReplay replay(input.device(), ctx);
       torch::AutoGradMode grad(true);
       output = layer->forward(input, mask_or_none(saved[1]), false).first;
-    }
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    now.apply();
-    {
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(now_state);
     }
     torch::autograd::backward({output}, {grad_output[0]});
     return {input.grad(), torch::Tensor(), torch::Tensor()};

@@ -41,6 +41,46 @@ torch::Tensor pool(const torch::Tensor& hidden, const torch::Tensor& attention_m
   return pooling == "mean_sqrt_len" ? sum / tokens.sqrt() : sum / tokens;
 }
 
+// NumPy's .npy format 1.0 for a float32 matrix (numpy.load reads it): magic, version, a header
+// dict padded with spaces to a multiple of 64 bytes, then the little-endian C-order data.
+std::string npy_bytes(const torch::Tensor& matrix) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(matrix.size(0)) + ", " +
+                       std::to_string(matrix.size(1)) + "), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  const auto data = matrix.contiguous();
+  out.append(reinterpret_cast<const char*>(data.data_ptr<float>()), static_cast<size_t>(data.numel()) * sizeof(float));
+  return out;
+}
+
+// One JSON object per row: the row's text (and text_pair) and its vector, floats in their
+// shortest exact form.
+std::string jsonl_text(const torch::Tensor& matrix, const TaskDataset& dataset) {
+  const auto data = matrix.contiguous();
+  const float* v = data.data_ptr<float>();
+  const int64_t cols = data.size(1);
+  std::string out;
+  for (int64_t r = 0; r < data.size(0); ++r) {
+    const auto& row = dataset.rows[static_cast<size_t>(r)];
+    nlohmann::json text = {{"text", row.text}};
+    if (row.text_pair) text["text_pair"] = *row.text_pair;
+    std::string line = text.dump();
+    line.pop_back();  // reopen the object for the vector
+    line += ",\"embedding\":[";
+    for (int64_t c = 0; c < cols; ++c) line += (c ? "," : "") + fmt::format("{}", v[r * cols + c]);
+    out += line + "]}\n";
+  }
+  return out;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace
 
 std::optional<SentenceEmbeddingConfig> read_sentence_embedding_config(const std::string& dir) {
@@ -147,12 +187,18 @@ size_t run_embed(const EmbedOptions& o) {
     auto index = torch::tensor(std::vector<int64_t>(indices.begin(), indices.end()), torch::kLong);
     embeddings.index_copy_(0, index, pooled.to(torch::kCPU));
   }
-  io::write_safetensors(o.output, {{"embeddings", embeddings}},
-                        {{"pooling", pooling},
-                         {"normalized", normalize ? "true" : "false"},
-                         {"max_seq_len", std::to_string(options.max_seq_len)},
-                         {"layer", std::to_string(o.layer)},
-                         {"model", o.model_dir}});
+  if (ends_with(o.output, ".npy")) {
+    write_file_atomic(o.output, npy_bytes(embeddings));
+  } else if (ends_with(o.output, ".jsonl")) {
+    write_file_atomic(o.output, jsonl_text(embeddings, dataset));
+  } else {
+    io::write_safetensors(o.output, {{"embeddings", embeddings}},
+                          {{"pooling", pooling},
+                           {"normalized", normalize ? "true" : "false"},
+                           {"max_seq_len", std::to_string(options.max_seq_len)},
+                           {"layer", std::to_string(o.layer)},
+                           {"model", o.model_dir}});
+  }
   log::info("[embed] {} rows x {} → {}", n, config.hidden_size, o.output);
   return static_cast<size_t>(n);
 }

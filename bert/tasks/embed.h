@@ -1,6 +1,7 @@
 // `bert embed`: one vector per input row from any BERT checkpoint (pre-trained, fine-tuned, ours
-// or Hugging Face's), pooled from the last layer or --layer N, written as a safetensors file
-// with one tensor `embeddings` of shape [rows, hidden]. A sentence-transformers directory
+// or Hugging Face's), pooled from the last layer or --layer N, written by the output's extension:
+// a safetensors file with one tensor `embeddings` of shape [rows, hidden] (the default), NumPy's
+// .npy (float32 [rows, hidden]) or JSON lines (.jsonl: the row's text and its "embedding"). A sentence-transformers directory
 // (modules.json: Transformer, Pooling, optionally Normalize) gives its own pooling, normalization
 // and length by default, so that the vectors equal SentenceTransformer(dir).encode()'s.
 #pragma once

@@ -248,6 +248,26 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     // sum / sqrt(n) = mean * sqrt(n): the same direction as the mean
     REQUIRE(torch::allclose(torch::cosine_similarity(pooled["mean_sqrt_len"], pooled["mean"], 1), torch::ones({100}),
                             1e-5, 1e-5));
+    {  // the same vectors as NumPy's .npy (float32, C order, a 64-byte aligned header) and as JSON lines
+      for (const char* ext : {".npy", ".jsonl"})
+        require_ok(bert_cli("embed --model " + final_dir.string() + " --input " + task_file("sst2_dev_100.tsv") +
+                            " --text-column sentence --output " + (dir / (std::string("emb") + ext)).string()));
+      std::ifstream npy_in(dir / "emb.npy", std::ios::binary);
+      const std::string npy((std::istreambuf_iterator<char>(npy_in)), std::istreambuf_iterator<char>());
+      REQUIRE(npy.compare(0, 8, std::string("\x93NUMPY\x01\x00", 8)) == 0);
+      const size_t header = static_cast<unsigned char>(npy[8]) | (static_cast<unsigned char>(npy[9]) << 8);
+      REQUIRE((10 + header) % 64 == 0);
+      REQUIRE(npy.substr(10, header).find("'descr': '<f4', 'fortran_order': False, 'shape': (100, 128)") !=
+              std::string::npos);
+      REQUIRE(npy.size() == 10 + header + 100 * 128 * sizeof(float));
+      auto from_npy = torch::from_blob(const_cast<char*>(npy.data() + 10 + header), {100, 128}, torch::kFloat).clone();
+      REQUIRE(torch::equal(from_npy, pooled["mean"]));
+      const auto lines = read_jsonl(dir / "emb.jsonl");
+      REQUIRE(lines.size() == 100);
+      REQUIRE(lines[0]["text"] == "it 's a charming and often affecting journey . ");
+      for (size_t r = 0; r < lines.size(); ++r)  // shortest exact floats: read back bit for bit
+        REQUIRE(torch::equal(torch::tensor(lines[r]["embedding"].get<std::vector<float>>()), pooled["mean"][r]));
+    }
     auto normalized = embed("--normalize");
     REQUIRE(torch::allclose(normalized.norm(2, 1), torch::ones({100}), 1e-5, 1e-5));
     REQUIRE(torch::allclose(normalized, pooled["mean"] / pooled["mean"].norm(2, 1, true), 1e-5, 1e-6));
