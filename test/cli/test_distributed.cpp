@@ -214,6 +214,12 @@ TEST_CASE("two workers with batch B train like one process with batch 2B", "[cli
     // Measured: max |diff| 9.5e-8 (float sums taken in another order).
     require_close_weights(dir / "one" / "final", dir / "two" / "final", 1e-5);
     REQUIRE_FALSE(fs::exists(dir / "two" / "final.tmp"));
+    // Gradient checkpointing: the buckets fill from the recomputed layers' nested backward passes;
+    // the two workers end where they end without it (bit for bit, fp32).
+    auto checkpointed = bert_cli(cmd + " --batch-size 4 --nproc 2 --dist-bucket-mb 0.02 --gradient-checkpointing --out " +
+                                 (dir / "two_checkpointed").string());
+    require_ok(checkpointed);
+    require_close_weights(dir / "two" / "final", dir / "two_checkpointed" / "final", 0.0);
   }
   SECTION("fine-tuning: classification, and tagging with class weights (uneven token counts per worker)") {
     const std::string tasks = bert::test::data_path("tasks/");
