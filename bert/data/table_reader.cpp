@@ -379,6 +379,12 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
                                                   : (rep.delimiter == ',' ? Quoting::kRfc4180 : Quoting::kNone);
   if (rep.quoting == Quoting::kRfc4180 && rep.delimiter == '"')
     throw Error(path + ": the delimiter cannot be the quote character with rfc4180 quoting");
+  // Unquoted, a label set holding the delimiter would split into fields (a quoted CSV field may hold it).
+  if (options.label && options.label_set_separator == rep.delimiter && rep.quoting == Quoting::kNone) {
+    const std::string separator = rep.delimiter == '\t' ? "tab" : std::string(1, rep.delimiter);
+    throw Error(path + ": --label-separator '" + separator + "' is also the file's unquoted field delimiter, so a "
+                "label set would split into fields; choose another separator");
+  }
 
   RecordReader reader(contents, rep.delimiter, rep.quoting);
   RawRecord rec;
@@ -461,7 +467,7 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
     if (reason.empty()) reason = check_not_empty(rec.fields[text_col], "text", text_col, rep.header);
     if (reason.empty() && options.text_pair)
       reason = check_not_empty(rec.fields[pair_col], "text pair", pair_col, rep.header);
-    if (reason.empty() && options.label && !options.allow_empty_label)
+    if (reason.empty() && options.label && !options.label_set_separator)
       reason = check_not_empty(rec.fields[label_col], "label", label_col, rep.header);
     std::vector<std::string> label_set;
     for (size_t k = 0; k < indicator_cols.size() && reason.empty(); ++k) {

@@ -59,7 +59,9 @@ struct TableOptions {
   // Multi-label data with one column per label (Kaggle's toxic-comment layout): each holds 0 or 1,
   // and a row's set is the names of its columns holding 1. Used instead of `label`.
   std::vector<ColumnRef> indicator_labels;
-  bool allow_empty_label = false;   // multi-label data: an empty label field is the empty set
+  // Multi-label data: the label field is a set of names separated by this character, so it may be
+  // empty (the empty set); a separator equal to an unquoted delimiter is refused.
+  std::optional<char> label_set_separator;
   bool skip_bad_rows = false;       // skip and count bad rows instead of throwing
   bool keep_fields = false;         // keep every field of each row (prediction output repeats them)
   size_t max_reported_reasons = 5;  // how many skip reasons the report keeps verbatim

@@ -115,19 +115,7 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   if (!table_options.indicator_labels.empty() && o.task != Task::multilabel)
     throw Error("--label-columns: one 0/1 column per label is multi-label data, but the task is " + task_name(o.task) +
                 " (use --task multilabel, or --label-column)");
-  if (o.task == Task::multilabel) {
-    table_options.allow_empty_label = true;  // the empty set
-    // Without quoting (TSV, --quoting none) a separator equal to the delimiter would split the set
-    // into fields; a quoted CSV field may hold it.
-    const bool csv = path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
-    const char delimiter = table_options.delimiter.value_or(csv ? ',' : '\t');
-    const bool quoted = table_options.quoting == data::Quoting::kRfc4180 ||
-                        (table_options.quoting == data::Quoting::kAuto && delimiter == ',');
-    if (o.has_labels && table_options.label && delimiter == o.label_separator && !quoted)
-      throw Error(path + ": --label-separator '" + (delimiter == '\t' ? std::string("tab") : std::string(1, delimiter)) +
-                  "' is also the file's unquoted field delimiter, so a label set would split into fields; choose "
-                  "another separator");
-  }
+  if (o.task == Task::multilabel) table_options.label_set_separator = o.label_separator;
   auto table = data::read_labelled_table(path, table_options);
   d.read_summary = table.report.summary(path);
   d.rows = std::move(table.rows);

@@ -126,8 +126,8 @@ nlohmann::json options_json(const FinetuneOptions& o) {
 nlohmann::json identity_of(const nlohmann::json& options) {
   nlohmann::json id;
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
-                          "label_columns", "tag_column", "max_seq_len", "label_all_subtokens", "label_separator", "epochs", "batch_size", "grad_accum",
-                          "lr", "seed", "metric", "threshold", "workers"})
+                          "label_columns", "tag_column", "max_seq_len", "label_all_subtokens", "label_separator",
+                          "epochs", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold", "workers"})
     id[key] = options[key];
   return id;
 }

@@ -96,11 +96,15 @@ TEST_CASE("an empty label field is kept for multi-label data", "[table_reader]")
   TableOptions o;
   o.label = "l";
   CHECK_THROWS_AS(parse_labelled_table("t\tl\nfoo\t\n", "m.tsv", o), bert::Error);
-  o.allow_empty_label = true;
+  o.label_set_separator = ',';
   const auto d = parse_labelled_table("t\tl\nfoo\t \nbar\tA,B\n", "m.tsv", o);
   REQUIRE(d.rows.size() == 2);
   CHECK(d.rows[0].label.empty());
   CHECK(d.rows[1].label == "A,B");
+  o.label_set_separator = '\t';  // unquoted TSV: refused; quoted CSV fields may hold the separator
+  CHECK_THAT(error_of("t\tl\nfoo\tA\n", "m.tsv", o), Contains("--label-separator 'tab' is also the file's unquoted"));
+  o.label_set_separator = ',';
+  CHECK(parse_labelled_table("t,l\nfoo,\"A,B\"\n", "m.csv", o).rows[0].label == "A,B");
 }
 
 TEST_CASE("one 0/1 column per label gives each row's label set", "[table_reader][multilabel]") {
