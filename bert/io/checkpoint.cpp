@@ -5,6 +5,7 @@
 #include "bert/util/error.h"
 
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <filesystem>
 #include <fstream>
@@ -16,10 +17,6 @@ namespace bert::io {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 

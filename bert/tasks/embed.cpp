@@ -9,6 +9,7 @@
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <torch/torch.h>
 
@@ -75,10 +76,6 @@ std::string jsonl_text(const torch::Tensor& matrix, const TaskDataset& dataset) 
     out += line + "]}\n";
   }
   return out;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

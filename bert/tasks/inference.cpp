@@ -6,6 +6,7 @@
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <torch/torch.h>
 
@@ -47,12 +48,8 @@ enum class OutputFormat { jsonl, csv, tsv, conll };
 // By the output file's extension: .csv, .tsv/.txt (CoNLL layout for tagging), anything else and
 // stdout JSON lines.
 OutputFormat output_format(const std::string& output, Task task) {
-  auto ends_with = [&](const char* ext) {
-    const std::string e(ext);
-    return output.size() >= e.size() && output.compare(output.size() - e.size(), e.size(), e) == 0;
-  };
-  if (ends_with(".csv") && task != Task::tag) return OutputFormat::csv;
-  if (ends_with(".tsv") || ends_with(".txt") || ends_with(".conll"))
+  if (ends_with(output, ".csv") && task != Task::tag) return OutputFormat::csv;
+  if (ends_with(output, ".tsv") || ends_with(output, ".txt") || ends_with(output, ".conll"))
     return task == Task::tag ? OutputFormat::conll : OutputFormat::tsv;
   return OutputFormat::jsonl;
 }

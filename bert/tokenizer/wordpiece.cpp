@@ -757,25 +757,25 @@ nlohmann::json read_json(const std::string& path, const char* what) {
 // (tokenizer_config.json, read afterwards, may still override them).
 std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, WordPieceOptions& opt) {
   const nlohmann::json j = read_json(path, "tokenizer file");
-  auto fail = [&](const std::string& what) -> std::vector<std::string> { throw Error("tokenizer file '" + path + "': " + what); };
+  auto error = [&](const std::string& what) { return Error("tokenizer file '" + path + "': " + what); };
   auto text = [](const nlohmann::json& object, const char* key) {  // "" where absent or not a string
     return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string();
   };
-  if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) return fail("expected an object with a \"model\"");
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) throw error("expected an object with a \"model\"");
   const auto& model = j["model"];
   const std::string type = text(model, "type");
   if (type != "WordPiece")
-    return fail("model type \"" + type + "\" is not supported (expected WordPiece, as BERT's tokenizer.json has)");
+    throw error("model type \"" + type + "\" is not supported (expected WordPiece, as BERT's tokenizer.json has)");
   if (model.contains("continuing_subword_prefix") && text(model, "continuing_subword_prefix") != "##")
-    return fail("continuing_subword_prefix " + model["continuing_subword_prefix"].dump() +
+    throw error("continuing_subword_prefix " + model["continuing_subword_prefix"].dump() +
                 " is not supported (expected \"##\")");
   if (!model.contains("vocab") || !model["vocab"].is_object() || model["vocab"].empty())
-    return fail("model.vocab: expected an object mapping tokens to ids");
+    throw error("model.vocab: expected an object mapping tokens to ids");
   std::vector<std::string> vocab(model["vocab"].size());
   std::vector<bool> seen(vocab.size(), false);
   for (const auto& [token, id] : model["vocab"].items()) {
     if (!id.is_number_unsigned() || id.get<uint64_t>() >= vocab.size() || seen[id.get<size_t>()])
-      return fail("model.vocab: token \"" + token + "\" has id " + id.dump() + "; expected each id of 0.." +
+      throw error("model.vocab: token \"" + token + "\" has id " + id.dump() + "; expected each id of 0.." +
                   std::to_string(vocab.size() - 1) + " exactly once");
     vocab[id.get<size_t>()] = token;
     seen[id.get<size_t>()] = true;
@@ -786,7 +786,7 @@ std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, Word
       const bool in_vocab = added.contains("id") && added["id"].is_number_unsigned() &&
                             added["id"].get<uint64_t>() < vocab.size() && vocab[added["id"].get<size_t>()] == content;
       if (!in_vocab)
-        return fail("added token " + added.dump() + " is not in model.vocab under its id (not supported)");
+        throw error("added token " + added.dump() + " is not in model.vocab under its id (not supported)");
     }
   }
   if (!text(model, "unk_token").empty()) opt.unk_token = text(model, "unk_token");
@@ -795,10 +795,10 @@ std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, Word
   if (j.contains("normalizer") && j["normalizer"].is_object()) {
     const auto& n = j["normalizer"];
     if (text(n, "type") != "BertNormalizer")
-      return fail("normalizer " + (n.contains("type") ? n["type"].dump() : std::string("without a type")) +
+      throw error("normalizer " + (n.contains("type") ? n["type"].dump() : std::string("without a type")) +
                   " is not supported (expected BertNormalizer)");
     if (n.contains("clean_text") && n["clean_text"] == false)
-      return fail("normalizer clean_text false is not supported (BERT's tokenizer always cleans the text)");
+      throw error("normalizer clean_text false is not supported (BERT's tokenizer always cleans the text)");
     if (n.contains("lowercase") && n["lowercase"].is_boolean()) opt.do_lower_case = n["lowercase"];
     if (n.contains("strip_accents") && n["strip_accents"].is_boolean()) opt.strip_accents = n["strip_accents"].get<bool>();
     if (n.contains("handle_chinese_chars") && n["handle_chinese_chars"].is_boolean())

@@ -1,5 +1,7 @@
 #include "bert/train/optimizer.h"
 
+#include "bert/util/text.h"
+
 #include <ATen/ops/_foreach_mul.h>
 #include <ATen/ops/_foreach_norm.h>
 #include <ATen/ops/_foreach_zero.h>
@@ -12,10 +14,7 @@
 namespace bert::train {
 
 bool is_no_decay_parameter(const std::string& name) {
-  auto ends_with = [&](const std::string& suffix) {
-    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return ends_with("bias") || name.find("LayerNorm.") != std::string::npos;
+  return ends_with(name, "bias") || name.find("LayerNorm.") != std::string::npos;
 }
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model, const AdamWSettings& s) {
