@@ -39,6 +39,13 @@ std::string pad_left(const std::string& s, size_t width) {
   return s.size() >= width ? s : std::string(width - s.size(), ' ') + s;
 }
 
+// Precision, recall and F1 of one class from its counts.
+void score_from_counts(ClassMetrics& m) {
+  m.precision = ratio(m.true_positives, m.predicted);
+  m.recall = ratio(m.true_positives, m.support);
+  m.f1 = f1_from_counts(m.true_positives, m.predicted, m.support);
+}
+
 // scikit-learn's classification_report layout: a header, then one row per class or average.
 size_t name_width(const std::vector<ClassMetrics>& classes) {
   size_t w = 12;
@@ -119,9 +126,7 @@ ClassificationReport classification_report(const std::vector<int64_t>& gold, con
       m.support += r.confusion[c][j];
       m.predicted += r.confusion[j][c];
     }
-    m.precision = ratio(m.true_positives, m.predicted);
-    m.recall = ratio(m.true_positives, m.support);
-    m.f1 = f1_from_counts(m.true_positives, m.predicted, m.support);
+    score_from_counts(m);
   }
   r.accuracy = ratio(correct, r.examples);
 
@@ -221,9 +226,7 @@ MultilabelReport multilabel_report(const std::vector<std::vector<int64_t>>& gold
 
   size_t tp = 0, predicted = 0, support = 0;
   for (auto& m : r.per_label) {
-    m.precision = ratio(m.true_positives, m.predicted);
-    m.recall = ratio(m.true_positives, m.support);
-    m.f1 = f1_from_counts(m.true_positives, m.predicted, m.support);
+    score_from_counts(m);
     tp += m.true_positives;
     predicted += m.predicted;
     support += m.support;
