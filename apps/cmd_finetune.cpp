@@ -26,11 +26,13 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--dev", r.dev_file, "development file, evaluated each epoch; the best model is kept (default: none)");
   cmd->add_option("--out", r.out_dir, "run directory: best/, checkpoints/, metrics.jsonl (required)")->required();
   cmd->add_option("--task", r.task,
-                  "classify | multilabel (a set of labels per row, see --label-separator) | regress | tag | auto "
-                  "(classify or regress from the labels; conll → tag) (default: auto)")
-      ->check(CLI::IsMember({"classify", "multilabel", "regress", "tag", "auto"}));
+                  "classify | multilabel (a set of labels per row, see --label-separator) | regress | tag | qa "
+                  "(extractive question answering on SQuAD JSON / JSON lines) | auto (classify or regress from the "
+                  "labels; conll → tag; .json/.jsonl → qa) (default: auto)")
+      ->check(CLI::IsMember({"classify", "multilabel", "regress", "tag", "qa", "auto"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
   add_label_separator_flag(cmd, o->data);
+  add_qa_flags(cmd, o->data);
   add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--epochs", r.epochs, "passes over the training data (default: 3)");
   cmd->add_option("--batch-size", r.batch_size, "examples per micro-batch (default: 32)");
@@ -58,8 +60,8 @@ void setup_finetune(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "none"}));
   cmd->add_option("--metric", r.metric,
                   "dev metric that picks the best model: accuracy, f1, macro_f1, mcc, micro_f1, samples_f1, "
-                  "subset_accuracy, pearson, spearman, entity_f1 (default: accuracy / micro_f1 / pearson / entity_f1 by "
-                  "task)");
+                  "subset_accuracy, pearson, spearman, entity_f1, exact_match (default: accuracy / micro_f1 / pearson / "
+                  "entity_f1 / f1 (qa) by task)");
   cmd->add_option("--threshold", r.threshold, "multilabel: probability from which a label is predicted at dev evaluation (default: 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--eval-every", r.eval_every, "steps between dev evaluations; 0 = each epoch (default: 0)");
@@ -68,11 +70,11 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--scheme", r.scheme, "tagging: bio | iob1 (default: bio)")->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_distributed_options(cmd, o->dist);
   add_common_options(cmd, o->common);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     apply_common_options(o->common);
     keep_freed_memory_for_reuse();
     if (launched_workers(o->dist, o->run.device)) return;
-    o->run.data = to_task_data_options(o->data, true);
+    o->run.data = to_task_data_options(o->data, true, cmd);
     if (o->dropout >= 0) o->run.dropout = o->dropout;
     if (o->classifier_dropout >= 0) o->run.classifier_dropout = o->classifier_dropout;
     train::run_finetuning(o->run, *join_workers(o->dist, o->run.device));

@@ -78,7 +78,9 @@ void setup_evaluate(CLI::App& app) {
       "evaluate", "Metrics of a fine-tuned model on a labelled file (--data), or masked-LM accuracy and perplexity of a "
                   "pre-trained one on text (--corpus)");
   add_inference_flags(cmd, o->run);
-  auto* data = cmd->add_option("--data", o->data_file, "labelled CSV/TSV or CoNLL file (this or --corpus is required)");
+  auto* data = cmd->add_option("--data", o->data_file,
+                               "labelled CSV/TSV, CoNLL or (question answering) SQuAD JSON / JSON lines file (this or "
+                               "--corpus is required)");
   auto* corpus = cmd->add_option("--corpus", o->corpus.corpus, "text files, directories or globs, for a pre-trained model (this or --data is required)");
   data->excludes(corpus);
   cmd->add_option("--layout", o->corpus.layout, "--corpus layout: prose | google (default: prose)")
@@ -98,12 +100,13 @@ void setup_evaluate(CLI::App& app) {
       ->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
   add_label_separator_flag(cmd, o->data);
+  add_qa_flags(cmd, o->data);
   add_common_options(cmd, o->common);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     apply_common_options(o->common);
     if (!o->corpus.corpus.empty()) return evaluate_corpus(*o);
     if (o->data_file.empty()) throw Error("evaluate: give --data FILE (a fine-tuned model) or --corpus FILE (a pre-trained one)");
-    o->run.data = to_task_data_options(o->data, true);
+    o->run.data = to_task_data_options(o->data, true, cmd);
     tasks::run_evaluate(o->run, o->data_file, o->output);
   });
 }
@@ -120,16 +123,22 @@ void setup_predict(CLI::App& app) {
   auto o = std::make_shared<PredictCommandOptions>();
   auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model (CSV/TSV, CoNLL or JSON lines, by --output extension)");
   add_inference_flags(cmd, o->run);
-  cmd->add_option("--input", o->input.file, "CSV/TSV or CoNLL file (default: --text, else stdin, one text per line)");
-  cmd->add_option("--text", o->input.texts, "text to predict, repeatable (default: none)");
-  cmd->add_option("--text-pair", o->input.text_pairs, "second text of a pair, one per --text (default: none)");
-  cmd->add_option("--output", o->output, "output file (default: stdout)");
+  cmd->add_option("--input", o->input.file,
+                  "CSV/TSV, CoNLL or (question answering) SQuAD JSON / JSON lines file (default: --text, else stdin, "
+                  "one text per line, a TAB before a text pair)");
+  cmd->add_option("--text,--question", o->input.texts, "text to predict (question answering: the question), repeatable (default: none)");
+  cmd->add_option("--text-pair,--context", o->input.text_pairs,
+                  "second text of a pair (question answering: the context), one per --text (default: none)");
+  cmd->add_option("--output", o->output,
+                  "output file; question answering: .json = SQuAD's {\"id\": \"answer\"} file, .csv/.tsv a table, else "
+                  "JSON lines (default: stdout)");
   add_data_flags(cmd, o->data, /*with_labels=*/false);
   add_label_separator_flag(cmd, o->data);
+  add_qa_flags(cmd, o->data);
   add_common_options(cmd, o->common);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
     apply_common_options(o->common);
-    o->run.data = to_task_data_options(o->data, false);
+    o->run.data = to_task_data_options(o->data, false, cmd);
     auto input = o->input;
     if (input.file.empty() && input.texts.empty()) {
       if (isatty(STDIN_FILENO)) throw Error("predict: give --input FILE, --text T, or lines on stdin");

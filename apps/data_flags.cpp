@@ -23,7 +23,9 @@ void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
   cmd->add_flag("--no-header", f.no_header, "the first row is data, not column names (default: off)");
   if (with_labels) cmd->add_option("--tag-column", f.tag_column, "conll: 0-based column of the tag (default: 3)");
   cmd->add_flag("--skip-bad-rows", f.skip_bad_rows, "skip malformed rows and report their count instead of stopping (default: off)");
-  cmd->add_option("--max-seq-len", f.max_seq_len, "tokens per example, longer ones truncated (default: 128)");
+  cmd->add_option("--max-seq-len", f.max_seq_len,
+                  "tokens per example, longer ones truncated (question answering: per window) (default: 128; 384 for "
+                  "question answering)");
   if (with_labels)
     cmd->add_flag("--label-all-subtokens", f.label_all_subtokens, "tagging: label every word piece, not only the first (default: off)");
 }
@@ -33,7 +35,24 @@ void add_label_separator_flag(CLI::App* cmd, DataFlags& f) {
                   "multi-label data: the character between a row's labels, e.g. , | ; or tab (default: ,)");
 }
 
-tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels) {
+void add_qa_flags(CLI::App* cmd, DataFlags& f) {
+  auto& q = f.qa;
+  cmd->add_option("--doc-stride", q.doc_stride,
+                  "question answering: a context longer than a window is read in windows sharing this many tokens "
+                  "(default: a third of --max-seq-len, 128 at 384)");
+  cmd->add_option("--max-query-len", q.max_query_len, "question answering: question tokens kept (default: 64)");
+  cmd->add_option("--max-answer-len", q.max_answer_len, "question answering: longest answer, in tokens (default: 30)");
+  cmd->add_option("--n-best", q.n_best,
+                  "question answering: start and end candidates paired per window (default: 20)");
+  cmd->add_option("--null-threshold", q.null_threshold,
+                  "question answering with unanswerable questions: answer \"none\" when its score beats the best "
+                  "span's by more than this (default: 0)");
+  cmd->add_flag("--allow-no-answer", f.allow_no_answer,
+                "question answering: a question may have no answer (SQuAD v2.0) (default: when the training or "
+                "evaluation data has unanswerable questions, or the model was trained on such data)");
+}
+
+tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels, const CLI::App* cmd) {
   tasks::TaskDataOptions o;
   o.conll = f.format == "conll";
   if (!f.delimiter.empty()) o.table.delimiter = data::parse_delimiter(f.delimiter);
@@ -54,7 +73,14 @@ tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels
   }
   o.table.skip_bad_rows = f.skip_bad_rows;
   if (with_labels) o.conll_options.tag_column = f.tag_column;
-  o.max_seq_len = f.max_seq_len;
+  o.max_seq_len = cmd && cmd->count("--max-seq-len") == 0 ? 0 : f.max_seq_len;
+  o.qa = f.qa;
+  o.qa.allow_no_answer = f.allow_no_answer;
+  for (const auto& [flag, value] : {std::pair<const char*, int64_t>{"--max-query-len", f.qa.max_query_len},
+                                    {"--max-answer-len", f.qa.max_answer_len}, {"--n-best", f.qa.n_best}})
+    if (value <= 0) throw Error(std::string(flag) + ": must be > 0, found " + std::to_string(value));
+  if (cmd && cmd->count("--doc-stride") && f.qa.doc_stride < 0)
+    throw Error("--doc-stride: must be >= 0, found " + std::to_string(f.qa.doc_stride));
   o.label_all_subtokens = f.label_all_subtokens;
   try {
     o.label_separator = data::parse_delimiter(f.label_separator);

@@ -21,11 +21,16 @@ struct DataFlags {
   int64_t max_seq_len = 128;
   bool label_all_subtokens = false;
   std::string label_separator = ",";
+  tasks::QaOptions qa;
+  bool allow_no_answer = false;
 };
 
 void add_data_flags(CLI::App* cmd, DataFlags& flags, bool with_labels);
 // Multi-label sets: finetune and evaluate read them, predict writes them.
 void add_label_separator_flag(CLI::App* cmd, DataFlags& flags);
-tasks::TaskDataOptions to_task_data_options(const DataFlags& flags, bool with_labels);
+// Question answering: windows over long contexts and how answers are read back.
+void add_qa_flags(CLI::App* cmd, DataFlags& flags);
+// `cmd`'s flags as TaskDataOptions; --max-seq-len left unset becomes 0 (the task's default).
+tasks::TaskDataOptions to_task_data_options(const DataFlags& flags, bool with_labels, const CLI::App* cmd = nullptr);
 
 }  // namespace bert::app

@@ -19,7 +19,7 @@ import os
 import torch
 from safetensors.torch import save_file
 import transformers
-from transformers import (BertConfig, BertForPreTraining, BertForSequenceClassification,
+from transformers import (BertConfig, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
                           BertForTokenClassification, BertModel)
 
 CASES = [
@@ -33,6 +33,7 @@ CASES = [
           label2id={"neg": 0, "neu": 1, "pos": 2}), 3),
     ("tokcls-silu", BertForTokenClassification, dict(hidden_act="silu", num_labels=4), 4),
     ("bertmodel-legacy-keys", BertModel, dict(num_hidden_layers=2), 5),
+    ("qa-gelu", BertForQuestionAnswering, dict(), 6),
 ]
 
 BASE = dict(vocab_size=500, hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
@@ -72,6 +73,9 @@ def build(name, cls, overrides, seed, out):
         tl = torch.randint(0, config.num_labels, (b, s), generator=generator)
         tl[inputs["attention_mask"] == 0] = -100
         labels = dict(labels=tl)
+    elif cls is BertForQuestionAnswering:
+        # The third example's positions lie past the sequence: HF clamps them to S and ignores them.
+        labels = dict(start_positions=torch.tensor([3, 0, 40]), end_positions=torch.tensor([5, 0, 2]))
 
     with torch.no_grad():
         out_obj = model(**inputs, **labels, output_hidden_states=True, output_attentions=True)
@@ -86,6 +90,10 @@ def build(name, cls, overrides, seed, out):
     elif cls is BertForPreTraining:
         expected["prediction_logits"] = out_obj.prediction_logits
         expected["seq_relationship_logits"] = out_obj.seq_relationship_logits
+        expected["loss"] = out_obj.loss
+    elif cls is BertForQuestionAnswering:
+        expected["start_logits"] = out_obj.start_logits
+        expected["end_logits"] = out_obj.end_logits
         expected["loss"] = out_obj.loss
     else:
         expected["logits"] = out_obj.logits

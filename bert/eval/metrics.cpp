@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "bert/tokenizer/unicode.h"
 #include "bert/util/error.h"
 
 namespace bert::eval {
@@ -549,6 +550,144 @@ std::map<std::string, double> metrics_map(const TaggingReport& r) {
     m["entity_precision." + t.type] = t.precision;
     m["entity_recall." + t.type] = t.recall;
     m["entity_f1." + t.type] = t.f1;
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Question answering
+
+namespace {
+
+bool is_ascii_punctuation(char32_t c) { return c < 0x80 && std::ispunct(static_cast<int>(c)); }
+
+std::vector<std::string> answer_tokens(std::string_view text) {
+  const auto normalized = normalize_answer(text);
+  std::vector<std::string> tokens;
+  size_t start = 0;
+  while (start < normalized.size()) {
+    size_t end = normalized.find(' ', start);
+    if (end == std::string::npos) end = normalized.size();
+    tokens.emplace_back(normalized.substr(start, end - start));
+    start = end + 1;
+  }
+  return tokens;
+}
+
+double answer_f1(const std::vector<std::string>& gold, const std::vector<std::string>& pred) {
+  if (gold.empty() || pred.empty()) return gold == pred ? 1.0 : 0.0;
+  std::map<std::string, long> counts;
+  for (const auto& t : gold) ++counts[t];
+  long common = 0;
+  for (const auto& t : pred)
+    if (counts[t]-- > 0) ++common;
+  if (common == 0) return 0.0;
+  const double precision = static_cast<double>(common) / static_cast<double>(pred.size());
+  const double recall = static_cast<double>(common) / static_cast<double>(gold.size());
+  return 2 * precision * recall / (precision + recall);
+}
+
+}  // namespace
+
+std::string normalize_answer(std::string_view text) {
+  namespace u = bert::tokenizer::unicode;
+  // Lower-case and drop ASCII punctuation, as code points.
+  std::vector<char32_t> cps;
+  for (size_t pos = 0; pos < text.size();) {
+    char32_t lower[2];
+    const int n = u::to_lower(u::decode_utf8(text, pos), lower);
+    for (int i = 0; i < n; ++i)
+      if (!is_ascii_punctuation(lower[i])) cps.push_back(lower[i]);
+  }
+  // Words are runs of Python's \w (letters, digits, underscore); a run that is exactly "a", "an" or
+  // "the" becomes a space (the regex \b(a|an|the)\b). Then split at whitespace and join with one space.
+  auto is_word = [](char32_t c) { return c == U'_' || u::is_alphanumeric(c); };
+  std::string out, token;
+  auto flush_token = [&] {
+    if (!token.empty()) out += (out.empty() ? "" : " ") + token;
+    token.clear();
+  };
+  for (size_t i = 0; i < cps.size();) {
+    if (is_word(cps[i])) {
+      size_t j = i;
+      while (j < cps.size() && is_word(cps[j])) ++j;
+      const std::u32string_view run(cps.data() + i, j - i);
+      if (run == U"a" || run == U"an" || run == U"the") {
+        flush_token();
+      } else {
+        for (size_t k = i; k < j; ++k) u::append_utf8(token, cps[k]);
+      }
+      i = j;
+    } else {
+      if (u::is_python_space(cps[i])) flush_token();
+      else u::append_utf8(token, cps[i]);
+      ++i;
+    }
+  }
+  flush_token();
+  return out;
+}
+
+SquadReport squad_report(const std::vector<std::vector<std::string>>& gold, const std::vector<std::string>& pred) {
+  if (gold.size() != pred.size())
+    throw std::invalid_argument("squad_report: " + std::to_string(gold.size()) + " questions but " +
+                                std::to_string(pred.size()) + " predictions");
+  if (gold.empty()) throw std::invalid_argument("squad_report: no questions");
+  SquadReport r;
+  r.questions = gold.size();
+  double em_sum = 0, f1_sum = 0, has_em = 0, has_f1 = 0, no_em = 0;
+  for (size_t i = 0; i < gold.size(); ++i) {
+    std::vector<std::vector<std::string>> golds;
+    for (const auto& g : gold[i]) {
+      auto tokens = answer_tokens(g);
+      if (!tokens.empty()) golds.push_back(std::move(tokens));
+    }
+    if (golds.empty()) golds.emplace_back();  // unanswerable: the only right answer is none
+    const auto predicted = answer_tokens(pred[i]);
+    double em = 0, f1 = 0;
+    for (const auto& g : golds) {
+      em = std::max(em, g == predicted ? 1.0 : 0.0);
+      f1 = std::max(f1, answer_f1(g, predicted));
+    }
+    em_sum += em;
+    f1_sum += f1;
+    if (gold[i].empty()) {
+      ++r.no_answer;
+      no_em += em;
+    } else {
+      ++r.has_answer;
+      has_em += em;
+      has_f1 += f1;
+    }
+  }
+  const double n = static_cast<double>(r.questions);
+  r.exact_match = em_sum / n;
+  r.f1 = f1_sum / n;
+  if (r.has_answer) r.has_answer_exact_match = has_em / static_cast<double>(r.has_answer);
+  if (r.has_answer) r.has_answer_f1 = has_f1 / static_cast<double>(r.has_answer);
+  if (r.no_answer) r.no_answer_exact_match = no_em / static_cast<double>(r.no_answer);
+  return r;
+}
+
+std::string format_report(const SquadReport& r) {
+  std::string out = "questions    " + std::to_string(r.questions) + "\nexact match  " + fmt("%.4f", r.exact_match) +
+                    "\nF1           " + fmt("%.4f", r.f1) + "\n";
+  if (r.has_answer && r.no_answer)
+    out += "answerable   " + std::to_string(r.has_answer) + ": exact match " + fmt("%.4f", r.has_answer_exact_match) +
+           ", F1 " + fmt("%.4f", r.has_answer_f1) + "\nunanswerable " + std::to_string(r.no_answer) +
+           ": answered with nothing " + fmt("%.4f", r.no_answer_exact_match) + "\n";
+  return out;
+}
+
+std::map<std::string, double> metrics_map(const SquadReport& r) {
+  std::map<std::string, double> m = {
+      {"total", static_cast<double>(r.questions)}, {"exact_match", r.exact_match}, {"f1", r.f1}};
+  if (r.has_answer && r.no_answer) {
+    m["has_answer_total"] = static_cast<double>(r.has_answer);
+    m["has_answer_exact_match"] = r.has_answer_exact_match;
+    m["has_answer_f1"] = r.has_answer_f1;
+    m["no_answer_total"] = static_cast<double>(r.no_answer);
+    m["no_answer_exact_match"] = r.no_answer_exact_match;
   }
   return m;
 }

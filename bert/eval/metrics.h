@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bert::eval {
@@ -152,6 +153,28 @@ TaggingReport tagging_report(const std::vector<std::vector<std::string>>& gold,
                              const std::vector<std::vector<std::string>>& pred, Scheme scheme);
 
 // ---------------------------------------------------------------------------------------------
+// Extractive question answering: SQuAD v2.0's official evaluation. Answers are compared after
+// normalize_answer (lower-case, ASCII punctuation removed, the words a/an/the removed, whitespace
+// collapsed); exact match and token-overlap F1 take the best gold answer. A gold answer that
+// normalizes to nothing is dropped; a question left without gold answers is unanswerable and
+// scores 1 only for an empty prediction (F1 likewise when either side has no tokens). With only
+// answerable questions this is SQuAD v1.1's metric.
+
+std::string normalize_answer(std::string_view text);
+
+struct SquadReport {
+  size_t questions = 0;
+  double exact_match = 0, f1 = 0;  // means over questions, 0..1 (the official script prints x100)
+  size_t has_answer = 0, no_answer = 0;  // questions with / without gold answers
+  double has_answer_exact_match = 0, has_answer_f1 = 0;
+  double no_answer_exact_match = 0;  // the share of unanswerable questions answered with nothing
+};
+
+// gold: each question's answer texts ({} = unanswerable); pred: each question's answer ("" = none).
+// Throws std::invalid_argument for mismatched lengths or no questions.
+SquadReport squad_report(const std::vector<std::vector<std::string>>& gold, const std::vector<std::string>& pred);
+
+// ---------------------------------------------------------------------------------------------
 // Output
 
 // Readable multi-line tables (scikit-learn's classification_report layout plus MCC and the
@@ -160,6 +183,7 @@ std::string format_report(const ClassificationReport& report);
 std::string format_report(const MultilabelReport& report);
 std::string format_report(const RegressionReport& report);
 std::string format_report(const TaggingReport& report);
+std::string format_report(const SquadReport& report);
 
 // Flat maps for JSON. Classification: examples, accuracy, macro_precision, macro_recall, macro_f1,
 // weighted_precision, weighted_recall, weighted_f1, mcc, (two classes) precision, recall, f1, and
@@ -168,9 +192,12 @@ std::string format_report(const TaggingReport& report);
 // precision.<name>, recall.<name>, f1.<name>. Regression: examples, mse, pearson,
 // spearman. Tagging: sentences, tokens, token_accuracy, entity_precision, entity_recall,
 // entity_f1, and per type entity_precision.<type>, entity_recall.<type>, entity_f1.<type>.
+// Question answering: total, exact_match, f1, and when the data has both kinds of question
+// has_answer_{total,exact_match,f1}, no_answer_{total,exact_match}.
 std::map<std::string, double> metrics_map(const ClassificationReport& report);
 std::map<std::string, double> metrics_map(const MultilabelReport& report);
 std::map<std::string, double> metrics_map(const RegressionReport& report);
 std::map<std::string, double> metrics_map(const TaggingReport& report);
+std::map<std::string, double> metrics_map(const SquadReport& report);
 
 }  // namespace bert::eval

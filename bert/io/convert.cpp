@@ -103,7 +103,7 @@ std::string describe_checkpoint(const std::string& dir) {
   std::map<std::string, int64_t> by_module;
   std::map<std::string, int64_t> by_dtype;
   int64_t total = 0;
-  bool has_mlm = false, has_nsp = false, has_classifier = false;
+  bool has_mlm = false, has_nsp = false, has_classifier = false, has_qa = false;
   for (const auto& [key, t] : weights) {
     if (key.find("decoder.weight") != std::string::npos || key.find("position_ids") != std::string::npos) continue;
     by_module[module_group(key)] += t.numel();
@@ -112,18 +112,21 @@ std::string describe_checkpoint(const std::string& dir) {
     has_mlm |= key.rfind("cls.predictions.", 0) == 0;
     has_nsp |= key.rfind("cls.seq_relationship.", 0) == 0;
     has_classifier |= key.rfind("classifier.", 0) == 0;
+    has_qa |= key.rfind("qa_outputs.", 0) == 0;
   }
   out << "weights      " << weights_file << " (" << weights.size() << " tensors, " << format_count(total)
       << " parameters)\n";
   out << "dtypes      ";
   for (const auto& [d, n] : by_dtype) out << " " << d << ":" << format_count(n);
   out << "\nheads        " << (has_mlm ? "MLM " : "") << (has_nsp ? "NSP " : "") << (has_classifier ? "classifier " : "")
-      << (!has_mlm && !has_nsp && !has_classifier ? "none (bare encoder)" : "") << "\n";
+      << (has_qa ? "question answering (answer start/end) " : "")
+      << (!has_mlm && !has_nsp && !has_classifier && !has_qa ? "none (bare encoder)" : "") << "\n";
   out << "parameters by module:\n";
   for (const auto& [m, n] : by_module) out << fmt::format("  {:<32} {:>10}\n", m, format_count(n));
   std::string tokenizer = "none";
   if (fs::exists(fs::path(dir) / "spm.model")) tokenizer = "sentencepiece (spm.model)";
   else if (fs::exists(fs::path(dir) / "vocab.txt")) tokenizer = "WordPiece (vocab.txt)";
+  else if (fs::exists(fs::path(dir) / "tokenizer.json")) tokenizer = "WordPiece (tokenizer.json)";
   out << "tokenizer    " << tokenizer << "\n";
   auto state = fs::path(dir) / "trainer_state.json";
   out << "train state  " << (fs::exists(state) ? state.string() : "none") << "\n";

@@ -10,9 +10,10 @@ Architecture architecture_from_name(const std::string& name, const std::string& 
     return Architecture::PreTraining;
   if (name == "BertForSequenceClassification") return Architecture::SequenceClassification;
   if (name == "BertForTokenClassification") return Architecture::TokenClassification;
+  if (name == "BertForQuestionAnswering") return Architecture::QuestionAnswering;
   throw Error(source + ": unsupported architecture \"" + name +
-              "\" (expected BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification or "
-              "BertForTokenClassification)");
+              "\" (expected BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification, "
+              "BertForTokenClassification or BertForQuestionAnswering)");
 }
 
 std::string architecture_name(Architecture arch) {
@@ -21,6 +22,7 @@ std::string architecture_name(Architecture arch) {
     case Architecture::PreTraining: return "BertForPreTraining";
     case Architecture::SequenceClassification: return "BertForSequenceClassification";
     case Architecture::TokenClassification: return "BertForTokenClassification";
+    case Architecture::QuestionAnswering: return "BertForQuestionAnswering";
   }
   return "BertModel";
 }
@@ -31,6 +33,7 @@ std::shared_ptr<torch::nn::Module> make_model(Architecture arch, const BertConfi
     case Architecture::PreTraining: return BertForPreTraining(config).ptr();
     case Architecture::SequenceClassification: return BertForSequenceClassification(config).ptr();
     case Architecture::TokenClassification: return BertForTokenClassification(config).ptr();
+    case Architecture::QuestionAnswering: return BertForQuestionAnswering(config).ptr();
   }
   return nullptr;
 }

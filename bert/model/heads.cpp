@@ -84,6 +84,20 @@ ClassifierOutput BertForTokenClassificationImpl::forward(const torch::Tensor& in
   return out;
 }
 
+BertForQuestionAnsweringImpl::BertForQuestionAnsweringImpl(const BertConfig& c) {
+  bert = register_module("bert", BertModel(c, /*add_pooling_layer=*/false));
+  qa_outputs = register_module("qa_outputs", Linear(c.hidden_size, c.num_labels));
+  init_bert_weights(*qa_outputs, c);  // bert initialised itself
+}
+
+ClassifierOutput BertForQuestionAnsweringImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                                       const torch::Tensor& token_type_ids, const ForwardOptions& options) {
+  ClassifierOutput out;
+  out.bert = bert(input_ids, attention_mask, token_type_ids, options);
+  out.logits = qa_outputs(out.bert.last_hidden_state);  // (B, S, 2)
+  return out;
+}
+
 torch::Tensor masked_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
   return F::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat), labels.reshape({-1}),
                           F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
@@ -105,6 +119,15 @@ torch::Tensor sequence_classification_loss(const BertConfig& config, const torch
 
 torch::Tensor token_classification_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
   return masked_lm_loss(logits, labels);
+}
+
+torch::Tensor question_answering_loss(const torch::Tensor& logits, const torch::Tensor& positions) {
+  auto logits32 = logits.to(torch::kFloat);
+  const int64_t S = logits32.size(1);
+  auto clamped = positions.clamp(0, S);
+  auto options = F::CrossEntropyFuncOptions().ignore_index(S);
+  return (F::cross_entropy(logits32.select(-1, 0), clamped.select(1, 0), options) +
+          F::cross_entropy(logits32.select(-1, 1), clamped.select(1, 1), options)) / 2;
 }
 
 }  // namespace bert::model

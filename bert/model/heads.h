@@ -2,6 +2,7 @@
 //   BertForPreTraining            bert.* + cls.predictions.* (MLM) + cls.seq_relationship.* (NSP)
 //   BertForSequenceClassification bert.* + classifier.*  (num_labels = 1: regression)
 //   BertForTokenClassification    bert.* (no pooler) + classifier.*
+//   BertForQuestionAnswering      bert.* (no pooler) + qa_outputs.* (start and end logits; no dropout, as HF)
 // The MLM decoder is tied to the word embeddings (no weight of its own, as in HF's saved
 // files) and has its own bias `cls.predictions.bias`. Losses are free functions so the
 // training loop can weigh or skip them; they reproduce HF's loss definitions.
@@ -97,6 +98,18 @@ class BertForTokenClassificationImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BertForTokenClassification);
 
+class BertForQuestionAnsweringImpl : public torch::nn::Module {
+ public:
+  explicit BertForQuestionAnsweringImpl(const BertConfig& config);
+  // logits (B, S, 2): [..., 0] scores each token as the answer's first, [..., 1] as its last.
+  ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
+                           const torch::Tensor& token_type_ids = {}, const ForwardOptions& options = {});
+
+  BertModel bert = nullptr;
+  Linear qa_outputs = nullptr;
+};
+TORCH_MODULE(BertForQuestionAnswering);
+
 // Mean cross-entropy over positions whose label is not kIgnoreIndex. logits (N, V), labels (N).
 torch::Tensor masked_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 // HF's BertForSequenceClassification loss: MSE when num_labels = 1 (or problem_type regression),
@@ -105,5 +118,9 @@ torch::Tensor sequence_classification_loss(const BertConfig& config, const torch
                                             const torch::Tensor& labels);
 // Cross-entropy over (B*S) with kIgnoreIndex ignored.
 torch::Tensor token_classification_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+// HF's BertForQuestionAnswering loss: the mean of the start and end positions' cross-entropies.
+// logits (B, S, 2), positions (B, 2) = (start, end) token indexes; positions outside the sequence
+// are clamped to S and ignored, as HF does.
+torch::Tensor question_answering_loss(const torch::Tensor& logits, const torch::Tensor& positions);
 
 }  // namespace bert::model

@@ -23,6 +23,22 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
                                Task task) {
   TaskDataset d;
   d.path = "<input>";
+  if (task == Task::qa) {  // text = question, pair = context
+    if (in.text_pairs.empty())
+      throw Error("a question-answering model needs a context for each question: --question Q --context C (or "
+                  "stdin lines \"question<TAB>context\")");
+    for (size_t i = 0; i < in.texts.size(); ++i) {
+      data::Question q;
+      q.id = std::to_string(i + 1);
+      q.question = in.texts[i];
+      q.where = "<input>:" + q.id;
+      if (d.squad.contexts.empty() || d.squad.contexts.back() != in.text_pairs[i]) d.squad.contexts.push_back(in.text_pairs[i]);
+      q.context = d.squad.contexts.size() - 1;
+      d.squad.questions.push_back(std::move(q));
+    }
+    build_qa_features(o, tok, d);
+    return d;
+  }
   for (size_t i = 0; i < in.texts.size(); ++i) {
     if (task == Task::tag) {
       data::TaggedSentence s;
@@ -43,11 +59,12 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
   return d;
 }
 
-enum class OutputFormat { jsonl, csv, tsv, conll };
+enum class OutputFormat { jsonl, csv, tsv, conll, json };
 
 // By the output file's extension: .csv, .tsv/.txt (CoNLL layout for tagging), anything else and
 // stdout JSON lines.
 OutputFormat output_format(const std::string& output, Task task) {
+  if (ends_with(output, ".json") && task == Task::qa) return OutputFormat::json;
   if (ends_with(output, ".csv") && task != Task::tag) return OutputFormat::csv;
   if (ends_with(output, ".tsv") || ends_with(output, ".txt") || ends_with(output, ".conll"))
     return task == Task::tag ? OutputFormat::conll : OutputFormat::tsv;
@@ -70,6 +87,41 @@ void write_row(std::ostream& out, const std::vector<std::string>& fields, char d
   out << '\n';
 }
 
+// Question answering: one record per question, in the format the extension names: .json is
+// SQuAD's predictions file ({"id": "answer"}, what its official evaluation script reads), .csv and
+// .tsv a table, anything else (and stdout) JSON lines {"id", "question", "answer", "score", "start",
+// "end"} with start/end the answer's character offsets in the context (null for no answer).
+size_t write_answers(const TaskDataset& data, const std::vector<QaAnswer>& answers, const std::string& output) {
+  const auto format = output_format(output, Task::qa);
+  const auto& questions = data.squad.questions;
+  std::ostringstream out;
+  if (format == OutputFormat::json) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < questions.size(); ++i) j[questions[i].id] = answers[i].text;
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else if (format == OutputFormat::csv || format == OutputFormat::tsv) {
+    const char delim = format == OutputFormat::csv ? ',' : '\t';
+    write_row(out, {"id", "question", "answer", "score", "start", "end"}, delim);
+    for (size_t i = 0; i < questions.size(); ++i) {
+      const auto& a = answers[i];
+      write_row(out, {questions[i].id, questions[i].question, a.text, fmt::format("{:.6f}", a.score),
+                      a.start ? std::to_string(*a.start) : "", a.end ? std::to_string(*a.end) : ""}, delim);
+    }
+  } else {
+    for (size_t i = 0; i < questions.size(); ++i) {
+      const auto& a = answers[i];
+      nlohmann::ordered_json j = {{"id", questions[i].id}, {"question", questions[i].question}, {"answer", a.text},
+                                  {"score", a.score}, {"start", nullptr}, {"end", nullptr}};
+      if (a.start) j["start"] = *a.start, j["end"] = *a.end;
+      out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+  }
+  if (output.empty() || output == "-") std::cout << out.str();
+  else write_file_atomic(output, out.str());
+  log::info("[predict] {} answers{}", questions.size(), output.empty() || output == "-" ? "" : " written to " + output);
+  return questions.size();
+}
+
 // What evaluate and predict both start from: the model on its device and its tokenizer, and
 // the data options with the task the model was trained for.
 struct LoadedModel {
@@ -88,8 +140,13 @@ LoadedModel load_for_inference(const InferenceOptions& o) {
   model.module().to(device);
   auto options = o.data;
   options.task = model.task();
-  options.max_seq_len = fit_max_seq_len(options.max_seq_len, model.config().max_position_embeddings);
+  options.max_seq_len =
+      fit_max_seq_len(resolve_max_seq_len(options.max_seq_len, model.task()), model.config().max_position_embeddings);
   if (model.task() == Task::tag) options.conll = true;
+  // A question-answering model trained on SQuAD v2.0 data answers "none" unless told otherwise.
+  const auto& extra = model.config().extra;
+  if (extra.contains(kAllowNoAnswerKey) && extra[kAllowNoAnswerKey].is_boolean() && extra[kAllowNoAnswerKey].get<bool>())
+    options.qa.allow_no_answer = true;
   return {device, precision, std::move(model), tokenizer::load_tokenizer(o.model_dir), options};
 }
 
@@ -102,12 +159,16 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
   auto labels = model.label_map();
   auto data = load_task_data(data_file, options, *tokenizer, labels, /*build_labels=*/false);
   log::info("[evaluate] {}", data.read_summary);
+  if (model.task() == Task::qa && data.squad.unanswerable > 0 && !data.qa.allow_no_answer) {
+    data.qa.allow_no_answer = true;  // SQuAD v2.0 evaluation: "none" is a possible answer
+    log::info("[evaluate] the data has unanswerable questions: answers may be \"none\" (SQuAD v2.0)");
+  }
   auto predictions = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
   auto result = evaluate_predictions(model, data, predictions, o.scheme);
   std::cout << result.report;
   if (!output.empty()) {
     nlohmann::json j(result.metrics);
-    j["examples"] = data.examples.size();
+    j["examples"] = model.task() == Task::qa ? data.squad.questions.size() : data.examples.size();
     write_file_atomic(output, j.dump(2) + "\n");
     log::info("[evaluate] metrics written to {}", output);
   }
@@ -130,6 +191,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     data = dataset_from_texts(in, options, *tokenizer, model.task());
   }
   auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
+  if (model.task() == Task::qa) return write_answers(data, p.answers, output);
   const auto names = model.label_map().names();
   const bool with_probabilities = model.task() == Task::classify || model.task() == Task::multilabel;
   auto predicted_names = [&](size_t i) {

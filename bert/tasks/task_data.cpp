@@ -1,5 +1,7 @@
 #include "bert/tasks/task_data.h"
 
+#include "bert/tasks/question_answering.h"
+
 #include "bert/util/error.h"
 #include "bert/util/log.h"
 
@@ -14,7 +16,8 @@ Task parse_task(const std::string& name) {
   if (name == "multilabel") return Task::multilabel;
   if (name == "regress") return Task::regress;
   if (name == "tag") return Task::tag;
-  throw Error("--task: expected classify, multilabel, regress, tag or auto, found \"" + name + "\"");
+  if (name == "qa") return Task::qa;
+  throw Error("--task: expected classify, multilabel, regress, tag, qa or auto, found \"" + name + "\"");
 }
 
 std::string task_name(Task task) {
@@ -23,6 +26,7 @@ std::string task_name(Task task) {
     case Task::multilabel: return "multilabel";
     case Task::regress: return "regress";
     case Task::tag: return "tag";
+    case Task::qa: return "qa";
   }
   return "classify";
 }
@@ -32,6 +36,11 @@ int64_t fit_max_seq_len(int64_t requested, int64_t max_position_embeddings) {
   log::info("[data] --max-seq-len {} lowered to {}: the model has {} positions", requested, max_position_embeddings,
             max_position_embeddings);
   return max_position_embeddings;
+}
+
+int64_t resolve_max_seq_len(int64_t requested, Task task) {
+  if (requested > 0) return requested;
+  return task == Task::qa ? 384 : 128;
 }
 
 TaskExample encode_row(const data::LabelledRow& row, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
@@ -91,6 +100,15 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
                            data::LabelMap& labels, bool build_labels) {
   TaskDataset d;
   d.path = path;
+  if (o.task == Task::qa) {
+    data::SquadReadOptions squad;
+    squad.has_answers = o.has_labels;
+    squad.skip_bad_rows = o.table.skip_bad_rows;
+    d.squad = data::read_squad(path, squad);
+    d.read_summary = d.squad.summary(path);
+    build_qa_features(o, tok, d);
+    return d;
+  }
   if (o.task == Task::tag) {
     auto options = o.conll_options;
     options.has_tags = o.has_labels;
@@ -201,6 +219,7 @@ TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std
   auto class_labels = torch::empty({B}, torch::kLong);
   auto targets = torch::empty({B}, torch::kFloat);
   auto label_sets = torch::zeros({B, task == Task::multilabel ? num_labels : 0}, torch::kFloat);
+  auto positions = torch::zeros({B, 2}, torch::kLong);
   auto ids_a = ids.accessor<int64_t, 2>(), types_a = types.accessor<int64_t, 2>(), mask_a = mask.accessor<int64_t, 2>();
   auto tl_a = token_labels.accessor<int64_t, 2>();
   auto sets_a = label_sets.accessor<float, 2>();
@@ -220,12 +239,15 @@ TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std
       sets_a[b][id] = 1.0f;
     }
     targets[b] = ex.target;
+    positions[b][0] = ex.start_position;
+    positions[b][1] = ex.end_position;
     batch.real_tokens += static_cast<int64_t>(ex.ids.size());
   }
   batch.input_ids = ids.to(device);
   batch.token_type_ids = types.to(device);
   batch.attention_mask = mask.to(device);
   batch.labels = (task == Task::tag          ? token_labels
+                  : task == Task::qa         ? positions
                   : task == Task::regress    ? targets
                   : task == Task::multilabel ? label_sets
                                              : class_labels)

@@ -1,5 +1,6 @@
 // Labelled data for fine-tuning, evaluation and prediction: CSV/TSV rows (classification,
-// multi-label classification, regression) or CoNLL sentences (token tagging) → tokenized examples → dynamically padded,
+// multi-label classification, regression), CoNLL sentences (token tagging) or SQuAD questions
+// (extractive question answering, see question_answering.h) → tokenized examples → dynamically padded,
 // length-grouped batches. Shared by `bert finetune`, `bert evaluate` and `bert predict` so the
 // three read a file the same way.
 //
@@ -10,6 +11,7 @@
 #pragma once
 
 #include "bert/data/conll_reader.h"
+#include "bert/data/squad_reader.h"
 #include "bert/data/table_reader.h"
 #include "bert/tokenizer/tokenizer.h"
 
@@ -22,9 +24,22 @@
 namespace bert::tasks {
 
 // multilabel: each row has a set of labels (possibly empty), each a yes/no decision of its own.
-enum class Task { classify, multilabel, regress, tag };
-Task parse_task(const std::string& name);  // classify | multilabel | regress | tag (auto: resolved by the caller)
+// qa: extractive question answering: the answer is a span of the context.
+enum class Task { classify, multilabel, regress, tag, qa };
+Task parse_task(const std::string& name);  // classify | multilabel | regress | tag | qa (auto: resolved by the caller)
 std::string task_name(Task task);
+
+// Question answering: how a question and its context become windows, and how answers are read back
+// (the defaults are transformers' run_qa.py's).
+struct QaOptions {
+  int64_t doc_stride = -1;      // context tokens shared by consecutive windows of a long context;
+                                // -1: max_seq_len / 3 (128 at the default 384, run_qa.py's)
+  int64_t max_query_len = 64;   // question tokens kept
+  int64_t max_answer_len = 30;  // longest answer, in tokens
+  int64_t n_best = 20;          // start and end candidates considered per window
+  double null_threshold = 0.0;  // "no answer" when its score beats the best span's by more than this
+  bool allow_no_answer = false; // SQuAD v2.0: a question may have no answer in its context
+};
 
 struct TaskDataOptions {
   Task task = Task::classify;
@@ -35,6 +50,7 @@ struct TaskDataOptions {
   bool label_all_subtokens = false;
   char label_separator = ',';  // multilabel: between the names of a row's label set
   bool has_labels = true;  // false for prediction input
+  QaOptions qa;
 };
 
 struct TaskExample {
@@ -44,6 +60,12 @@ struct TaskExample {
   float target = 0.0f;               // regress
   std::vector<int64_t> token_labels; // tag: per piece, -100 where not scored
   std::vector<int64_t> word_of_piece;  // tag: word index per piece, -1 for specials/extra pieces
+  // qa: one example per window of a question's context. Tokens [context_position, context_position +
+  // context_tokens) are the context's tokens from context_token_begin on; start/end_position are
+  // the answer's first and last token (0, [CLS], when the window does not hold it).
+  int64_t question = -1;
+  int64_t context_position = 0, context_token_begin = 0, context_tokens = 0;
+  int64_t start_position = 0, end_position = 0;
   size_t line = 0;
 };
 
@@ -53,6 +75,9 @@ struct TaskDataset {
   std::vector<data::LabelledRow> rows;           // CSV/TSV source rows (for predict output)
   std::vector<std::string> header;               // CSV/TSV column names; empty without a header
   std::vector<data::TaggedSentence> sentences;   // CoNLL source sentences
+  data::SquadFile squad;                         // qa: questions and contexts
+  std::vector<std::vector<std::pair<size_t, size_t>>> context_offsets;  // qa: byte span of each context token
+  QaOptions qa;                                  // qa: the settings the windows were made with
   size_t truncated = 0;                          // examples cut to max_seq_len
   size_t words_lost_to_truncation = 0;           // tag: words with no piece left
   std::string read_summary;
@@ -61,6 +86,12 @@ struct TaskDataset {
 // --max-seq-len capped at what the model's position embeddings allow (a model with 64 positions
 // cannot read 128 tokens); says so once when it lowers it.
 int64_t fit_max_seq_len(int64_t requested, int64_t max_position_embeddings);
+// --max-seq-len not given (0): 384 for question answering (contexts are long; run_qa.py's default), else 128.
+int64_t resolve_max_seq_len(int64_t requested, Task task);
+
+// config.json key under which a question-answering model records that it was trained to answer
+// "none" (SQuAD v2.0 data), so that predict does the same by default.
+inline constexpr const char* kAllowNoAnswerKey = "qa_allow_no_answer";
 
 // Reads and tokenizes `path`. Labels map through `labels` (classify/multilabel/tag); a label missing from
 // it is an error naming file:line, unless `labels` is empty and `build_labels` is set, in which
@@ -79,7 +110,7 @@ TaskExample encode_sentence(const data::TaggedSentence& sentence, const std::vec
 struct TaskBatch {
   torch::Tensor input_ids, token_type_ids, attention_mask;  // (B, S)
   torch::Tensor labels;         // classify (B) int64, multilabel (B, num_labels) float 0/1, regress (B) float,
-                                // tag (B, S) int64
+                                // tag (B, S) int64, qa (B, 2) int64 answer start and end
   std::vector<size_t> indices;  // example indices in the dataset
   int64_t real_tokens = 0;
 };

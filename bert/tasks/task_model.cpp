@@ -14,7 +14,14 @@ namespace bert::tasks {
 namespace F = torch::nn::functional;
 
 TaskModel::TaskModel(Task task, const model::BertConfig& config) : task_(task), config_(config) {
-  if (task == Task::tag) {
+  if (task == Task::qa) {
+    config_.architecture = "BertForQuestionAnswering";
+    config_.num_labels = 2;  // start, end
+    config_.id2label.clear();
+    config_.problem_type.reset();
+    qa_ = model::BertForQuestionAnswering(config_);
+    module_ = qa_.ptr();
+  } else if (task == Task::tag) {
     config_.architecture = "BertForTokenClassification";
     token_ = model::BertForTokenClassification(config_);
     module_ = token_.ptr();
@@ -39,6 +46,7 @@ TaskModel TaskModel::load(const std::string& dir) {
   auto config = model::BertConfig::load(config_file);
   Task task;
   if (config.architecture == "BertForTokenClassification") task = Task::tag;
+  else if (config.architecture == "BertForQuestionAnswering") task = Task::qa;
   else if (config.architecture == "BertForSequenceClassification")
     task = config.problem_type == std::optional<std::string>("multi_label_classification") ? Task::multilabel
            : (config.num_labels == 1 || config.problem_type == std::optional<std::string>("regression"))
@@ -46,7 +54,8 @@ TaskModel TaskModel::load(const std::string& dir) {
                : Task::classify;
   else
     throw Error(config_file + ": architecture " + config.architecture +
-                " is not a fine-tuned model (expected BertForSequenceClassification or BertForTokenClassification)");
+                " is not a fine-tuned model (expected BertForSequenceClassification, BertForTokenClassification or "
+                "BertForQuestionAnswering)");
   std::optional<TaskModel> loaded;
   {
     model::SkipWeightInit skip;  // every weight comes from the file (a missing head is an error below)
@@ -61,6 +70,7 @@ TaskModel TaskModel::load(const std::string& dir) {
 
 data::LabelMap TaskModel::label_map() const {
   std::vector<std::string> names;
+  if (task_ == Task::qa) return data::LabelMap::from_names(names);  // spans, not labels
   for (int64_t i = 0; i < config_.num_labels; ++i) {
     auto it = config_.id2label.find(i);
     names.push_back(it != config_.id2label.end() ? it->second : "LABEL_" + std::to_string(i));
@@ -70,10 +80,12 @@ data::LabelMap TaskModel::label_map() const {
 
 torch::Tensor TaskModel::forward(const TaskBatch& b) {
   if (token_) return token_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
+  if (qa_) return qa_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
   return sequence_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
 }
 
 torch::Tensor TaskModel::loss(const torch::Tensor& logits, const TaskBatch& b, const torch::Tensor& class_weights) {
+  if (task_ == Task::qa) return model::question_answering_loss(logits, b.labels);
   auto l32 = logits.to(torch::kFloat);
   if (task_ == Task::regress) return F::mse_loss(l32.squeeze(-1), b.labels);
   if (task_ == Task::multilabel) {
@@ -99,6 +111,8 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
   if (task == Task::multilabel) p.label_sets.assign(n, {});
   if (task == Task::regress) p.values.assign(n, 0.0);
   if (task == Task::tag) p.tags.assign(n, {});
+  std::vector<std::vector<float>> start_logits, end_logits;  // qa: per window
+  if (task == Task::qa) start_logits.assign(n, {}), end_logits.assign(n, {});
   for (const auto& indices : length_grouped_batches(data.examples, batch_size, nullptr)) {
     auto batch = collate_task_batch(data.examples, indices, task, pad_id, device, model.config().num_labels);
     torch::Tensor logits;
@@ -109,7 +123,13 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
     logits = logits.to(torch::kCPU, torch::kFloat);
     for (size_t r = 0; r < indices.size(); ++r) {
       const size_t i = indices[r];
-      if (task == Task::regress) {
+      if (task == Task::qa) {
+        const auto length = static_cast<int64_t>(data.examples[i].ids.size());
+        auto window = logits[static_cast<int64_t>(r)].slice(0, 0, length).t().contiguous();  // (2, length)
+        const float* v = window.data_ptr<float>();
+        start_logits[i].assign(v, v + length);
+        end_logits[i].assign(v + length, v + 2 * length);
+      } else if (task == Task::regress) {
         p.values[i] = logits[static_cast<int64_t>(r)][0].item<double>();
       } else if (task == Task::classify) {
         auto probs = torch::softmax(logits[static_cast<int64_t>(r)], -1).contiguous();
@@ -134,6 +154,7 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
       }
     }
   }
+  if (task == Task::qa) p.answers = answer_questions(data, start_logits, end_logits);
   return p;
 }
 
@@ -156,6 +177,12 @@ EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset&
     std::vector<double> gold;
     for (const auto& ex : data.examples) gold.push_back(ex.target);
     auto report = eval::regression_report(gold, p.values);
+    r.metrics = eval::metrics_map(report);
+    r.report = eval::format_report(report);
+  } else if (model.task() == Task::qa) {
+    std::vector<std::string> predicted;
+    for (const auto& a : p.answers) predicted.push_back(a.text);
+    auto report = eval::squad_report(gold_answers(data), predicted);
     r.metrics = eval::metrics_map(report);
     r.report = eval::format_report(report);
   } else {

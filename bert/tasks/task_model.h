@@ -1,4 +1,4 @@
-// A fine-tuned model of any of the four tasks behind one face: build it from a config (new
+// A fine-tuned model of any of the five tasks behind one face: build it from a config (new
 // head) or load it from a checkpoint directory, run batches, turn logits into predictions and
 // predictions into the metrics people report. Used by finetune (dev evaluation), evaluate and
 // predict.
@@ -6,6 +6,7 @@
 
 #include "bert/data/conll_reader.h"
 #include "bert/model/heads.h"
+#include "bert/tasks/question_answering.h"
 #include "bert/tasks/task_data.h"
 #include "bert/train/precision.h"
 
@@ -22,11 +23,12 @@ class TaskModel {
   // Loads a fine-tuned checkpoint directory; the task comes from its architecture/problem type.
   static TaskModel load(const std::string& dir);
 
-  // Logits: classify and multilabel (B, C), regress (B, 1), tag (B, S, C).
+  // Logits: classify and multilabel (B, C), regress (B, 1), tag (B, S, C), qa (B, S, 2) (answer start, end).
   torch::Tensor forward(const TaskBatch& batch);
   // Cross-entropy (classify, tag; class_weights per class), binary cross-entropy with logits
   // averaged over examples x labels (multilabel, as transformers; class_weights is then the
-  // positive-example weight per label) or MSE (regress).
+  // positive-example weight per label), MSE (regress) or the mean of the answer start's and end's
+  // cross-entropies (qa).
   torch::Tensor loss(const torch::Tensor& logits, const TaskBatch& batch, const torch::Tensor& class_weights = {});
 
   torch::nn::Module& module() { return *module_; }
@@ -41,6 +43,7 @@ class TaskModel {
   std::shared_ptr<torch::nn::Module> module_;
   model::BertForSequenceClassification sequence_ = nullptr;
   model::BertForTokenClassification token_ = nullptr;
+  model::BertForQuestionAnswering qa_ = nullptr;
 };
 
 struct Predictions {
@@ -49,9 +52,11 @@ struct Predictions {
   std::vector<std::vector<int64_t>> label_sets;   // multilabel: the labels whose probability is >= the threshold
   std::vector<double> values;                   // regress
   std::vector<std::vector<std::string>> tags;   // tag: one per word
+  std::vector<QaAnswer> answers;                // qa: one per question (not per window)
 };
 
-// Runs the whole dataset in eval mode (no grad), batches longest-first, outputs in input order.
+// Runs the whole dataset in eval mode (no grad), batches longest-first, outputs in input order
+// (qa: the windows' logits are read into one answer per question, as data.qa says).
 // threshold: a multilabel example gets every label whose probability reaches it.
 Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t batch_size, train::Precision precision,
                             const torch::Device& device, int64_t pad_id, double threshold = 0.5);

@@ -163,6 +163,11 @@ bool is_python_space(char32_t cp) noexcept {
 
 bool is_nonspacing_mark(char32_t cp) noexcept { return category(cp) == UTF8PROC_CATEGORY_MN; }
 
+bool is_alphanumeric(char32_t cp) noexcept {
+  const auto c = category(cp);
+  return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) || (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+}
+
 int combining_class(char32_t cp) noexcept {
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
 }

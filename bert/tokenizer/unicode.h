@@ -51,6 +51,8 @@ bool is_chinese_char(char32_t cp) noexcept;
 bool is_line_separator(char32_t cp) noexcept;
 // Python's str.isspace(): bidirectional class WS, B or S, or category Zs.
 bool is_python_space(char32_t cp) noexcept;
+// Python's str.isalnum() for one character: a letter (L*) or a number (N*).
+bool is_alphanumeric(char32_t cp) noexcept;
 // General category Mn (non-spacing mark): what BERT's accent stripping removes after NFD.
 bool is_nonspacing_mark(char32_t cp) noexcept;
 // Canonical combining class (0 for starters).

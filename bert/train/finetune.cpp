@@ -28,6 +28,7 @@ std::string default_metric(tasks::Task task) {
     case tasks::Task::multilabel: return "micro_f1";
     case tasks::Task::regress: return "pearson";
     case tasks::Task::tag: return "entity_f1";
+    case tasks::Task::qa: return "f1";
   }
   return "accuracy";
 }
@@ -93,6 +94,12 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"tag_column", d.conll_options.tag_column ? nlohmann::json(*d.conll_options.tag_column) : nlohmann::json()},
           {"max_seq_len", d.max_seq_len},
           {"label_all_subtokens", d.label_all_subtokens},
+          {"doc_stride", d.qa.doc_stride},
+          {"max_query_len", d.qa.max_query_len},
+          {"max_answer_len", d.qa.max_answer_len},
+          {"n_best", d.qa.n_best},
+          {"null_threshold", d.qa.null_threshold},
+          {"allow_no_answer", d.qa.allow_no_answer},
           {"label_separator", std::string(1, d.label_separator)},
           {"threshold", o.threshold},
           {"skip_bad_rows", d.table.skip_bad_rows},
@@ -127,6 +134,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   nlohmann::json id;
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
                           "label_columns", "tag_column", "max_seq_len", "label_all_subtokens", "label_separator",
+                          "doc_stride", "max_query_len",
                           "epochs", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold", "workers"})
     id[key] = options[key];
   return id;
@@ -140,7 +148,8 @@ double loss_denominator(const std::vector<tasks::TaskExample>& examples, const s
   double total = 0;
   for (size_t i : indices) {
     const auto& ex = examples[i];
-    if (task == tasks::Task::regress || task == tasks::Task::multilabel) total += 1;  // each row: all its labels
+    if (task == tasks::Task::regress || task == tasks::Task::multilabel || task == tasks::Task::qa)
+      total += 1;  // each row (qa: each window) counts once
     else if (task == tasks::Task::classify) total += count(ex.label);
     else for (auto l : ex.token_labels) total += count(l);
   }
@@ -181,6 +190,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (o.task == "auto") {
     if (data_options.conll) {
       task = tasks::Task::tag;
+    } else if (data::is_squad_path(o.train_file)) {
+      task = tasks::Task::qa;  // SQuAD JSON or JSON lines
     } else if (!data_options.table.indicator_labels.empty()) {
       task = tasks::Task::multilabel;  // one 0/1 column per label
     } else {
@@ -199,13 +210,18 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     task = tasks::parse_task(o.task);
   }
   data_options.task = task;
-  data_options.max_seq_len = tasks::fit_max_seq_len(data_options.max_seq_len, config.max_position_embeddings);
+  data_options.max_seq_len = tasks::fit_max_seq_len(tasks::resolve_max_seq_len(data_options.max_seq_len, task),
+                                                    config.max_position_embeddings);
   if (task == tasks::Task::tag) data_options.conll = true;
 
   data::LabelMap labels;
   auto train = tasks::load_task_data(o.train_file, data_options, *tokenizer, labels, /*build_labels=*/true);
   log::info("[data] {}{}", train.read_summary,
             train.truncated ? fmt::format(" ({} examples truncated to {} tokens)", train.truncated, data_options.max_seq_len) : "");
+  if (task == tasks::Task::qa && train.squad.unanswerable > 0 && !data_options.qa.allow_no_answer) {
+    data_options.qa.allow_no_answer = train.qa.allow_no_answer = true;  // SQuAD v2.0 data: "no answer" is learnt
+    log::info("[finetune] the training data has unanswerable questions: answers may be \"none\" (SQuAD v2.0)");
+  }
   std::optional<tasks::TaskDataset> dev;
   if (!o.dev_file.empty()) {
     dev = tasks::load_task_data(o.dev_file, data_options, *tokenizer, labels, /*build_labels=*/false);
@@ -214,7 +230,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (train.examples.empty()) throw Error(o.train_file + ": no examples");
 
   // The model: encoder from --init, a fresh head.
-  if (task != tasks::Task::regress) {
+  if (task == tasks::Task::qa) {
+    config.extra[tasks::kAllowNoAnswerKey] = data_options.qa.allow_no_answer;  // predict's default
+  } else if (task != tasks::Task::regress) {
     config.num_labels = static_cast<int64_t>(labels.size());
     config.id2label.clear();
     for (size_t i = 0; i < labels.size(); ++i) config.id2label[static_cast<int64_t>(i)] = labels.names()[i];
@@ -248,6 +266,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     auto w = weights.to(torch::kDouble).contiguous();
     label_weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
     class_weights = weights.to(device);
+  } else if (o.class_weights == "auto" && task == tasks::Task::qa) {
+    throw Error("--class-weights auto: question answering has no classes to weigh");
   } else if (o.class_weights != "none" && o.class_weights != "auto") {
     throw Error("--class-weights: expected auto or none, found \"" + o.class_weights + "\"");
   }
@@ -274,8 +294,12 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   const std::string best_dir = (fs::path(o.out_dir) / "best").string();
   const int64_t pad_id = tokenizer->pad_id();
   suggest_bf16_where_native(precision, device);  // once the run is set up: after every usage error
-  log::info("[finetune] task {} ({} labels), {} train examples, {} steps ({} epochs), metric {}", tasks::task_name(task),
-            config.num_labels, train.examples.size(), total_steps, o.epochs, metric);
+  const auto what = task == tasks::Task::qa ? fmt::format("{} questions in {} windows", train.squad.questions.size(),
+                                                         train.examples.size())
+                                          : fmt::format("{} labels, {} train examples", config.num_labels,
+                                                        train.examples.size());
+  log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}", tasks::task_name(task), what, total_steps,
+            o.epochs, metric);
 
   // Dev evaluation on rank 0; saves RUN/best when the metric improves. Returns false to stop
   // early (the decision reaches every worker).
