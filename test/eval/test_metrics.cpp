@@ -371,3 +371,44 @@ TEST_CASE("entity metrics edge cases", "[metrics][entities]") {
     CHECK_THROWS_AS(tagging_report({{"O"}}, {}, Scheme::kBIO), std::invalid_argument);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Question answering: SQuAD v2.0's official evaluation (expected values computed with its
+// normalize_answer / compute_exact / compute_f1 definitions in Python).
+
+TEST_CASE("SQuAD answer normalization", "[metrics][qa]") {
+  CHECK(normalize_answer("The  Quick, brown fox!") == "quick brown fox");
+  CHECK(normalize_answer("an apple a day") == "apple day");
+  CHECK(normalize_answer("Theory of the \xC3\x85ngstr\xC3\xB6m") == "theory of \xC3\xA5ngstr\xC3\xB6m");  // Å lower-cased
+  CHECK(normalize_answer("the-cat") == "thecat");  // punctuation goes first, so "the" is no word of its own
+  CHECK(normalize_answer("\xC3\x9C" "bermensch's THE end") == "\xC3\xBC" "bermenschs end");
+  CHECK(normalize_answer("a_b the_c") == "ab thec");
+  CHECK(normalize_answer("\xC4\xB0stanbul") == "i\xCC\x87stanbul");  // Python's full lower-case mapping of İ
+  CHECK(normalize_answer("  ").empty());
+}
+
+TEST_CASE("SQuAD exact match and F1, answerable and unanswerable", "[metrics][qa]") {
+  const std::vector<std::vector<std::string>> gold = {
+      {"Denver Broncos", "The Denver Broncos"}, {"Santa Clara, California"}, {}, {"the"}, {"New York City"}};
+  const std::vector<std::string> pred = {"Denver Broncos", "Santa Clara", "", "", "York"};
+  auto r = squad_report(gold, pred);
+  CHECK(r.questions == 5);
+  CHECK(r.exact_match == Approx(0.6));
+  CHECK(r.f1 == Approx(0.86));
+  CHECK(r.has_answer == 4);  // "the" normalizes to nothing, yet the question had an answer
+  CHECK(r.has_answer_exact_match == Approx(0.5));
+  CHECK(r.has_answer_f1 == Approx(0.825));
+  CHECK(r.no_answer == 1);
+  CHECK(r.no_answer_exact_match == Approx(1.0));
+  auto m = metrics_map(r);
+  CHECK(m.at("f1") == Approx(0.86));
+  CHECK(m.at("no_answer_total") == 1);
+  CHECK(m.count("has_answer_f1") == 1);
+  // Only answerable questions: SQuAD v1.1's two numbers, no breakdown.
+  auto v1 = metrics_map(squad_report({{"Denver Broncos"}}, {"the broncos"}));
+  CHECK(v1.at("exact_match") == 0.0);
+  CHECK(v1.at("f1") == Approx(2 * 1.0 * 0.5 / 1.5));
+  CHECK(v1.count("has_answer_f1") == 0);
+  CHECK_THROWS_AS(squad_report({{"a"}}, {}), std::invalid_argument);
+  CHECK(format_report(r).find("unanswerable 1") != std::string::npos);
+}
