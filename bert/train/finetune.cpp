@@ -259,15 +259,15 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                     total_steps};
   torch::Tensor class_weights;
   std::vector<double> label_weight;  // the same on the host, for the workers' loss shares
-  if (o.class_weights == "auto" && task == tasks::Task::multilabel) {
+  if (o.class_weights == "auto" && task == tasks::Task::qa) {
+    throw Error("--class-weights auto: question answering has no classes to weigh");
+  } else if (o.class_weights == "auto" && task == tasks::Task::multilabel) {
     class_weights = positive_label_weights(train.examples, config.num_labels).to(device);  // rows stay equal
   } else if (o.class_weights == "auto" && task != tasks::Task::regress) {
     auto weights = balanced_class_weights(train.examples, config.num_labels, task == tasks::Task::tag);
     auto w = weights.to(torch::kDouble).contiguous();
     label_weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
     class_weights = weights.to(device);
-  } else if (o.class_weights == "auto" && task == tasks::Task::qa) {
-    throw Error("--class-weights auto: question answering has no classes to weigh");
   } else if (o.class_weights != "none" && o.class_weights != "auto") {
     throw Error("--class-weights: expected auto or none, found \"" + o.class_weights + "\"");
   }

