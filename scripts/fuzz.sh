@@ -26,7 +26,7 @@ BUILD_DIR=${BUILD_DIR:-build-fuzz}
 RUN_DIR=${RUN_DIR:-$BUILD_DIR/runs/$(date +%Y%m%d-%H%M%S)}
 JOBS=${JOBS:-2}
 ALL_TARGETS=(fuzz_table_reader fuzz_conll_reader fuzz_corpus_reader fuzz_wordpiece fuzz_vocab
-             fuzz_safetensors fuzz_config)
+             fuzz_safetensors fuzz_config fuzz_squad_reader)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 if ! command -v "$CXX" >/dev/null; then

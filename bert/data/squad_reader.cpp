@@ -186,7 +186,7 @@ void read_lines(Reader& reader, const std::string& text, const std::string& path
     json record;
     try {
       record = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too large
       throw Error(where + ": not valid JSON (" + e.what() + ")");
     }
     add_flat_record(reader, record, where, ordinal++);
@@ -223,7 +223,7 @@ SquadFile read_squad(const std::string& path, const SquadReadOptions& options) {
   if (whole_document) {
     try {
       root = json::parse(text.begin() + static_cast<std::ptrdiff_t>(first), text.end());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too large
       const size_t newline = text.find('\n', first);
       const bool looks_like_lines = text[first] == '{' && newline != std::string::npos &&
                                     json::accept(text.substr(first, newline - first));

@@ -125,6 +125,9 @@ TEST_CASE("SQuAD errors name the question, what was expected and what was found"
   CHECK_THAT(error_of("bad.jsonl", "{\"question\": \"?\", \"context\": \"c\", \"answers\": []}\n{\"question\": \n"),
              Contains("bad.jsonl:2: not valid JSON"));
   CHECK_THAT(error_of("bad.json", "[{\"question\": \"?\",\n \"context\": }]"), Contains("bad.json: not valid JSON"));
+  // nlohmann::json throws out_of_range, not parse_error, for a number too large (found by fuzz_squad_reader)
+  CHECK_THAT(error_of("huge.jsonl", R"({"question": "?", "context": "c", "answers": [{"text": "c", "answer_start": 33E3333}]})"),
+             Contains("huge.jsonl:1: not valid JSON"));
   CHECK_THAT(error_of("len.jsonl", R"({"question": "?", "context": "c", "answers": {"text": ["c"], "answer_start": []}})"),
              Contains("1 texts but 0 answer_start values"));
   CHECK_THAT(error_of("other.json", R"({"rows": []})"), Contains("expected SQuAD JSON"));
