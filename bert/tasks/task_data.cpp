@@ -208,9 +208,9 @@ std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskEx
 }
 
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
-                             int64_t pad_id, const torch::Device& device, int64_t num_labels) {
+                             int64_t pad_id, const torch::Device& device, int64_t num_labels, int64_t pad_to) {
   const int64_t B = static_cast<int64_t>(indices.size());
-  int64_t S = 0;
+  int64_t S = pad_to;
   for (auto i : indices) S = std::max<int64_t>(S, static_cast<int64_t>(examples[i].ids.size()));
   auto ids = torch::full({B, S}, pad_id, torch::kLong);
   auto types = torch::zeros({B, S}, torch::kLong);

@@ -120,8 +120,9 @@ struct TaskBatch {
 std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskExample>& examples, int64_t batch_size,
                                                         std::mt19937_64* rng);
 
-// Pads to the longest example of the batch. num_labels: the width of multilabel targets.
+// Pads to the longest example of the batch, or to pad_to if that is longer. num_labels: the width
+// of multilabel targets.
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
-                             int64_t pad_id, const torch::Device& device, int64_t num_labels = 0);
+                             int64_t pad_id, const torch::Device& device, int64_t num_labels = 0, int64_t pad_to = 0);
 
 }  // namespace bert::tasks

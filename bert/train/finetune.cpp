@@ -361,16 +361,21 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       }
       std::vector<size_t> rows = batches[b];
       double share = 1;  // this worker's share of the global batch's loss denominator, x workers
+      int64_t pad_to = 0;  // workers pad to the global batch's longest example, as one process would:
+                           // the question-answering loss (HF's) takes a softmax over padded positions too
       if (group.active()) {
         auto [begin, end] = dist::shard_range(static_cast<int64_t>(rows.size()), group.rank(), world);
         rows.assign(batches[b].begin() + begin, batches[b].begin() + end);
         const double whole = loss_denominator(train.examples, batches[b], task, label_weight);
         share = whole > 0 ? world * loss_denominator(train.examples, rows, task, label_weight) / whole : 0.0;
-        for (size_t i : batches[b]) tokens += static_cast<int64_t>(train.examples[i].ids.size());
+        for (size_t i : batches[b]) {
+          tokens += static_cast<int64_t>(train.examples[i].ids.size());
+          pad_to = std::max<int64_t>(pad_to, static_cast<int64_t>(train.examples[i].ids.size()));
+        }
       }
       if (micro + 1 == o.grad_accum || b + 1 == batches.size()) averager.final_backward_next();
       if (share > 0) {  // a worker with no labelled rows in this batch adds zero gradients
-        auto batch = tasks::collate_task_batch(train.examples, rows, task, pad_id, device, config.num_labels);
+        auto batch = tasks::collate_task_batch(train.examples, rows, task, pad_id, device, config.num_labels, pad_to);
         if (!group.active()) tokens += batch.real_tokens;
         torch::Tensor loss;
         {

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -39,13 +40,15 @@ std::string pretrain_command(const fs::path& dir) {
          " --save-every 2 --eval-fraction 0 --threads 1 --cache-dir " + (dir / "cache").string();
 }
 
-void require_close_weights(const fs::path& a_dir, const fs::path& b_dir, double atol) {
+// `except`: tensors not compared (see the question-answering case).
+void require_close_weights(const fs::path& a_dir, const fs::path& b_dir, double atol,
+                           const std::set<std::string>& except = {}) {
   auto a = bert::io::read_safetensors((a_dir / "model.safetensors").string()).tensors;
   auto b = bert::io::read_safetensors((b_dir / "model.safetensors").string()).tensors;
   REQUIRE(a.size() == b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     REQUIRE(a[i].first == b[i].first);
-    bert::test::require_close(a[i].first, a[i].second, b[i].second, atol, 0.0);
+    if (!except.count(a[i].first)) bert::test::require_close(a[i].first, a[i].second, b[i].second, atol, 0.0);
   }
 }
 
@@ -237,6 +240,20 @@ TEST_CASE("two workers with batch B train like one process with batch 2B", "[cli
       // Measured: max |diff| 4e-6 (classify, 19 steps at lr 1e-3), 1e-7 (tag).
       require_close_weights(dir / (std::string(name) + "1") / "best", dir / (std::string(name) + "2") / "best", 1e-4);
     }
+  }
+  SECTION("fine-tuning: question answering (workers pad to the whole batch's longest window, as one process)") {
+    const std::string qa = "finetune --train " + bert::test::data_path("tasks/qa_train_300.json") +
+                           " --max-seq-len 64 --doc-stride 16 --epochs 1 --lr 1e-3 --dropout 0 --threads 1 --init " +
+                           bert::test::data_path("hf-tiny");
+    require_ok(bert_cli(qa + " --batch-size 16 --out " + (dir / "qa1").string()));
+    require_ok(bert_cli(qa + " --batch-size 8 --nproc 2 --out " + (dir / "qa2").string()));
+    // The loss is a softmax over every position, padding included (as transformers'), so workers
+    // padding only to their own rows' longest drifted by 6e-3 (word embeddings). Measured now:
+    // 2e-6 on every tensor but two whose gradient is exactly zero in exact arithmetic (a constant
+    // added to all start or end logits leaves the softmax unchanged): qa_outputs.bias and the last
+    // LayerNorm's bias, where Adam turns float noise into steps of lr.
+    require_close_weights(dir / "qa1" / "best", dir / "qa2" / "best", 2e-5,
+                          {"qa_outputs.bias", "bert.encoder.layer.1.output.LayerNorm.bias"});
   }
   fs::remove_all(dir);
 }
