@@ -3,8 +3,9 @@
 # our binary and the reference in the same invocation, then one summary of all their ratio lines:
 # pre-training tokens/s (bert-mini fp32 and bf16, bert-base fp32), fine-tuning one SST-2 epoch
 # (bert-mini; the reference with dynamic padding, then padding every row to 128), multi-label
-# fine-tuning (all-MiniLM-L6-v2 on the entity types of CoNLL-2003 sentences, dev micro F1), prediction
-# sentences/s on SST-2 dev, peak RSS of each side, start-up to the first prediction.
+# fine-tuning (all-MiniLM-L6-v2 on the entity types of CoNLL-2003 sentences, dev micro F1), question-
+# answering fine-tuning (all-MiniLM-L6-v2 on SQuAD v2.0-style questions made from CoNLL-2003, dev F1),
+# prediction sentences/s on SST-2 dev, peak RSS of each side, start-up to the first prediction.
 #
 #   bench/all.sh             # full sizes: several hours on 2 cores (each SST-2 epoch pair is 20-55 min)
 #   QUICK=1 bench/all.sh     # a few minutes: tiny sizes, one repeat, to check that everything runs
@@ -27,9 +28,9 @@ part() {  # a titled part, its output shown and kept for the summary
 
 if [[ $quick == 1 ]]; then  # each part's own knobs for toy sizes
   pretrain=(CASES=mini-fp32 REPEATS=1 WARMUP=1 STEPS=2) predict=(REPEATS=1) startup=(RUNS=2) finetune=(ROWS=256)
-  multilabel=(ROWS=256)
+  multilabel=(ROWS=256) qa=(ROWS=200)
 else
-  pretrain=() predict=(REPEATS=3) startup=(RUNS=10) finetune=(ROWS=all) multilabel=(ROWS=all)
+  pretrain=() predict=(REPEATS=3) startup=(RUNS=10) finetune=(ROWS=all) multilabel=(ROWS=all) qa=(ROWS=all)
 fi
 
 echo "load before: $(uptime)"
@@ -43,7 +44,9 @@ part "fine-tuning one SST-2 epoch, the reference padding to 128" "${finetune[@]}
   bench/finetune_side_by_side.sh
 part "multi-label fine-tuning, CoNLL-2003 entity types (all-MiniLM-L6-v2)" "${multilabel[@]}" SEEDS=1 TASK=multilabel \
   THREADS="$threads" bench/finetune_side_by_side.sh
+part "question-answering fine-tuning, CoNLL-2003 questions (all-MiniLM-L6-v2)" "${qa[@]}" SEEDS=1 TASK=qa \
+  THREADS="$threads" bench/finetune_side_by_side.sh
 
 echo
 echo "summary ($(date -Is), load after: $(uptime | sed 's/.*load/load/'))"
-grep -E "^=== |ratio|difference \(ours|^(mini|base)-[a-z0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+x" "$log"
+grep -E "^=== |ratio|difference \(ours|^train windows|^(mini|base)-[a-z0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+x" "$log"

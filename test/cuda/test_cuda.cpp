@@ -220,7 +220,7 @@ TEST_CASE("two workers on one GPU (Gloo, CUDA tensors) match one process with th
   fs::remove_all(dir);
 }
 
-TEST_CASE("fine-tune (classification, multi-label), evaluate, predict and embed on the GPU", "[.][cuda]") {
+TEST_CASE("fine-tune (classification, multi-label, question answering), evaluate, predict and embed on the GPU", "[.][cuda]") {
   require_gpu();
   const auto dir = make_run_dir("finetune");
   require_ok(bert_cli(pretrain_command(dir, std::string(BERT_SOURCE_DIR) + "/configs/bert-tiny.json") +
@@ -260,5 +260,17 @@ TEST_CASE("fine-tune (classification, multi-label), evaluate, predict and embed 
                         columns + " --device " + device + " --output " + (dir / (std::string(device) + ".json")).string()));
   CHECK(nlohmann::json::parse(std::ifstream(dir / "cpu.json"))["micro_f1"].get<double>() ==
         Approx(nlohmann::json::parse(std::ifstream(dir / "cuda.json"))["micro_f1"].get<double>()).margin(0.01));
+
+  // Question answering (windows of 64 tokens over longer contexts), then the same F1 on the CPU.
+  const auto qa = dir / "qa";
+  const std::string windows = " --max-seq-len 64 --doc-stride 16";
+  require_ok(bert_cli("finetune --init " + (dir / "pre" / "final").string() + " --train " + task("qa_train_300.json") +
+                      " --dev " + task("qa_dev_100.json") + windows + " --epochs 2 --batch-size 16 --lr 1e-3 --device cuda"
+                      " --precision bf16 --out " + qa.string()));
+  for (const char* device : {"cuda", "cpu"})
+    require_ok(bert_cli("evaluate --model " + (qa / "best").string() + " --data " + task("qa_dev_100.json") + windows +
+                        " --device " + device + " --output " + (dir / (std::string("qa_") + device + ".json")).string()));
+  CHECK(nlohmann::json::parse(std::ifstream(dir / "qa_cpu.json"))["f1"].get<double>() ==
+        Approx(nlohmann::json::parse(std::ifstream(dir / "qa_cuda.json"))["f1"].get<double>()).margin(0.02));
   fs::remove_all(dir);
 }
