@@ -134,7 +134,7 @@ TEST_CASE("SQuAD errors name the question, what was expected and what was found"
   CHECK_THAT(error_of("empty.json", "  \n"), Contains("empty file"));
 }
 
-TEST_CASE("--skip-bad-rows skips and counts questions whose answer is not in the context", "[data][squad]") {
+TEST_CASE("skipping bad rows skips and counts questions whose answer is not in the context", "[data][squad]") {
   SquadReadOptions o;
   o.skip_bad_rows = true;
   TempFile f("skip.jsonl", "{\"id\": \"ok\", \"question\": \"?\", \"context\": \"abc\", \"answers\": [{\"text\": \"b\", \"answer_start\": 1}]}\n"
