@@ -33,6 +33,17 @@ def parse_args():
     p.add_argument("--text-column", default="sentence")
     p.add_argument("--label-column", default="label")
     p.add_argument("--train-rows", type=int, default=0, help="use only the first N training rows (0 = all)")
+    p.add_argument("--max-seq-len", type=int, default=128)
+    p.add_argument("--pad-to-max-length", action="store_true",
+                   help="pad every example to --max-seq-len, as the usual tutorials do (default: dynamic padding)")
+    p.add_argument("--multilabel", action="store_true", help="label fields are sets of labels (multi-label)")
+    p.add_argument("--label-separator", default=",", help="--multilabel: between the names of a set")
+    add_training_flags(p)
+    return p.parse_args()
+
+
+def add_training_flags(p):
+    """The Trainer's settings, with `bert finetune`'s defaults (shared with hf_finetune_qa.py)."""
     p.add_argument("--epochs", type=float, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-5)
@@ -40,7 +51,6 @@ def parse_args():
     p.add_argument("--adam-eps", type=float, default=1e-8)
     p.add_argument("--warmup-ratio", type=float, default=0.1)
     p.add_argument("--clip-norm", type=float, default=1.0)
-    p.add_argument("--max-seq-len", type=int, default=128)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
     p.add_argument("--max-steps", type=int, default=0,
@@ -48,13 +58,41 @@ def parse_args():
     p.add_argument("--optim", default="adamw_torch_fused",
                    help="Trainer's optimizer (default adamw_torch_fused, the Trainer's own default)")
     p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
-    p.add_argument("--pad-to-max-length", action="store_true",
-                   help="pad every example to --max-seq-len, as the usual tutorials do (default: dynamic padding)")
-    p.add_argument("--multilabel", action="store_true", help="label fields are sets of labels (multi-label)")
-    p.add_argument("--label-separator", default=",", help="--multilabel: between the names of a set")
     p.add_argument("--group-by-length", action="store_true",
                    help="Trainer's length-grouped sampler (`bert finetune` always groups by length)")
-    return p.parse_args()
+
+
+def make_trainer(args, model, train_set, tokenizer, out_dir):
+    """A Trainer on the CPU with add_training_flags' settings, dynamic padding, and nothing saved,
+    evaluated or logged (stdout is the caller's JSON line only)."""
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
+    training_args = TrainingArguments(
+        output_dir=out_dir,  # Trainer makes it even when it saves nothing
+        use_cpu=True,  # `bert finetune` defaults to the CPU too
+        seed=args.seed,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps if args.max_steps > 0 else -1,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size * 2,  # as `bert finetune`'s dev pass
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        adam_epsilon=args.adam_eps,
+        max_grad_norm=args.clip_norm,
+        lr_scheduler_type="linear",
+        warmup_steps=args.warmup_ratio,  # transformers 5: a float below 1 is a ratio, ceil(ratio * total steps)
+        optim=args.optim,
+        bf16=args.bf16,
+        train_sampling_strategy="group_by_length" if args.group_by_length else "random",
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=training_args, train_dataset=train_set,
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    trainer.remove_callback(PrinterCallback)  # it prints the final train metrics
+    return trainer
 
 
 def read_tsv(path, text_column, label_column, limit=0):
@@ -87,8 +125,7 @@ def main():
     import numpy as np
     import torch
     import transformers
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              PrinterCallback, Trainer, TrainingArguments, set_seed)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -139,32 +176,7 @@ def main():
         problem_type="multi_label_classification" if args.multilabel else "single_label_classification")
 
     out_dir = tempfile.mkdtemp(prefix="hf_finetune_")
-    training_args = TrainingArguments(
-        output_dir=out_dir,  # Trainer makes it even when it saves nothing
-        use_cpu=True,  # `bert finetune` defaults to the CPU too
-        seed=args.seed,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps if args.max_steps > 0 else -1,
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.batch_size * 2,  # as `bert finetune`'s dev pass
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        adam_epsilon=args.adam_eps,
-        max_grad_norm=args.clip_norm,
-        lr_scheduler_type="linear",
-        warmup_steps=args.warmup_ratio,  # transformers 5: a float below 1 is a ratio, ceil(ratio * total steps)
-        optim=args.optim,
-        bf16=args.bf16,
-        train_sampling_strategy="group_by_length" if args.group_by_length else "random",
-        save_strategy="no",
-        eval_strategy="no",
-        logging_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-    )
-    trainer = Trainer(model=model, args=training_args, train_dataset=train_set,
-                      data_collator=DataCollatorWithPadding(tokenizer))
-    trainer.remove_callback(PrinterCallback)  # it prints the final train metrics: stdout is our JSON line only
+    trainer = make_trainer(args, model, train_set, tokenizer, out_dir)
 
     t0 = time.time()
     trainer.train()

@@ -39,6 +39,8 @@ import sys
 import tempfile
 from types import SimpleNamespace
 
+import hf_finetune  # the Trainer's flags and set-up, shared with the classification reference
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -47,24 +49,9 @@ def parse_args():
     p.add_argument("--model", required=True, help="Hugging Face BERT directory (config, weights, vocab)")
     p.add_argument("--train", required=True, help="SQuAD JSON (or .jsonl) training questions")
     p.add_argument("--dev", required=True, help="SQuAD JSON (or .jsonl), evaluated once after training")
-    p.add_argument("--epochs", type=float, default=3)
-    p.add_argument("--batch-size", type=int, default=32, help="windows per batch")
-    p.add_argument("--lr", type=float, default=2e-5)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--adam-eps", type=float, default=1e-8)
-    p.add_argument("--warmup-ratio", type=float, default=0.1)
-    p.add_argument("--clip-norm", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
-    p.add_argument("--max-steps", type=int, default=0,
-                   help="stop after N optimizer steps (0 = run the epochs): for timing part of an epoch")
-    p.add_argument("--optim", default="adamw_torch_fused",
-                   help="Trainer's optimizer (default adamw_torch_fused, the Trainer's own default)")
-    p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
+    hf_finetune.add_training_flags(p)  # --batch-size counts windows
     p.add_argument("--pad-to-max-length", action="store_true",
                    help="pad every window to --max-seq-len, as run_qa.py does by default (default: dynamic padding)")
-    p.add_argument("--group-by-length", action="store_true",
-                   help="Trainer's length-grouped sampler (`bert finetune` always groups by length)")
     p.add_argument("--max-seq-len", type=int, default=384, help="tokens per window")
     p.add_argument("--doc-stride", type=int, default=128, help="context tokens shared by consecutive windows")
     p.add_argument("--max-query-len", type=int, default=64, help="question tokens kept")
@@ -116,8 +103,7 @@ def main():
 
     import torch
     import transformers
-    from transformers import (AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding,
-                              PrinterCallback, Trainer, TrainingArguments, set_seed)
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, set_seed
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import qa_reference  # decoding and the SQuAD metric, shared with the qa_interop test
 
@@ -175,32 +161,7 @@ def main():
     model = AutoModelForQuestionAnswering.from_pretrained(args.model)
 
     out_dir = tempfile.mkdtemp(prefix="hf_finetune_qa_")
-    training_args = TrainingArguments(
-        output_dir=out_dir,  # Trainer makes it even when it saves nothing
-        use_cpu=True,  # `bert finetune` defaults to the CPU too
-        seed=args.seed,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps if args.max_steps > 0 else -1,
-        per_device_train_batch_size=args.batch_size,
-        per_device_eval_batch_size=args.batch_size * 2,  # as `bert finetune`'s dev pass
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        adam_epsilon=args.adam_eps,
-        max_grad_norm=args.clip_norm,
-        lr_scheduler_type="linear",
-        warmup_steps=args.warmup_ratio,  # transformers 5: a float below 1 is a ratio, ceil(ratio * total steps)
-        optim=args.optim,
-        bf16=args.bf16,
-        train_sampling_strategy="group_by_length" if args.group_by_length else "random",
-        save_strategy="no",
-        eval_strategy="no",
-        logging_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-    )
-    trainer = Trainer(model=model, args=training_args, train_dataset=train_set,
-                      data_collator=DataCollatorWithPadding(tokenizer))
-    trainer.remove_callback(PrinterCallback)  # it prints the final train metrics: stdout is our JSON line only
+    trainer = hf_finetune.make_trainer(args, model, train_set, tokenizer, out_dir)
 
     t0 = time.time()
     trainer.train()
