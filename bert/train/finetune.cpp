@@ -226,6 +226,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (!o.dev_file.empty()) {
     dev = tasks::load_task_data(o.dev_file, data_options, *tokenizer, labels, /*build_labels=*/false);
     log::info("[data] {}", dev->read_summary);
+    // As `bert evaluate` on the same file: unanswerable questions there make "none" an answer.
+    if (task == tasks::Task::qa && dev->squad.unanswerable > 0) dev->qa.allow_no_answer = true;
   }
   if (train.examples.empty()) throw Error(o.train_file + ": no examples");
 
