@@ -62,6 +62,17 @@ def add_training_flags(p):
                    help="Trainer's length-grouped sampler (`bert finetune` always groups by length)")
 
 
+def check_training_flags(args):
+    """Refuses what the Trainer would misread; keeps the tokenizer's thread pool to --threads (call it
+    before importing transformers)."""
+    if not 0 <= args.warmup_ratio < 1:  # Trainer would read 1 or more as a step count
+        sys.exit(f"--warmup-ratio: expected a value in [0, 1), found {args.warmup_ratio}")
+    if args.threads > 0:
+        # The fast tokenizer encodes batches on a Rust thread pool sized to all cores; keep it to the budget.
+        os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def make_trainer(args, model, train_set, tokenizer, out_dir):
     """A Trainer on the CPU with add_training_flags' settings, dynamic padding, and nothing saved,
     evaluated or logged (stdout is the caller's JSON line only)."""
@@ -115,12 +126,7 @@ def read_tsv(path, text_column, label_column, limit=0):
 
 def main():
     args = parse_args()
-    if not 0 <= args.warmup_ratio < 1:  # Trainer would read 1 or more as a step count
-        sys.exit(f"--warmup-ratio: expected a value in [0, 1), found {args.warmup_ratio}")
-    if args.threads > 0:
-        # The fast tokenizer encodes batches on a Rust thread pool sized to all cores; keep it to the budget.
-        os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    check_training_flags(args)
 
     import numpy as np
     import torch

@@ -94,12 +94,7 @@ class ReplayModel:
 
 def main():
     args = parse_args()
-    if not 0 <= args.warmup_ratio < 1:  # Trainer would read 1 or more as a step count
-        sys.exit(f"--warmup-ratio: expected a value in [0, 1), found {args.warmup_ratio}")
-    if args.threads > 0:
-        # The fast tokenizer encodes batches on a Rust thread pool sized to all cores; keep it to the budget.
-        os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    hf_finetune.check_training_flags(args)
 
     import torch
     import transformers
