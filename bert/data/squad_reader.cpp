@@ -29,13 +29,6 @@ size_t byte_offset_of(const std::string& s, size_t chars) {
   return seen == chars ? s.size() : std::string::npos;
 }
 
-std::string quoted_excerpt(const std::string& s, size_t max_bytes = 60) {
-  if (s.size() <= max_bytes) return "\"" + s + "\"";
-  size_t cut = max_bytes;
-  while (cut > 0 && is_continuation_byte(s[cut])) --cut;
-  return "\"" + s.substr(0, cut) + "...\"";
-}
-
 class Reader {
  public:
   Reader(std::string path, const SquadReadOptions& options) : path_(std::move(path)), options_(options) {}
@@ -132,10 +125,10 @@ class Reader {
         const std::string found = ans.begin == std::string::npos
                                       ? "the context is only " + std::to_string(code_point_count(context, context.size())) +
                                             " characters long"
-                                      : "found " + quoted_excerpt(context.substr(ans.begin, ans.text.size())) + " there";
+                                      : "found " + quote_snippet(context.substr(ans.begin, ans.text.size())) + " there";
         fail(where, fmt::format("the answer {} is not at character {} of the context ({}); answer_start counts "
                                 "characters (Unicode code points), as Python's str indexes do",
-                                quoted_excerpt(ans.text), ans.char_start, found));
+                                quote_snippet(ans.text), ans.char_start, found));
       }
       answers.push_back(std::move(ans));
     }
