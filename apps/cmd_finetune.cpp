@@ -54,6 +54,9 @@ void setup_finetune(CLI::App& app) {
                 "keep only each layer's input and recompute the layer in backward: less memory, ~1/3 more compute "
                 "(default: off)");
   cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)");
+  cmd->add_flag("--group-by-length,!--no-group-by-length", r.group_by_length,
+                "batches of examples of similar length, shuffled within windows of 50 batches: little padding; "
+                "--no-group-by-length: uniformly shuffled batches, as the Trainer's default sampler (default: on)");
   cmd->add_option("--class-weights", r.class_weights,
                   "auto (inverse frequency; multilabel: each label's positives weighted negatives/positives) | none "
                   "(default: none)")

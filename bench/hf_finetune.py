@@ -106,6 +106,14 @@ def make_trainer(args, model, train_set, tokenizer, out_dir):
     return trainer
 
 
+def predict_in_order(trainer, dataset):
+    """trainer.predict's outputs in the dataset's order. transformers 5 also gives the evaluation
+    loader a length-grouped sampler when train_sampling_strategy is group_by_length, and then
+    predictions come back shuffled; predict sequentially instead."""
+    trainer.args.train_sampling_strategy = "random"
+    return trainer.predict(dataset).predictions
+
+
 def read_tsv(path, text_column, label_column, limit=0):
     # GLUE TSVs are unquoted: a literal " is text, so no CSV quoting.
     with open(path, newline="", encoding="utf-8") as f:
@@ -188,7 +196,7 @@ def main():
     trainer.train()
     train_seconds = time.time() - t0
 
-    logits = trainer.predict(dev_set).predictions
+    logits = predict_in_order(trainer, dev_set)
     if isinstance(logits, tuple):
         logits = logits[0]
     if args.multilabel:

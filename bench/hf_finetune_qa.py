@@ -162,11 +162,13 @@ def main():
     trainer.train()
     train_seconds = time.time() - t0
 
-    start_logits, end_logits = trainer.predict(dev_set).predictions[:2]  # padded to the longest batch with -100
+    start_logits, end_logits = hf_finetune.predict_in_order(trainer, dev_set)[:2]  # padded with -100
     replay = ReplayModel(torch)
     by_question = [[] for _ in dev]
     for i, e in enumerate(dev_enc["overflow_to_sample_mapping"]):
         n = sum(dev_enc["attention_mask"][i])  # the window's tokens, without padding
+        # Rows are -100 past their batch's longest window: a shuffled row would often be cut short.
+        assert (start_logits[i][:n] != -100).all(), f"prediction row {i} is not window {i}"
         by_question[e].append((dev_enc["input_ids"][i][:n], start_logits[i][:n], end_logits[i][:n]))
     predictions = os.path.join(out_dir, "predictions.jsonl")
     with open(predictions, "w", encoding="utf-8") as out:

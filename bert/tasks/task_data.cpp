@@ -207,6 +207,18 @@ std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskEx
   return batches;
 }
 
+std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_size, std::mt19937_64& rng) {
+  std::vector<size_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  const size_t bs = static_cast<size_t>(std::max<int64_t>(1, batch_size));
+  std::vector<std::vector<size_t>> batches;
+  for (size_t start = 0; start < count; start += bs)
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                         order.begin() + static_cast<std::ptrdiff_t>(std::min(count, start + bs)));
+  return batches;
+}
+
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
                              int64_t pad_id, const torch::Device& device, int64_t num_labels, int64_t pad_to) {
   const int64_t B = static_cast<int64_t>(indices.size());

@@ -120,6 +120,10 @@ struct TaskBatch {
 std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskExample>& examples, int64_t batch_size,
                                                         std::mt19937_64* rng);
 
+// Batches of a uniformly shuffled order, as PyTorch's RandomSampler gives (Trainer's default):
+// more padding, but batch composition independent of length.
+std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_size, std::mt19937_64& rng);
+
 // Pads to the longest example of the batch, or to pad_to if that is longer. num_labels: the width
 // of multilabel targets.
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,

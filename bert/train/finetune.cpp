@@ -117,6 +117,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"classifier_dropout", o.classifier_dropout ? nlohmann::json(*o.classifier_dropout) : nlohmann::json()},
           {"precision", o.precision},
           {"gradient_checkpointing", o.gradient_checkpointing},
+          {"group_by_length", o.group_by_length},
           {"device", o.device},
           {"seed", o.seed},
           {"class_weights", o.class_weights},
@@ -135,7 +136,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
                           "label_columns", "tag_column", "max_seq_len", "label_all_subtokens", "label_separator",
                           "doc_stride", "max_query_len",
-                          "epochs", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold", "workers"})
+                          "epochs", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold", "workers", "group_by_length"})
     id[key] = options[key];
   return id;
 }
@@ -300,8 +301,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                                                          train.examples.size())
                                           : fmt::format("{} labels, {} train examples", config.num_labels,
                                                         train.examples.size());
-  log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}", tasks::task_name(task), what, total_steps,
-            o.epochs, metric);
+  log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}, {} batches", tasks::task_name(task), what,
+            total_steps, o.epochs, metric, o.group_by_length ? "length-grouped" : "uniformly shuffled");
 
   // Dev evaluation on rank 0; saves RUN/best when the metric improves. Returns false to stop
   // early (the decision reaches every worker).
@@ -352,7 +353,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   bool keep_going = true;
   for (; epoch < o.epochs && keep_going; ++epoch, batch_in_epoch = 0) {
     std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
-    auto batches = tasks::length_grouped_batches(train.examples, global_batch, &rng);
+    auto batches = o.group_by_length ? tasks::length_grouped_batches(train.examples, global_batch, &rng)
+                                     : tasks::shuffled_batches(train.examples.size(), global_batch, rng);
     double loss_sum = 0;
     int64_t micro = 0;
     for (size_t b = static_cast<size_t>(batch_in_epoch); b < batches.size(); ++b) {

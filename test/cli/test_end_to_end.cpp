@@ -232,6 +232,28 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     REQUIRE(m["accuracy"].get<double>() == Approx(correct / 100.0));
   }
 
+  SECTION("uniformly shuffled batches (--no-group-by-length): other weights, reproducible, kept when resuming") {
+    const std::string finetune = "finetune --init " + final_dir.string() + " --train " + task_file("sst2_train_300.tsv") +
+                                 " --text-column sentence --label-column label --epochs 1 --batch-size 16 --lr 1e-3"
+                                 " --threads 1 --out ";
+    auto shuffled = bert_cli(finetune + (dir / "shuffled").string() + " --no-group-by-length");
+    require_ok(shuffled);
+    REQUIRE(shuffled.output.find("uniformly shuffled batches") != std::string::npos);
+    require_ok(bert_cli(finetune + (dir / "shuffled_again").string() + " --no-group-by-length"));
+    require_same_weights(dir / "shuffled" / "best", dir / "shuffled_again" / "best");
+    auto grouped = bert_cli(finetune + (dir / "grouped").string());
+    require_ok(grouped);
+    REQUIRE(grouped.output.find("length-grouped batches") != std::string::npos);
+    auto a = bert::io::read_safetensors((dir / "shuffled" / "best" / "model.safetensors").string()).tensors;
+    auto b = bert::io::read_safetensors((dir / "grouped" / "best" / "model.safetensors").string()).tensors;
+    REQUIRE(a.back().first == b.back().first);
+    REQUIRE(!torch::equal(a.back().second, b.back().second));  // other batches, other steps
+    // The batch order is part of the run: resuming it with the other order is refused.
+    auto mixed = bert_cli(finetune + (dir / "shuffled").string());
+    REQUIRE(mixed.status != 0);
+    REQUIRE(mixed.output.find("group_by_length: the run has false, this command gives true") != std::string::npos);
+  }
+
   SECTION("embeddings: each pooling, and --normalize") {
     auto embed = [&](const std::string& flags) {
       auto out = dir / "emb.safetensors";
