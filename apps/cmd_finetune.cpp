@@ -27,12 +27,14 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--out", r.out_dir, "run directory: best/, checkpoints/, metrics.jsonl (required)")->required();
   cmd->add_option("--task", r.task,
                   "classify | multilabel (a set of labels per row, see --label-separator) | regress | tag | qa "
-                  "(extractive question answering on SQuAD JSON / JSON lines) | auto (classify or regress from the "
-                  "labels; conll → tag; .json/.jsonl → qa) (default: auto)")
-      ->check(CLI::IsMember({"classify", "multilabel", "regress", "tag", "qa", "auto"}));
+                  "(extractive question answering on SQuAD JSON / JSON lines) | choice (multiple choice, see "
+                  "--choice-columns) | auto (classify or regress from the labels; conll → tag; .json/.jsonl → qa; "
+                  "--choice-columns → choice) (default: auto)")
+      ->check(CLI::IsMember({"classify", "multilabel", "regress", "tag", "qa", "choice", "auto"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
   add_label_separator_flag(cmd, o->data);
   add_qa_flags(cmd, o->data);
+  add_choice_flags(cmd, o->data);
   add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--epochs", r.epochs, "passes over the training data (default: 3)");
   cmd->add_option("--batch-size", r.batch_size, "examples per micro-batch (default: 32)");

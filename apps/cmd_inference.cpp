@@ -101,6 +101,7 @@ void setup_evaluate(CLI::App& app) {
   add_data_flags(cmd, o->data, /*with_labels=*/true);
   add_label_separator_flag(cmd, o->data);
   add_qa_flags(cmd, o->data);
+  add_choice_flags(cmd, o->data);
   add_common_options(cmd, o->common);
   cmd->callback([o, cmd] {
     apply_common_options(o->common);
@@ -129,12 +130,15 @@ void setup_predict(CLI::App& app) {
   cmd->add_option("--text,--question", o->input.texts, "text to predict (question answering: the question), repeatable (default: none)");
   cmd->add_option("--text-pair,--context", o->input.text_pairs,
                   "second text of a pair (question answering: the context), one per --text (default: none)");
+  cmd->add_option("--choice", o->input.choices,
+                  "multiple choice: a candidate for every --text, repeatable, in order (default: none)");
   cmd->add_option("--output", o->output,
                   "output file; question answering: .json = SQuAD's {\"id\": \"answer\"} file, .csv/.tsv a table, else "
                   "JSON lines (default: stdout)");
   add_data_flags(cmd, o->data, /*with_labels=*/false);
   add_label_separator_flag(cmd, o->data);
   add_qa_flags(cmd, o->data);
+  add_choice_flags(cmd, o->data);
   add_common_options(cmd, o->common);
   cmd->callback([o, cmd] {
     apply_common_options(o->common);

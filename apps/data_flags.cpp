@@ -52,6 +52,28 @@ void add_qa_flags(CLI::App* cmd, DataFlags& f) {
                 "evaluation data has unanswerable questions, or the model was trained on such data)");
 }
 
+void add_choice_flags(CLI::App* cmd, DataFlags& f) {
+  cmd->add_option("--choice-columns", f.choice_columns,
+                  "multiple choice: the candidate columns, comma-separated names or indexes, e.g. "
+                  "ending0,ending1,ending2,ending3 (SWAG); --text-column is the context, --text-pair-column (optional) "
+                  "the start every candidate shares, --label-column the right candidate's number from 0 (default: none)");
+}
+
+namespace {
+
+// "a,b,3" → column references; `flag` names the flag in errors.
+std::vector<data::ColumnRef> parse_column_list(const std::string& flag, const std::string& spec) {
+  std::vector<data::ColumnRef> columns;
+  std::stringstream in(spec);
+  for (std::string c; std::getline(in, c, ',');) {
+    if (c.find_first_not_of(" \t") == std::string::npos) throw Error(flag + ": empty column name in \"" + spec + "\"");
+    columns.push_back(data::ColumnRef::parse(c));
+  }
+  return columns;
+}
+
+}  // namespace
+
 tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels, const CLI::App* cmd) {
   tasks::TaskDataOptions o;
   o.conll = f.format == "conll";
@@ -62,15 +84,11 @@ tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels
   if (!f.text_pair_column.empty()) o.table.text_pair = data::ColumnRef::parse(f.text_pair_column);
   if (with_labels && !f.label_columns.empty()) {
     if (!f.label_column.empty()) throw Error("give --label-column (one column) or --label-columns (0/1 columns), not both");
-    std::stringstream columns(f.label_columns);
-    for (std::string c; std::getline(columns, c, ',');) {
-      if (c.find_first_not_of(" \t") == std::string::npos)
-        throw Error("--label-columns: empty column name in \"" + f.label_columns + "\"");
-      o.table.indicator_labels.push_back(data::ColumnRef::parse(c));
-    }
+    o.table.indicator_labels = parse_column_list("--label-columns", f.label_columns);
   } else if (with_labels) {
     o.table.label = data::ColumnRef::parse(f.label_column.empty() ? "1" : f.label_column);
   }
+  if (!f.choice_columns.empty()) o.table.choices = parse_column_list("--choice-columns", f.choice_columns);
   o.table.skip_bad_rows = f.skip_bad_rows;
   if (with_labels) o.conll_options.tag_column = f.tag_column;
   o.max_seq_len = cmd && cmd->count("--max-seq-len") == 0 ? 0 : f.max_seq_len;

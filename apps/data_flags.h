@@ -14,6 +14,7 @@ struct DataFlags {
   std::string format = "table";  // table | conll
   std::string text_column = "0", text_pair_column, label_column;  // label_column "": "1", unless label_columns
   std::string label_columns;  // multi-label: one 0/1 column per label, comma-separated names or indexes
+  std::string choice_columns;  // multiple choice: one column per candidate, comma-separated names or indexes
   std::string delimiter, quoting = "auto";
   bool no_header = false;
   size_t tag_column = 3;
@@ -30,6 +31,8 @@ void add_data_flags(CLI::App* cmd, DataFlags& flags, bool with_labels);
 void add_label_separator_flag(CLI::App* cmd, DataFlags& flags);
 // Question answering: windows over long contexts and how answers are read back.
 void add_qa_flags(CLI::App* cmd, DataFlags& flags);
+// Multiple choice: the candidate columns.
+void add_choice_flags(CLI::App* cmd, DataFlags& flags);
 // `cmd`'s flags as TaskDataOptions; --max-seq-len left unset becomes 0 (the task's default).
 tasks::TaskDataOptions to_task_data_options(const DataFlags& flags, bool with_labels, const CLI::App* cmd = nullptr);
 

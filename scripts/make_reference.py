@@ -19,8 +19,8 @@ import os
 import torch
 from safetensors.torch import save_file
 import transformers
-from transformers import (BertConfig, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
-                          BertForTokenClassification, BertModel)
+from transformers import (BertConfig, BertForMultipleChoice, BertForPreTraining, BertForQuestionAnswering,
+                          BertForSequenceClassification, BertForTokenClassification, BertModel)
 
 CASES = [
     # name, architecture class, config overrides, seed
@@ -34,6 +34,7 @@ CASES = [
     ("tokcls-silu", BertForTokenClassification, dict(hidden_act="silu", num_labels=4), 4),
     ("bertmodel-legacy-keys", BertModel, dict(num_hidden_layers=2), 5),
     ("qa-gelu", BertForQuestionAnswering, dict(), 6),
+    ("choice-gelu", BertForMultipleChoice, dict(classifier_dropout=0.3), 7),
 ]
 
 BASE = dict(vocab_size=500, hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
@@ -44,13 +45,15 @@ BASE = dict(vocab_size=500, hidden_size=48, num_hidden_layers=3, num_attention_h
 def make_inputs(generator, vocab_size, batch=3, seq=17):
     input_ids = torch.randint(5, vocab_size, (batch, seq), generator=generator)
     attention_mask = torch.ones(batch, seq, dtype=torch.long)
-    lengths = [seq, seq - 5, 6]
+    lengths = [[seq, seq - 5, 6][b % 3] for b in range(batch)]
     for b, n in enumerate(lengths):
         attention_mask[b, n:] = 0
         input_ids[b, n:] = 0
     token_type_ids = torch.zeros(batch, seq, dtype=torch.long)
-    token_type_ids[0, 9:] = 1
-    token_type_ids[1, 7:lengths[1]] = 1
+    for b in range(0, batch, 3):
+        token_type_ids[b, 9:] = 1
+        if b + 1 < batch:
+            token_type_ids[b + 1, 7:lengths[b + 1]] = 1
     return dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
 
 
@@ -60,8 +63,11 @@ def build(name, cls, overrides, seed, out):
     model = cls._from_config(config, attn_implementation="eager") if hasattr(cls, "_from_config") else cls(config)
     model.eval()
     generator = torch.Generator().manual_seed(100 + seed)
-    inputs = make_inputs(generator, config.vocab_size)
-    b, s = inputs["input_ids"].shape
+    if cls is BertForMultipleChoice:  # 2 examples x 3 candidates: (2, 3, S)
+        inputs = {k: v.view(2, 3, -1) for k, v in make_inputs(generator, config.vocab_size, batch=6).items()}
+    else:
+        inputs = make_inputs(generator, config.vocab_size)
+    b, s = inputs["input_ids"].shape[0], inputs["input_ids"].shape[-1]
     labels = {}
     if cls is BertForPreTraining:
         mlm = torch.full((b, s), -100, dtype=torch.long)
@@ -76,6 +82,8 @@ def build(name, cls, overrides, seed, out):
     elif cls is BertForQuestionAnswering:
         # The third example's positions lie past the sequence: HF clamps them to S and ignores them.
         labels = dict(start_positions=torch.tensor([3, 0, 40]), end_positions=torch.tensor([5, 0, 2]))
+    elif cls is BertForMultipleChoice:
+        labels = dict(labels=torch.tensor([2, 0]))
 
     with torch.no_grad():
         out_obj = model(**inputs, **labels, output_hidden_states=True, output_attentions=True)

@@ -399,7 +399,7 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
 
   // Column indexes: resolved now with a header, at the first well-formed row without one.
   size_t text_col = 0, pair_col = 0, label_col = 0;
-  std::vector<size_t> indicator_cols;
+  std::vector<size_t> indicator_cols, choice_cols;
   bool resolved = false;
   auto resolve = [&]() {
     text_col = resolve_column(options.text, "text", path, rep.header, rep.num_columns, width_source);
@@ -425,6 +425,15 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
       indicator_cols.push_back(c);
       rep.indicator_label_names.push_back(rep.header.empty() ? std::to_string(c) : rep.header[c]);
     }
+    choice_cols.clear();
+    for (const auto& ref : options.choices) {
+      const size_t c = resolve_column(ref, "choice", path, rep.header, rep.num_columns, width_source);
+      clash(text_col, "text", c, "choice");
+      if (options.text_pair) clash(pair_col, "text pair", c, "choice");
+      if (options.label) clash(label_col, "label", c, "choice");
+      for (size_t other : choice_cols) clash(other, "choice", c, "choice");
+      choice_cols.push_back(c);
+    }
     resolved = true;
   };
   if (options.has_header) resolve();
@@ -436,6 +445,8 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
     if (options.label && !options.label->is_index()) resolve_column(*options.label, "label", path, rep.header, 0, "");
     for (const auto& ref : options.indicator_labels)
       if (!ref.is_index()) resolve_column(ref, "label", path, rep.header, 0, "");
+    for (const auto& ref : options.choices)
+      if (!ref.is_index()) resolve_column(ref, "choice", path, rep.header, 0, "");
   }
 
   auto bad = [&](size_t line, const std::string& reason) {
@@ -469,6 +480,10 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
       reason = check_not_empty(rec.fields[pair_col], "text pair", pair_col, rep.header);
     if (reason.empty() && options.label && !options.label_set_separator)
       reason = check_not_empty(rec.fields[label_col], "label", label_col, rep.header);
+    for (size_t c : choice_cols) {
+      if (reason.empty()) reason = check_utf8(rec.fields[c], c, rep.header);
+      if (reason.empty()) reason = check_not_empty(rec.fields[c], "choice", c, rep.header);
+    }
     std::vector<std::string> label_set;
     for (size_t k = 0; k < indicator_cols.size() && reason.empty(); ++k) {
       const auto value = trim(rec.fields[indicator_cols[k]]);
@@ -487,6 +502,7 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
     if (options.text_pair) row.text_pair = std::move(rec.fields[pair_col]);
     if (options.label) row.label = std::string(trim(rec.fields[label_col]));
     row.label_set = std::move(label_set);
+    for (size_t c : choice_cols) row.choices.push_back(rec.fields[c]);
     row.line = rec.line;
     out.rows.push_back(std::move(row));
   }

@@ -62,6 +62,8 @@ struct TableOptions {
   // Multi-label data: the label field is a set of names separated by this character, so it may be
   // empty (the empty set); a separator equal to an unquoted delimiter is refused.
   std::optional<char> label_set_separator;
+  // Multiple choice (SWAG's layout): one column per candidate answer, each a non-empty text.
+  std::vector<ColumnRef> choices;
   bool skip_bad_rows = false;       // skip and count bad rows instead of throwing
   bool keep_fields = false;         // keep every field of each row (prediction output repeats them)
   size_t max_reported_reasons = 5;  // how many skip reasons the report keeps verbatim
@@ -72,6 +74,7 @@ struct LabelledRow {
   std::optional<std::string> text_pair;
   std::string label;  // raw string with surrounding whitespace trimmed; "" when no label column
   std::vector<std::string> label_set;  // with indicator_labels: the names of the columns holding 1
+  std::vector<std::string> choices;    // with TableOptions::choices: the candidates, in column order
   size_t line = 0;    // 1-based line where the record starts
   std::vector<std::string> fields;  // all fields as read, only with TableOptions::keep_fields
 };

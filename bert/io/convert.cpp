@@ -118,7 +118,9 @@ std::string describe_checkpoint(const std::string& dir) {
       << " parameters)\n";
   out << "dtypes      ";
   for (const auto& [d, n] : by_dtype) out << " " << d << ":" << format_count(n);
-  out << "\nheads        " << (has_mlm ? "MLM " : "") << (has_nsp ? "NSP " : "") << (has_classifier ? "classifier " : "")
+  const bool choice = config.architecture == "BertForMultipleChoice";
+  out << "\nheads        " << (has_mlm ? "MLM " : "") << (has_nsp ? "NSP " : "")
+      << (has_classifier ? (choice ? "multiple choice (one score per candidate) " : "classifier ") : "")
       << (has_qa ? "question answering (answer start/end) " : "")
       << (!has_mlm && !has_nsp && !has_classifier && !has_qa ? "none (bare encoder)" : "") << "\n";
   out << "parameters by module:\n";

@@ -11,9 +11,10 @@ Architecture architecture_from_name(const std::string& name, const std::string& 
   if (name == "BertForSequenceClassification") return Architecture::SequenceClassification;
   if (name == "BertForTokenClassification") return Architecture::TokenClassification;
   if (name == "BertForQuestionAnswering") return Architecture::QuestionAnswering;
+  if (name == "BertForMultipleChoice") return Architecture::MultipleChoice;
   throw Error(source + ": unsupported architecture \"" + name +
               "\" (expected BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification, "
-              "BertForTokenClassification or BertForQuestionAnswering)");
+              "BertForTokenClassification, BertForQuestionAnswering or BertForMultipleChoice)");
 }
 
 std::string architecture_name(Architecture arch) {
@@ -23,6 +24,7 @@ std::string architecture_name(Architecture arch) {
     case Architecture::SequenceClassification: return "BertForSequenceClassification";
     case Architecture::TokenClassification: return "BertForTokenClassification";
     case Architecture::QuestionAnswering: return "BertForQuestionAnswering";
+    case Architecture::MultipleChoice: return "BertForMultipleChoice";
   }
   return "BertModel";
 }
@@ -34,6 +36,7 @@ std::shared_ptr<torch::nn::Module> make_model(Architecture arch, const BertConfi
     case Architecture::SequenceClassification: return BertForSequenceClassification(config).ptr();
     case Architecture::TokenClassification: return BertForTokenClassification(config).ptr();
     case Architecture::QuestionAnswering: return BertForQuestionAnswering(config).ptr();
+    case Architecture::MultipleChoice: return BertForMultipleChoice(config).ptr();
   }
   return nullptr;
 }

@@ -10,7 +10,14 @@
 
 namespace bert::model {
 
-enum class Architecture { Model, PreTraining, SequenceClassification, TokenClassification, QuestionAnswering };
+enum class Architecture {
+  Model,
+  PreTraining,
+  SequenceClassification,
+  TokenClassification,
+  QuestionAnswering,
+  MultipleChoice
+};
 
 // "BertForPreTraining" → PreTraining, ...; MLM-only variants (BertForMaskedLM, BertLMHeadModel)
 // map to PreTraining (the NSP head is then initialised fresh). Unknown names are an error.

@@ -98,6 +98,23 @@ ClassifierOutput BertForQuestionAnsweringImpl::forward(const torch::Tensor& inpu
   return out;
 }
 
+BertForMultipleChoiceImpl::BertForMultipleChoiceImpl(const BertConfig& c) {
+  bert = register_module("bert", BertModel(c));
+  dropout = register_module("dropout", Dropout(c.effective_classifier_dropout()));
+  classifier = register_module("classifier", Linear(c.hidden_size, 1));
+  init_bert_weights(*classifier, c);  // bert initialised itself
+}
+
+ClassifierOutput BertForMultipleChoiceImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                                    const torch::Tensor& token_type_ids, const ForwardOptions& options) {
+  const int64_t choices = input_ids.size(1), length = input_ids.size(-1);
+  auto flat = [&](const torch::Tensor& t) { return t.defined() ? t.reshape({-1, length}) : t; };
+  ClassifierOutput out;
+  out.bert = bert(flat(input_ids), flat(attention_mask), flat(token_type_ids), options);
+  out.logits = classifier(dropout(out.bert.pooler_output)).reshape({-1, choices});  // (B, K)
+  return out;
+}
+
 torch::Tensor masked_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
   return F::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat), labels.reshape({-1}),
                           F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));

@@ -3,6 +3,7 @@
 //   BertForSequenceClassification bert.* + classifier.*  (num_labels = 1: regression)
 //   BertForTokenClassification    bert.* (no pooler) + classifier.*
 //   BertForQuestionAnswering      bert.* (no pooler) + qa_outputs.* (start and end logits; no dropout, as HF)
+//   BertForMultipleChoice         bert.* + classifier.* (one score per candidate, from its pooled output)
 // The MLM decoder is tied to the word embeddings (no weight of its own, as in HF's saved
 // files) and has its own bias `cls.predictions.bias`. Losses are free functions so the
 // training loop can weigh or skip them; they reproduce HF's loss definitions.
@@ -109,6 +110,20 @@ class BertForQuestionAnsweringImpl : public torch::nn::Module {
   Linear qa_outputs = nullptr;
 };
 TORCH_MODULE(BertForQuestionAnswering);
+
+class BertForMultipleChoiceImpl : public torch::nn::Module {
+ public:
+  explicit BertForMultipleChoiceImpl(const BertConfig& config);
+  // Inputs (B, K, S): K candidates per example, each read with its context as one sequence.
+  // logits (B, K): a cross-entropy over the K candidates picks one.
+  ClassifierOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
+                           const torch::Tensor& token_type_ids = {}, const ForwardOptions& options = {});
+
+  BertModel bert = nullptr;
+  Dropout dropout = nullptr;
+  Linear classifier = nullptr;  // hidden → 1, whatever num_labels says (HF ignores it too)
+};
+TORCH_MODULE(BertForMultipleChoice);
 
 // Mean cross-entropy over positions whose label is not kIgnoreIndex. logits (N, V), labels (N).
 torch::Tensor masked_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels);

@@ -52,7 +52,16 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
       row.text = in.texts[i];
       if (!in.text_pairs.empty()) row.text_pair = in.text_pairs[i];
       row.line = i + 1;
-      d.examples.push_back(encode_row(row, o, tok, d.truncated));
+      if (task == Task::choice) {
+        if (in.choices.size() < 2)
+          throw Error("a multiple-choice model needs the candidates: --text CONTEXT --choice A --choice B ... (at least "
+                      "two), or --input FILE with --choice-columns");
+        row.choices = in.choices;
+        d.examples.push_back(encode_choices(row, o, tok, d.truncated));
+      } else {
+        if (!in.choices.empty()) throw Error("--choice: the model is not a multiple-choice model");
+        d.examples.push_back(encode_row(row, o, tok, d.truncated));
+      }
       d.rows.push_back(std::move(row));
     }
   }
@@ -192,15 +201,18 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   }
   auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
   if (model.task() == Task::qa) return write_answers(data, p.answers, output);
-  const auto names = model.label_map().names();
-  const bool with_probabilities = model.task() == Task::classify || model.task() == Task::multilabel;
+  const bool pick_one = model.task() == Task::classify || model.task() == Task::choice;
+  auto names = model.label_map().names();
+  if (model.task() == Task::choice)  // the candidates' numbers
+    for (size_t k = 0; k < data.examples.at(0).choice_ids.size(); ++k) names.push_back(std::to_string(k));
+  const bool with_probabilities = pick_one || model.task() == Task::multilabel;
   auto predicted_names = [&](size_t i) {
     std::vector<std::string> v;
     for (auto id : p.label_sets[i]) v.push_back(names[static_cast<size_t>(id)]);
     return v;
   };
   auto prediction_field = [&](size_t i) {
-    if (model.task() == Task::classify) return names[static_cast<size_t>(p.classes[i])];
+    if (pick_one) return names[static_cast<size_t>(p.classes[i])];
     std::string joined;
     for (const auto& name : predicted_names(i)) joined += (joined.empty() ? "" : std::string(1, options.label_separator)) + name;
     return joined;
@@ -218,11 +230,14 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   } else {
     input_columns = {"text"};
     if (!data.rows.empty() && data.rows.front().text_pair) input_columns.push_back("text_pair");
+    for (size_t k = 0; !data.rows.empty() && k < data.rows.front().choices.size(); ++k)
+      input_columns.push_back("choice_" + std::to_string(k));
   }
   auto input_values = [&](size_t i) {
     if (from_file) return data.rows[i].fields;
     std::vector<std::string> v = {data.rows[i].text};
     if (data.rows[i].text_pair) v.push_back(*data.rows[i].text_pair);
+    v.insert(v.end(), data.rows[i].choices.begin(), data.rows[i].choices.end());
     return v;
   };
   if (format == OutputFormat::jsonl) {
@@ -235,7 +250,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
         const auto values = input_values(i);
         for (size_t c = 0; c < values.size(); ++c) j[input_columns[c]] = values[c];
         if (with_probabilities) {
-          if (model.task() == Task::classify) j["prediction"] = prediction_field(i);
+          if (pick_one) j["prediction"] = prediction_field(i);
           else j["prediction"] = predicted_names(i);
           for (size_t c = 0; c < names.size(); ++c) j["prob_" + names[c]] = p.probabilities[i][c];
         } else {

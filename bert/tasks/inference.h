@@ -29,6 +29,7 @@ struct PredictInput {
   std::string file;                      // a data file (no label column needed), or
   std::vector<std::string> texts;        // texts given directly (--text or stdin lines)
   std::vector<std::string> text_pairs;   // empty or one per text
+  std::vector<std::string> choices;      // multiple choice: the candidates, the same for every text
 };
 
 // Writes the predictions in input order to `output` (stdout when empty or "-"), in the format its

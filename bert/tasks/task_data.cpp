@@ -4,6 +4,7 @@
 
 #include "bert/util/error.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <algorithm>
 #include <numeric>
@@ -17,7 +18,8 @@ Task parse_task(const std::string& name) {
   if (name == "regress") return Task::regress;
   if (name == "tag") return Task::tag;
   if (name == "qa") return Task::qa;
-  throw Error("--task: expected classify, multilabel, regress, tag, qa or auto, found \"" + name + "\"");
+  if (name == "choice") return Task::choice;
+  throw Error("--task: expected classify, multilabel, regress, tag, qa, choice or auto, found \"" + name + "\"");
 }
 
 std::string task_name(Task task) {
@@ -27,8 +29,21 @@ std::string task_name(Task task) {
     case Task::regress: return "regress";
     case Task::tag: return "tag";
     case Task::qa: return "qa";
+    case Task::choice: return "choice";
   }
   return "classify";
+}
+
+size_t TaskExample::length() const {
+  size_t longest = ids.size();
+  for (const auto& c : choice_ids) longest = std::max(longest, c.size());
+  return longest;
+}
+
+size_t TaskExample::tokens() const {
+  size_t total = ids.size();
+  for (const auto& c : choice_ids) total += c.size();
+  return total;
 }
 
 int64_t fit_max_seq_len(int64_t requested, int64_t max_position_embeddings) {
@@ -57,6 +72,37 @@ TaskExample encode_row(const data::LabelledRow& row, const TaskDataOptions& o, c
   ex.type_ids = std::move(enc.type_ids);
   ex.line = row.line;
   return ex;
+}
+
+TaskExample encode_choices(const data::LabelledRow& row, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
+                           size_t& truncated) {
+  TaskExample ex;
+  ex.line = row.line;
+  bool cut = false;
+  for (const auto& choice : row.choices) {
+    // As transformers' run_swag.py: the context, then the shared start of the candidates (SWAG's
+    // sent2) and the candidate joined by a space, truncated longest-first.
+    const std::string second = row.text_pair ? *row.text_pair + " " + choice : choice;
+    auto enc = tok.encode(row.text, std::string_view(second));
+    if (static_cast<int64_t>(enc.size()) > o.max_seq_len) {
+      enc = tok.encode(row.text, std::string_view(second), static_cast<size_t>(o.max_seq_len));
+      cut = true;
+    }
+    ex.choice_ids.push_back(std::move(enc.ids));
+    ex.choice_type_ids.push_back(std::move(enc.type_ids));
+  }
+  truncated += cut;
+  return ex;
+}
+
+int64_t choice_label(const data::LabelledRow& row, size_t choices, const std::string& path) {
+  const auto& s = row.label;
+  const bool digits = !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const int64_t value = digits ? std::stoll(s) : -1;
+  if (value < 0 || value >= static_cast<int64_t>(choices))
+    throw Error(path + ":" + std::to_string(row.line) + ": label: expected the number of the right choice, 0 to " +
+                std::to_string(choices - 1) + ", found " + quote_snippet(s, 40));
+  return value;
 }
 
 TaskExample encode_sentence(const data::TaggedSentence& s, const std::vector<int64_t>& word_labels,
@@ -134,6 +180,10 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
     throw Error("--label-columns: one 0/1 column per label is multi-label data, but the task is " + task_name(o.task) +
                 " (use --task multilabel, or --label-column)");
   if (o.task == Task::multilabel) table_options.label_set_separator = o.label_separator;
+  if (o.task == Task::choice && table_options.choices.size() < 2)
+    throw Error("--task choice: name the candidate columns with --choice-columns (at least two), e.g. "
+                "--choice-columns ending0,ending1,ending2,ending3");
+  if (o.task != Task::choice) table_options.choices.clear();
   auto table = data::read_labelled_table(path, table_options);
   d.read_summary = table.report.summary(path);
   d.rows = std::move(table.rows);
@@ -171,6 +221,30 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
     targets = data::regression_targets(d.rows, path);
   }
   d.examples.reserve(d.rows.size());
+  if (o.task == Task::choice) {
+    std::vector<data::LabelledRow> kept;
+    size_t skipped = 0;
+    for (auto& row : d.rows) {
+      int64_t label = -100;
+      if (o.has_labels) {
+        try {
+          label = choice_label(row, row.choices.size(), path);
+        } catch (const Error& e) {
+          if (!o.table.skip_bad_rows) throw;
+          if (skipped++ < 5) log::warn("[data] skipped {}", e.what());
+          continue;
+        }
+      }
+      auto ex = encode_choices(row, o, tok, d.truncated);
+      ex.label = label;
+      d.examples.push_back(std::move(ex));
+      kept.push_back(std::move(row));
+    }
+    if (skipped) d.read_summary += fmt::format(" ({} more skipped for their label)", skipped);
+    if (d.examples.empty()) throw Error(path + ": no row left with a valid label");
+    d.rows = std::move(kept);
+    return d;
+  }
   for (size_t i = 0; i < d.rows.size(); ++i) {
     auto ex = encode_row(d.rows[i], o, tok, d.truncated);
     if (!class_ids.empty()) ex.label = class_ids[i];
@@ -192,12 +266,12 @@ std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskEx
     for (size_t start = 0; start < order.size(); start += window) {
       auto end = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + window));
       std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start), end,
-                       [&](size_t a, size_t b) { return examples[a].ids.size() > examples[b].ids.size(); });
+                       [&](size_t a, size_t b) { return examples[a].length() > examples[b].length(); });
     }
   } else {
     // Evaluation: longest first keeps padding minimal; results are put back in input order.
     std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return examples[a].ids.size() > examples[b].ids.size(); });
+                     [&](size_t a, size_t b) { return examples[a].length() > examples[b].length(); });
   }
   std::vector<std::vector<size_t>> batches;
   for (size_t start = 0; start < order.size(); start += bs)
@@ -219,11 +293,52 @@ std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_si
   return batches;
 }
 
+namespace {
+
+// Multiple choice: (B, K, S) arrays, every candidate of the batch padded to the longest one.
+TaskBatch collate_choices(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, int64_t pad_id,
+                          const torch::Device& device, int64_t S) {
+  const int64_t B = static_cast<int64_t>(indices.size());
+  const int64_t K = static_cast<int64_t>(examples[indices.at(0)].choice_ids.size());
+  auto ids = torch::full({B, K, S}, pad_id, torch::kLong);
+  auto types = torch::zeros({B, K, S}, torch::kLong);
+  auto mask = torch::zeros({B, K, S}, torch::kLong);
+  auto labels = torch::empty({B}, torch::kLong);
+  auto ids_a = ids.accessor<int64_t, 3>(), types_a = types.accessor<int64_t, 3>(), mask_a = mask.accessor<int64_t, 3>();
+  auto labels_a = labels.accessor<int64_t, 1>();
+  TaskBatch batch;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& ex = examples[indices[static_cast<size_t>(b)]];
+    if (static_cast<int64_t>(ex.choice_ids.size()) != K)
+      throw Error(fmt::format("collate_task_batch: examples with {} and {} choices in one batch", K, ex.choice_ids.size()));
+    for (int64_t k = 0; k < K; ++k) {
+      const auto& seq = ex.choice_ids[static_cast<size_t>(k)];
+      const auto& seq_types = ex.choice_type_ids[static_cast<size_t>(k)];
+      for (size_t s = 0; s < seq.size(); ++s) {
+        ids_a[b][k][static_cast<int64_t>(s)] = seq[s];
+        types_a[b][k][static_cast<int64_t>(s)] = seq_types[s];
+        mask_a[b][k][static_cast<int64_t>(s)] = 1;
+      }
+    }
+    labels_a[b] = ex.label;
+    batch.real_tokens += static_cast<int64_t>(ex.tokens());
+  }
+  batch.input_ids = ids.to(device);
+  batch.token_type_ids = types.to(device);
+  batch.attention_mask = mask.to(device);
+  batch.labels = labels.to(device);
+  batch.indices = indices;
+  return batch;
+}
+
+}  // namespace
+
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,
                              int64_t pad_id, const torch::Device& device, int64_t num_labels, int64_t pad_to) {
   const int64_t B = static_cast<int64_t>(indices.size());
   int64_t S = pad_to;
-  for (auto i : indices) S = std::max<int64_t>(S, static_cast<int64_t>(examples[i].ids.size()));
+  for (auto i : indices) S = std::max<int64_t>(S, static_cast<int64_t>(examples[i].length()));
+  if (task == Task::choice) return collate_choices(examples, indices, pad_id, device, S);
   auto ids = torch::full({B, S}, pad_id, torch::kLong);
   auto types = torch::zeros({B, S}, torch::kLong);
   auto mask = torch::zeros({B, S}, torch::kLong);

@@ -1,5 +1,5 @@
 // Labelled data for fine-tuning, evaluation and prediction: CSV/TSV rows (classification,
-// multi-label classification, regression), CoNLL sentences (token tagging) or SQuAD questions
+// multi-label classification, regression, multiple choice), CoNLL sentences (token tagging) or SQuAD questions
 // (extractive question answering, see question_answering.h) → tokenized examples → dynamically padded,
 // length-grouped batches. Shared by `bert finetune`, `bert evaluate` and `bert predict` so the
 // three read a file the same way.
@@ -25,8 +25,10 @@ namespace bert::tasks {
 
 // multilabel: each row has a set of labels (possibly empty), each a yes/no decision of its own.
 // qa: extractive question answering: the answer is a span of the context.
-enum class Task { classify, multilabel, regress, tag, qa };
-Task parse_task(const std::string& name);  // classify | multilabel | regress | tag | qa (auto: resolved by the caller)
+// choice: multiple choice (SWAG): which of a row's K candidate texts follows from its context.
+enum class Task { classify, multilabel, regress, tag, qa, choice };
+// classify | multilabel | regress | tag | qa | choice (auto: resolved by the caller)
+Task parse_task(const std::string& name);
 std::string task_name(Task task);
 
 // Question answering: how a question and its context become windows, and how answers are read back
@@ -66,7 +68,13 @@ struct TaskExample {
   int64_t question = -1;
   int64_t context_position = 0, context_token_begin = 0, context_tokens = 0;
   int64_t start_position = 0, end_position = 0;
+  // choice: one sequence per candidate, [CLS] context [SEP] candidate [SEP] (ids and type_ids unused);
+  // label is the right candidate's index.
+  std::vector<std::vector<int64_t>> choice_ids, choice_type_ids;
   size_t line = 0;
+
+  size_t length() const;  // the longest sequence: what a batch pads to
+  size_t tokens() const;  // all of its sequences' tokens
 };
 
 struct TaskDataset {
@@ -102,15 +110,20 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& optio
 // One CSV/TSV row → an example (no label set; the caller maps it). `truncated` counts cuts.
 TaskExample encode_row(const data::LabelledRow& row, const TaskDataOptions& options, const tokenizer::Tokenizer& tok,
                        size_t& truncated);
+// One multiple-choice row → an example with one sequence per candidate: [CLS] text [SEP]
+// (text_pair + " ") candidate [SEP], as transformers' run_swag.py reads SWAG. `truncated` counts
+// rows with a candidate cut.
+TaskExample encode_choices(const data::LabelledRow& row, const TaskDataOptions& options,
+                           const tokenizer::Tokenizer& tok, size_t& truncated);
 // One CoNLL sentence → an example with word labels (empty: unlabelled) aligned to pieces.
 TaskExample encode_sentence(const data::TaggedSentence& sentence, const std::vector<int64_t>& word_labels,
                             const TaskDataOptions& options, const tokenizer::Tokenizer& tok, size_t& truncated,
                             size_t& words_lost);
 
 struct TaskBatch {
-  torch::Tensor input_ids, token_type_ids, attention_mask;  // (B, S)
+  torch::Tensor input_ids, token_type_ids, attention_mask;  // (B, S); choice: (B, K, S)
   torch::Tensor labels;         // classify (B) int64, multilabel (B, num_labels) float 0/1, regress (B) float,
-                                // tag (B, S) int64, qa (B, 2) int64 answer start and end
+                                // tag (B, S) int64, qa (B, 2) int64 answer start and end, choice (B) int64
   std::vector<size_t> indices;  // example indices in the dataset
   int64_t real_tokens = 0;
 };

@@ -21,6 +21,12 @@ TaskModel::TaskModel(Task task, const model::BertConfig& config) : task_(task), 
     config_.problem_type.reset();
     qa_ = model::BertForQuestionAnswering(config_);
     module_ = qa_.ptr();
+  } else if (task == Task::choice) {
+    config_.architecture = "BertForMultipleChoice";
+    config_.id2label.clear();  // the candidates are columns, not labels
+    config_.problem_type.reset();
+    choice_ = model::BertForMultipleChoice(config_);
+    module_ = choice_.ptr();
   } else if (task == Task::tag) {
     config_.architecture = "BertForTokenClassification";
     token_ = model::BertForTokenClassification(config_);
@@ -47,6 +53,7 @@ TaskModel TaskModel::load(const std::string& dir) {
   Task task;
   if (config.architecture == "BertForTokenClassification") task = Task::tag;
   else if (config.architecture == "BertForQuestionAnswering") task = Task::qa;
+  else if (config.architecture == "BertForMultipleChoice") task = Task::choice;
   else if (config.architecture == "BertForSequenceClassification")
     task = config.problem_type == std::optional<std::string>("multi_label_classification") ? Task::multilabel
            : (config.num_labels == 1 || config.problem_type == std::optional<std::string>("regression"))
@@ -54,8 +61,8 @@ TaskModel TaskModel::load(const std::string& dir) {
                : Task::classify;
   else
     throw Error(config_file + ": architecture " + config.architecture +
-                " is not a fine-tuned model (expected BertForSequenceClassification, BertForTokenClassification or "
-                "BertForQuestionAnswering)");
+                " is not a fine-tuned model (expected BertForSequenceClassification, BertForTokenClassification, "
+                "BertForQuestionAnswering or BertForMultipleChoice)");
   std::optional<TaskModel> loaded;
   {
     model::SkipWeightInit skip;  // every weight comes from the file (a missing head is an error below)
@@ -70,7 +77,7 @@ TaskModel TaskModel::load(const std::string& dir) {
 
 data::LabelMap TaskModel::label_map() const {
   std::vector<std::string> names;
-  if (task_ == Task::qa) return data::LabelMap::from_names(names);  // spans, not labels
+  if (task_ == Task::qa || task_ == Task::choice) return data::LabelMap::from_names(names);  // spans, candidates
   for (int64_t i = 0; i < config_.num_labels; ++i) {
     auto it = config_.id2label.find(i);
     names.push_back(it != config_.id2label.end() ? it->second : "LABEL_" + std::to_string(i));
@@ -81,6 +88,7 @@ data::LabelMap TaskModel::label_map() const {
 torch::Tensor TaskModel::forward(const TaskBatch& b) {
   if (token_) return token_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
   if (qa_) return qa_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
+  if (choice_) return choice_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
   return sequence_->forward(b.input_ids, b.attention_mask, b.token_type_ids).logits;
 }
 
@@ -106,8 +114,9 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
   const size_t n = data.examples.size();
   const auto task = model.task();
   const auto names = task == Task::tag ? model.label_map().names() : std::vector<std::string>{};
-  if (task == Task::classify) p.classes.assign(n, 0);
-  if (task == Task::classify || task == Task::multilabel) p.probabilities.assign(n, {});
+  const bool pick_one = task == Task::classify || task == Task::choice;  // softmax, argmax
+  if (pick_one) p.classes.assign(n, 0);
+  if (pick_one || task == Task::multilabel) p.probabilities.assign(n, {});
   if (task == Task::multilabel) p.label_sets.assign(n, {});
   if (task == Task::regress) p.values.assign(n, 0.0);
   if (task == Task::tag) p.tags.assign(n, {});
@@ -131,7 +140,7 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
         end_logits[i].assign(v + length, v + 2 * length);
       } else if (task == Task::regress) {
         p.values[i] = logits[static_cast<int64_t>(r)][0].item<double>();
-      } else if (task == Task::classify) {
+      } else if (pick_one) {
         auto probs = torch::softmax(logits[static_cast<int64_t>(r)], -1).contiguous();
         p.probabilities[i].assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
         p.classes[i] = probs.argmax().item<int64_t>();
@@ -161,10 +170,14 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
 EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset& data, const Predictions& p,
                                       const std::string& scheme) {
   EvaluationResult r;
-  if (model.task() == Task::classify) {
+  if (model.task() == Task::classify || model.task() == Task::choice) {
     std::vector<int64_t> gold;
     for (const auto& ex : data.examples) gold.push_back(ex.label);
-    auto report = eval::classification_report(gold, p.classes, model.label_map().names());
+    auto names = model.label_map().names();
+    if (model.task() == Task::choice)  // the candidates' numbers, as the label column gives them
+      for (size_t k = 0; k < (data.examples.empty() ? 0 : data.examples[0].choice_ids.size()); ++k)
+        names.push_back(std::to_string(k));
+    auto report = eval::classification_report(gold, p.classes, names);
     r.metrics = eval::metrics_map(report);
     r.report = eval::format_report(report);
   } else if (model.task() == Task::multilabel) {

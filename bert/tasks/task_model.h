@@ -1,4 +1,4 @@
-// A fine-tuned model of any of the five tasks behind one face: build it from a config (new
+// A fine-tuned model of any of the six tasks behind one face: build it from a config (new
 // head) or load it from a checkpoint directory, run batches, turn logits into predictions and
 // predictions into the metrics people report. Used by finetune (dev evaluation), evaluate and
 // predict.
@@ -23,19 +23,20 @@ class TaskModel {
   // Loads a fine-tuned checkpoint directory; the task comes from its architecture/problem type.
   static TaskModel load(const std::string& dir);
 
-  // Logits: classify and multilabel (B, C), regress (B, 1), tag (B, S, C), qa (B, S, 2) (answer start, end).
+  // Logits: classify and multilabel (B, C), regress (B, 1), tag (B, S, C), qa (B, S, 2) (answer start, end),
+  // choice (B, K) (one score per candidate).
   torch::Tensor forward(const TaskBatch& batch);
   // Cross-entropy (classify, tag; class_weights per class), binary cross-entropy with logits
   // averaged over examples x labels (multilabel, as transformers; class_weights is then the
   // positive-example weight per label), MSE (regress) or the mean of the answer start's and end's
-  // cross-entropies (qa).
+  // cross-entropies (qa); choice: cross-entropy over the candidates.
   torch::Tensor loss(const torch::Tensor& logits, const TaskBatch& batch, const torch::Tensor& class_weights = {});
 
   torch::nn::Module& module() { return *module_; }
   const model::BertConfig& config() const { return config_; }
   model::BertConfig& config() { return config_; }
   Task task() const { return task_; }
-  data::LabelMap label_map() const;  // from config id2label (classify/multilabel/tag)
+  data::LabelMap label_map() const;  // from config id2label (classify/multilabel/tag); empty for qa and choice
 
  private:
   Task task_;
@@ -44,11 +45,12 @@ class TaskModel {
   model::BertForSequenceClassification sequence_ = nullptr;
   model::BertForTokenClassification token_ = nullptr;
   model::BertForQuestionAnswering qa_ = nullptr;
+  model::BertForMultipleChoice choice_ = nullptr;
 };
 
 struct Predictions {
-  std::vector<int64_t> classes;                 // classify
-  std::vector<std::vector<float>> probabilities;  // classify: softmax per example; multilabel: sigmoid per label
+  std::vector<int64_t> classes;                 // classify; choice: the candidate picked
+  std::vector<std::vector<float>> probabilities;  // classify, choice: softmax per example; multilabel: sigmoid per label
   std::vector<std::vector<int64_t>> label_sets;   // multilabel: the labels whose probability is >= the threshold
   std::vector<double> values;                   // regress
   std::vector<std::vector<std::string>> tags;   // tag: one per word

@@ -29,6 +29,7 @@ std::string default_metric(tasks::Task task) {
     case tasks::Task::regress: return "pearson";
     case tasks::Task::tag: return "entity_f1";
     case tasks::Task::qa: return "f1";
+    case tasks::Task::choice: return "accuracy";
   }
   return "accuracy";
 }
@@ -151,7 +152,7 @@ double loss_denominator(const std::vector<tasks::TaskExample>& examples, const s
     const auto& ex = examples[i];
     if (task == tasks::Task::regress || task == tasks::Task::multilabel || task == tasks::Task::qa)
       total += 1;  // each row (qa: each window) counts once
-    else if (task == tasks::Task::classify) total += count(ex.label);
+    else if (task == tasks::Task::classify || task == tasks::Task::choice) total += count(ex.label);
     else for (auto l : ex.token_labels) total += count(l);
   }
   return total;
@@ -195,6 +196,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       task = tasks::Task::qa;  // SQuAD JSON or JSON lines
     } else if (!data_options.table.indicator_labels.empty()) {
       task = tasks::Task::multilabel;  // one 0/1 column per label
+    } else if (!data_options.table.choices.empty()) {
+      task = tasks::Task::choice;  // one column per candidate
     } else {
       auto probe = data::read_labelled_table(o.train_file, data_options.table);
       std::vector<std::string> labels;
@@ -235,7 +238,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   // The model: encoder from --init, a fresh head.
   if (task == tasks::Task::qa) {
     config.extra[tasks::kAllowNoAnswerKey] = data_options.qa.allow_no_answer;  // predict's default
-  } else if (task != tasks::Task::regress) {
+  } else if (task != tasks::Task::regress && task != tasks::Task::choice) {
     config.num_labels = static_cast<int64_t>(labels.size());
     config.id2label.clear();
     for (size_t i = 0; i < labels.size(); ++i) config.id2label[static_cast<int64_t>(i)] = labels.names()[i];
@@ -262,8 +265,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                     total_steps};
   torch::Tensor class_weights;
   std::vector<double> label_weight;  // the same on the host, for the workers' loss shares
-  if (o.class_weights == "auto" && task == tasks::Task::qa) {
-    throw Error("--class-weights auto: question answering has no classes to weigh");
+  if (o.class_weights == "auto" && (task == tasks::Task::qa || task == tasks::Task::choice)) {
+    throw Error(std::string("--class-weights auto: ") +
+                (task == tasks::Task::qa ? "question answering" : "multiple choice") + " has no classes to weigh");
   } else if (o.class_weights == "auto" && task == tasks::Task::multilabel) {
     class_weights = positive_label_weights(train.examples, config.num_labels).to(device);  // rows stay equal
   } else if (o.class_weights == "auto" && task != tasks::Task::regress) {
@@ -297,10 +301,13 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   const std::string best_dir = (fs::path(o.out_dir) / "best").string();
   const int64_t pad_id = tokenizer->pad_id();
   suggest_bf16_where_native(precision, device);  // once the run is set up: after every usage error
-  const auto what = task == tasks::Task::qa ? fmt::format("{} questions in {} windows", train.squad.questions.size(),
-                                                         train.examples.size())
-                                          : fmt::format("{} labels, {} train examples", config.num_labels,
-                                                        train.examples.size());
+  const auto what =
+      task == tasks::Task::qa       ? fmt::format("{} questions in {} windows", train.squad.questions.size(),
+                                                  train.examples.size())
+      : task == tasks::Task::choice ? fmt::format("{} candidates, {} train examples",
+                                                  train.examples[0].choice_ids.size(), train.examples.size())
+                                    : fmt::format("{} labels, {} train examples", config.num_labels,
+                                                  train.examples.size());
   log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}, {} batches", tasks::task_name(task), what,
             total_steps, o.epochs, metric, o.group_by_length ? "length-grouped" : "uniformly shuffled");
 
@@ -373,8 +380,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
         const double whole = loss_denominator(train.examples, batches[b], task, label_weight);
         share = whole > 0 ? world * loss_denominator(train.examples, rows, task, label_weight) / whole : 0.0;
         for (size_t i : batches[b]) {
-          tokens += static_cast<int64_t>(train.examples[i].ids.size());
-          pad_to = std::max<int64_t>(pad_to, static_cast<int64_t>(train.examples[i].ids.size()));
+          tokens += static_cast<int64_t>(train.examples[i].tokens());
+          pad_to = std::max<int64_t>(pad_to, static_cast<int64_t>(train.examples[i].length()));
         }
       }
       if (micro + 1 == o.grad_accum || b + 1 == batches.size()) averager.final_backward_next();

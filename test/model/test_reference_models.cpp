@@ -85,6 +85,11 @@ void check_directory(const std::string& dir, const std::string& weights_file) {
     got["start_logits"] = out.logits.select(-1, 0);
     got["end_logits"] = out.logits.select(-1, 1);
     got["loss"] = model::question_answering_loss(out.logits, torch::stack({in["start_positions"], in["end_positions"]}, 1));
+  } else if (auto m = std::dynamic_pointer_cast<model::BertForMultipleChoiceImpl>(module)) {
+    auto out = m->forward(ids, mask, types, opts);  // (B, K, S) in, the encoder's outputs per candidate
+    bert_out = out.bert;
+    got["logits"] = out.logits;
+    got["loss"] = torch::nn::functional::cross_entropy(out.logits, in["labels"]);
   }
   got["last_hidden_state"] = bert_out.last_hidden_state;
   if (bert_out.pooler_output.defined()) got["pooler_output"] = bert_out.pooler_output;
