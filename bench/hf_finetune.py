@@ -59,7 +59,7 @@ def add_training_flags(p):
                    help="Trainer's optimizer (default adamw_torch_fused, the Trainer's own default)")
     p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
     p.add_argument("--group-by-length", action="store_true",
-                   help="Trainer's length-grouped sampler (`bert finetune` always groups by length)")
+                   help="Trainer's length-grouped sampler, as `bert finetune` by default")
 
 
 def check_training_flags(args):

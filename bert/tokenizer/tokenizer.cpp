@@ -72,15 +72,18 @@ std::pair<size_t, size_t> longest_first_lengths(size_t la, size_t lb, bool has_p
   }
   const size_t budget = max_length - specials;
   if (!has_pair) return {std::min(la, budget), 0};
-  // Closed form of the one-at-a-time loop: the longer side is cut down to the shorter one's
-  // length first, then both shrink alternately, the pair losing the odd token.
-  const size_t remove = la + lb - budget;
-  const size_t diff = la > lb ? la - lb : lb - la;
-  const size_t first = std::min(diff, remove);
-  const size_t rest = remove - first;
-  size_t from_a = rest / 2, from_b = rest - rest / 2;
-  (la > lb ? from_a : from_b) += first;
-  return {la - std::min(from_a, la), lb - std::min(from_b, lb)};
+  // As the tokenizers library (transformers' tokenizers) cuts a pair: only the longer text when the
+  // shorter one fits in half of the budget, else each gets half, the longer text (the pair, when
+  // equal) the odd token. (transformers' old Python tokenizers gave the odd token to the first text.)
+  const size_t shorter = std::min(la, lb), longer = std::max(la, lb);
+  size_t keep_short = shorter, keep_long = shorter > budget ? shorter : std::max(shorter, budget - shorter);
+  if (keep_short + keep_long > budget) {
+    keep_short = budget / 2;
+    keep_long = keep_short + budget % 2;
+  }
+  keep_short = std::min(keep_short, shorter);
+  keep_long = std::min(keep_long, longer);
+  return la > lb ? std::pair{keep_long, keep_short} : std::pair{keep_short, keep_long};
 }
 
 

@@ -31,8 +31,9 @@ struct Encoding {
   size_t size() const { return ids.size(); }
 };
 
-// Hugging Face's "longest_first" truncation (truncation side right): tokens are removed one at a
-// time from the longer sequence, from the pair on ties. Returns how many tokens of each sequence
+// Hugging Face's "longest_first" truncation (truncation side right), as its tokenizers library does
+// it: the longer sequence is cut first; when both must be cut, each keeps half the budget and the
+// longer one (the pair on ties) the odd token. Returns how many tokens of each sequence
 // to keep so that they plus the special tokens fit in max_length (0 = no limit). Throws
 // bert::Error when max_length cannot even hold the special tokens.
 std::pair<size_t, size_t> longest_first_lengths(size_t len_a, size_t len_b, bool has_pair, size_t max_length);

@@ -349,10 +349,15 @@ TEST_CASE("pairs and longest_first truncation", "[sentencepiece][truncation]") {
   CHECK(std::count(full.type_ids.begin(), full.type_ids.end(), 1) == static_cast<long>(lb + 1));
   CHECK(full.type_ids[la + 1] == 0);
 
-  // Reference: remove one token at a time from the longer sequence (from the pair on ties).
+  // Reference: the tokenizers library's rule. The shorter (second) text is kept whole while it fits
+  // in half of the budget; after that each keeps half, the longer (first) one the odd token.
   for (size_t max_length = 3; max_length <= la + lb + 4; ++max_length) {
+    const size_t budget = max_length - 3;
     size_t ka = la, kb = lb;
-    while (ka + kb + 3 > max_length) (ka > kb ? ka : kb) -= 1;
+    if (ka + kb > budget) {
+      kb = std::min(lb, budget / 2);
+      ka = lb <= budget / 2 ? budget - lb : budget / 2 + budget % 2;
+    }
     const Encoding e = t.encode(a, std::string_view(b), max_length);
     INFO("max_length " << max_length);
     CHECK(e.size() == std::min(max_length, la + lb + 3));
