@@ -349,6 +349,67 @@ TEST_CASE("NER tagging on CoNLL with a WordPiece model", "[cli][e2e]") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("multiple choice: which sentence of a novel comes next", "[cli][e2e][choice]") {
+  const fs::path dir = fs::temp_directory_path() / ("bert_e2e_choice_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string columns = " --text-column sent1 --choice-columns ending0,ending1,ending2,ending3";
+  const std::string dev = task_file("choice_dev_100.tsv");
+  // --task auto picks choice from --choice-columns.
+  auto trained = bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " +
+                          task_file("choice_train_400.tsv") + " --dev " + dev + columns +
+                          " --label-column label --epochs 2 --batch-size 16 --lr 1e-3 --threads 1 --out " + dir.string());
+  require_ok(trained);
+  REQUIRE(trained.output.find("task choice (4 candidates, 400 train examples)") != std::string::npos);
+  const auto best = (dir / "best").string();
+  auto config = nlohmann::json::parse(std::ifstream(dir / "best" / "config.json"));
+  REQUIRE(config["architectures"][0] == "BertForMultipleChoice");
+  auto info = bert_cli("info " + best);
+  require_ok(info);
+  REQUIRE(info.output.find("multiple choice (one score per candidate)") != std::string::npos);
+
+  // evaluate's accuracy equals the share of predict's picks that are the labelled candidate.
+  auto metrics_file = dir / "metrics.json";
+  require_ok(bert_cli("evaluate --model " + best + " --data " + dev + columns + " --label-column label --output " +
+                      metrics_file.string()));
+  auto m = nlohmann::json::parse(std::ifstream(metrics_file));
+  REQUIRE(m["examples"] == 100);
+  const auto predictions = dir / "predictions.jsonl";
+  require_ok(bert_cli("predict --model " + best + " --input " + dev + columns + " --output " + predictions.string()));
+  int rows = 0, right = 0;
+  for (const auto& p : read_jsonl(predictions)) {
+    REQUIRE(p.contains("ending3"));  // the input's columns come back
+    double total = 0;
+    for (int k = 0; k < 4; ++k) total += p["prob_" + std::to_string(k)].get<double>();
+    REQUIRE(total == Approx(1.0));
+    right += p["prediction"] == p["label"];
+    ++rows;
+  }
+  REQUIRE(rows == 100);
+  REQUIRE(m["accuracy"].get<double>() == Approx(right / 100.0));
+
+  // Candidates on the command line.
+  auto one = bert_cli("predict --model " + best + " --text \"The door opened.\" --choice \"A man came in.\" "
+                      "--choice \"The sea is salt.\" --choice \"Nine.\"");
+  require_ok(one);
+  const auto line = nlohmann::json::parse(one.output.substr(one.output.find('{'), one.output.find('\n', one.output.find('{')) - one.output.find('{')));
+  REQUIRE(line["choice_2"] == "Nine.");
+  REQUIRE(line.contains("prob_2"));
+
+  // Mistakes get a clear error.
+  auto no_columns = bert_cli("predict --model " + best + " --input " + dev + " --text-column sent1");
+  REQUIRE(no_columns.status != 0);
+  REQUIRE(no_columns.output.find("--choice-columns") != std::string::npos);
+  auto no_choices = bert_cli("predict --model " + best + " --text \"The door opened.\"");
+  REQUIRE(no_choices.status != 0);
+  REQUIRE(no_choices.output.find("--choice A --choice B") != std::string::npos);
+  auto weights = bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " +
+                          task_file("choice_train_400.tsv") + columns + " --label-column label --class-weights auto --out " +
+                          (dir / "weighted").string());
+  REQUIRE(weights.status != 0);
+  REQUIRE(weights.output.find("multiple choice has no classes to weigh") != std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("multi-label classification: entity types of CoNLL sentences", "[cli][e2e][multilabel]") {
   const fs::path dir = fs::temp_directory_path() / ("bert_e2e_multilabel_" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -132,6 +132,25 @@ TEST_CASE("one 0/1 column per label gives each row's label set", "[table_reader]
   CHECK(bare.rows[0].label_set == std::vector<std::string>{"1"});
 }
 
+TEST_CASE("multiple-choice rows: one column per candidate, in the order given", "[table_reader][choice]") {
+  TableOptions o = opts("sent1", ColumnRef("label"));
+  o.choices = {"ending1", "ending0", ColumnRef(size_t{4})};
+  const auto d = parse_labelled_table("sent1\tending0\tending1\tlabel\tending2\nShe ran.\tA\tB\t2\tC\n", "c.tsv", o);
+  REQUIRE(d.rows.size() == 1);
+  CHECK(d.rows[0].choices == std::vector<std::string>{"B", "A", "C"});
+  CHECK(d.rows[0].label == "2");
+  CHECK(error_of("sent1\tending0\tending1\tlabel\tending2\nShe ran.\tA\t\t1\tC\n", "c.tsv", o) ==
+        "c.tsv:2: empty choice in column 2 \"ending1\": found an empty field");
+  o.choices = {"ending0", "ending0"};
+  CHECK_THAT(error_of("sent1\tending0\tlabel\nx\ty\t0\n", "c.tsv", o),
+             StartsWith("c.tsv: the choice and choice columns are the same"));
+  o.choices = {"ending0", "label"};
+  CHECK_THAT(error_of("sent1\tending0\tlabel\nx\ty\t0\n", "c.tsv", o),
+             StartsWith("c.tsv: the label and choice columns are the same"));
+  o.choices = {"ending0", "ending9"};
+  CHECK_THAT(error_of("sent1\tending0\tlabel\nx\ty\t0\n", "c.tsv", o), Contains("ending9"));
+}
+
 TEST_CASE("RFC 4180 quoting in CSV", "[table_reader]") {
   const std::string csv =
       "text,label\n"
