@@ -95,6 +95,9 @@ TaskExample encode_choices(const data::LabelledRow& row, const TaskDataOptions& 
   return ex;
 }
 
+namespace {
+
+// The label of a multiple-choice row: the right candidate's number, 0 to choices - 1.
 int64_t choice_label(const data::LabelledRow& row, size_t choices, const std::string& path) {
   const auto& s = row.label;
   const bool digits = !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -104,6 +107,8 @@ int64_t choice_label(const data::LabelledRow& row, size_t choices, const std::st
                 std::to_string(choices - 1) + ", found " + quote_snippet(s, 40));
   return value;
 }
+
+}  // namespace
 
 TaskExample encode_sentence(const data::TaggedSentence& s, const std::vector<int64_t>& word_labels,
                             const TaskDataOptions& o, const tokenizer::Tokenizer& tok, size_t& truncated,
@@ -255,6 +260,19 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   return d;
 }
 
+namespace {
+
+// Consecutive runs of batch_size indices of `order` (the last one may be shorter).
+std::vector<std::vector<size_t>> cut_into_batches(const std::vector<size_t>& order, size_t batch_size) {
+  std::vector<std::vector<size_t>> batches;
+  for (size_t start = 0; start < order.size(); start += batch_size)
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + batch_size)));
+  return batches;
+}
+
+}  // namespace
+
 std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskExample>& examples, int64_t batch_size,
                                                         std::mt19937_64* rng) {
   std::vector<size_t> order(examples.size());
@@ -273,10 +291,7 @@ std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskEx
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return examples[a].length() > examples[b].length(); });
   }
-  std::vector<std::vector<size_t>> batches;
-  for (size_t start = 0; start < order.size(); start += bs)
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
-                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + bs)));
+  auto batches = cut_into_batches(order, bs);
   if (rng) std::shuffle(batches.begin(), batches.end(), *rng);
   return batches;
 }
@@ -285,12 +300,7 @@ std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_si
   std::vector<size_t> order(count);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  const size_t bs = static_cast<size_t>(std::max<int64_t>(1, batch_size));
-  std::vector<std::vector<size_t>> batches;
-  for (size_t start = 0; start < count; start += bs)
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
-                         order.begin() + static_cast<std::ptrdiff_t>(std::min(count, start + bs)));
-  return batches;
+  return cut_into_batches(order, static_cast<size_t>(std::max<int64_t>(1, batch_size)));
 }
 
 namespace {
