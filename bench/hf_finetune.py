@@ -73,9 +73,9 @@ def check_training_flags(args):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def make_trainer(args, model, train_set, tokenizer, out_dir):
-    """A Trainer on the CPU with add_training_flags' settings, dynamic padding, and nothing saved,
-    evaluated or logged (stdout is the caller's JSON line only)."""
+def make_trainer(args, model, train_set, tokenizer, out_dir, data_collator=None):
+    """A Trainer on the CPU with add_training_flags' settings, dynamic padding (data_collator, default
+    DataCollatorWithPadding), and nothing saved, evaluated or logged (stdout is the caller's JSON line only)."""
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
     training_args = TrainingArguments(
         output_dir=out_dir,  # Trainer makes it even when it saves nothing
@@ -101,7 +101,7 @@ def make_trainer(args, model, train_set, tokenizer, out_dir):
         disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=training_args, train_dataset=train_set,
-                      data_collator=DataCollatorWithPadding(tokenizer))
+                      data_collator=data_collator or DataCollatorWithPadding(tokenizer))
     trainer.remove_callback(PrinterCallback)  # it prints the final train metrics
     return trainer
 
