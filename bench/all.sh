@@ -5,6 +5,7 @@
 # (bert-mini; the reference with dynamic padding, then padding every row to 128), multi-label
 # fine-tuning (all-MiniLM-L6-v2 on the entity types of CoNLL-2003 sentences, dev micro F1), question-
 # answering fine-tuning (all-MiniLM-L6-v2 on SQuAD v2.0-style questions made from CoNLL-2003, dev F1),
+# multiple-choice fine-tuning (all-MiniLM-L6-v2 on 4,000 "which sentence of a novel comes next" rows),
 # prediction sentences/s on SST-2 dev, peak RSS of each side, start-up to the first prediction.
 #
 #   bench/all.sh             # full sizes: several hours on 2 cores (each SST-2 epoch pair is 20-55 min)
@@ -28,9 +29,10 @@ part() {  # a titled part, its output shown and kept for the summary
 
 if [[ $quick == 1 ]]; then  # each part's own knobs for toy sizes
   pretrain=(CASES=mini-fp32 REPEATS=1 WARMUP=1 STEPS=2) predict=(REPEATS=1) startup=(RUNS=2) finetune=(ROWS=256)
-  multilabel=(ROWS=256) qa=(ROWS=200)
+  multilabel=(ROWS=256) qa=(ROWS=200) choice=(ROWS=256)
 else
   pretrain=() predict=(REPEATS=3) startup=(RUNS=10) finetune=(ROWS=all) multilabel=(ROWS=all) qa=(ROWS=all)
+  choice=(ROWS=4000)
 fi
 
 echo "load before: $(uptime)"
@@ -45,6 +47,8 @@ part "fine-tuning one SST-2 epoch, the reference padding to 128" "${finetune[@]}
 part "multi-label fine-tuning, CoNLL-2003 entity types (all-MiniLM-L6-v2)" "${multilabel[@]}" SEEDS=1 TASK=multilabel \
   THREADS="$threads" bench/finetune_side_by_side.sh
 part "question-answering fine-tuning, CoNLL-2003 questions (all-MiniLM-L6-v2)" "${qa[@]}" SEEDS=1 TASK=qa \
+  THREADS="$threads" bench/finetune_side_by_side.sh
+part "multiple-choice fine-tuning, the next sentence of a novel (all-MiniLM-L6-v2)" "${choice[@]}" SEEDS=1 TASK=choice \
   THREADS="$threads" bench/finetune_side_by_side.sh
 
 echo
