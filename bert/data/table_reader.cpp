@@ -484,6 +484,16 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
       if (reason.empty()) reason = check_utf8(rec.fields[c], c, rep.header);
       if (reason.empty()) reason = check_not_empty(rec.fields[c], "choice", c, rep.header);
     }
+    if (reason.empty() && !choice_cols.empty() && options.label) {
+      // Multiple choice: the label is the right candidate's number.
+      const auto value = trim(rec.fields[label_col]);
+      const bool in_range = !value.empty() && value.size() < 10 &&
+                            std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                            std::stoull(std::string(value)) < choice_cols.size();
+      if (!in_range)
+        reason = "label: expected the number of the right choice, 0 to " + std::to_string(choice_cols.size() - 1) +
+                 ", found " + quote_snippet(std::string(value), 40);
+    }
     std::vector<std::string> label_set;
     for (size_t k = 0; k < indicator_cols.size() && reason.empty(); ++k) {
       const auto value = trim(rec.fields[indicator_cols[k]]);

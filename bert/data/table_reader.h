@@ -62,7 +62,8 @@ struct TableOptions {
   // Multi-label data: the label field is a set of names separated by this character, so it may be
   // empty (the empty set); a separator equal to an unquoted delimiter is refused.
   std::optional<char> label_set_separator;
-  // Multiple choice (SWAG's layout): one column per candidate answer, each a non-empty text.
+  // Multiple choice (SWAG's layout): one column per candidate answer, each a non-empty text; the
+  // label, if any, must then be a candidate's number (0 to choices - 1).
   std::vector<ColumnRef> choices;
   bool skip_bad_rows = false;       // skip and count bad rows instead of throwing
   bool keep_fields = false;         // keep every field of each row (prediction output repeats them)

@@ -4,7 +4,6 @@
 
 #include "bert/util/error.h"
 #include "bert/util/log.h"
-#include "bert/util/text.h"
 
 #include <algorithm>
 #include <numeric>
@@ -94,21 +93,6 @@ TaskExample encode_choices(const data::LabelledRow& row, const TaskDataOptions& 
   truncated += cut;
   return ex;
 }
-
-namespace {
-
-// The label of a multiple-choice row: the right candidate's number, 0 to choices - 1.
-int64_t choice_label(const data::LabelledRow& row, size_t choices, const std::string& path) {
-  const auto& s = row.label;
-  const bool digits = !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  const int64_t value = digits ? std::stoll(s) : -1;
-  if (value < 0 || value >= static_cast<int64_t>(choices))
-    throw Error(path + ":" + std::to_string(row.line) + ": label: expected the number of the right choice, 0 to " +
-                std::to_string(choices - 1) + ", found " + quote_snippet(s, 40));
-  return value;
-}
-
-}  // namespace
 
 TaskExample encode_sentence(const data::TaggedSentence& s, const std::vector<int64_t>& word_labels,
                             const TaskDataOptions& o, const tokenizer::Tokenizer& tok, size_t& truncated,
@@ -227,27 +211,11 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   }
   d.examples.reserve(d.rows.size());
   if (o.task == Task::choice) {
-    std::vector<data::LabelledRow> kept;
-    size_t skipped = 0;
-    for (auto& row : d.rows) {
-      int64_t label = -100;
-      if (o.has_labels) {
-        try {
-          label = choice_label(row, row.choices.size(), path);
-        } catch (const Error& e) {
-          if (!o.table.skip_bad_rows) throw;
-          if (skipped++ < 5) log::warn("[data] skipped {}", e.what());
-          continue;
-        }
-      }
+    for (const auto& row : d.rows) {
       auto ex = encode_choices(row, o, tok, d.truncated);
-      ex.label = label;
+      if (o.has_labels) ex.label = std::stoll(row.label);  // the reader checked it is a candidate's number
       d.examples.push_back(std::move(ex));
-      kept.push_back(std::move(row));
     }
-    if (skipped) d.read_summary += fmt::format(" ({} more skipped for their label)", skipped);
-    if (d.examples.empty()) throw Error(path + ": no row left with a valid label");
-    d.rows = std::move(kept);
     return d;
   }
   for (size_t i = 0; i < d.rows.size(); ++i) {
