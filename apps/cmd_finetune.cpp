@@ -14,7 +14,7 @@ struct FinetuneCommandOptions {
   DistributedFlags dist;
   DataFlags data;
   train::FinetuneOptions run;
-  double dropout = -1, classifier_dropout = -1;
+  double dropout = 0, classifier_dropout = 0;  // used only when given
 };
 
 void setup_finetune(CLI::App& app) {
@@ -55,7 +55,8 @@ void setup_finetune(CLI::App& app) {
   cmd->add_flag("--gradient-checkpointing", r.gradient_checkpointing,
                 "keep only each layer's input and recompute the layer in backward: less memory, ~1/3 more compute "
                 "(default: off)");
-  cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)");
+  cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)")
+      ->check(non_negative_number());
   cmd->add_flag("--group-by-length,!--no-group-by-length", r.group_by_length,
                 "batches of examples of similar length, shuffled within windows of 50 batches: little padding; "
                 "--no-group-by-length: uniformly shuffled batches, as the Trainer's default sampler (default: on)");
@@ -80,8 +81,8 @@ void setup_finetune(CLI::App& app) {
     keep_freed_memory_for_reuse();
     if (launched_workers(o->dist, o->run.device)) return;
     o->run.data = to_task_data_options(o->data, true, cmd);
-    if (o->dropout >= 0) o->run.dropout = o->dropout;
-    if (o->classifier_dropout >= 0) o->run.classifier_dropout = o->classifier_dropout;
+    if (cmd->count("--dropout")) o->run.dropout = o->dropout;
+    if (cmd->count("--classifier-dropout")) o->run.classifier_dropout = o->classifier_dropout;
     train::run_finetuning(o->run, *join_workers(o->dist, o->run.device));
   });
 }

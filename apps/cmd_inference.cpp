@@ -89,7 +89,8 @@ void setup_evaluate(CLI::App& app) {
                   "--corpus, prose: a new document every N paragraphs; 0 = one per file (default: 20)");
   cmd->add_option("--cache-dir", o->corpus.cache_dir, "--corpus token cache (default: under the temporary directory)");
   cmd->add_option("--max-batches", o->max_batches, "--corpus: batches evaluated; 0 = the whole corpus (default: 0)");
-  cmd->add_option("--seed", o->corpus.seed, "--corpus: seed of the pairing and masking (default: 42)");
+  cmd->add_option("--seed", o->corpus.seed, "--corpus: seed of the pairing and masking (default: 42)")
+      ->check(non_negative_number());
   cmd->add_option("--mlm-prob", o->corpus.mlm_prob, "--corpus: share of tokens predicted (default: 0.15)");
   cmd->add_option("--max-predictions", o->corpus.max_predictions,
                   "--corpus: cap of predictions per sequence; 0 = uncapped (default: 20)");
@@ -124,12 +125,13 @@ void setup_predict(CLI::App& app) {
   auto o = std::make_shared<PredictCommandOptions>();
   auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model (CSV/TSV, CoNLL or JSON lines, by --output extension)");
   add_inference_flags(cmd, o->run);
-  cmd->add_option("--input", o->input.file,
+  auto* input = cmd->add_option("--input", o->input.file,
                   "CSV/TSV, CoNLL or (question answering) SQuAD JSON / JSON lines file (default: --text, else stdin, "
                   "one text per line, a TAB before a text pair)");
-  cmd->add_option("--text,--question", o->input.texts, "text to predict (question answering: the question), repeatable (default: none)");
+  auto* text = cmd->add_option("--text,--question", o->input.texts, "text to predict (question answering: the question), repeatable (default: none)");
   cmd->add_option("--text-pair,--context", o->input.text_pairs,
                   "second text of a pair (question answering: the context), one per --text (default: none)");
+  input->excludes(text);
   cmd->add_option("--choice", o->input.choices,
                   "multiple choice: a candidate for every --text, repeatable, in order (default: none)");
   cmd->add_option("--output", o->output,
@@ -146,6 +148,7 @@ void setup_predict(CLI::App& app) {
     auto input = o->input;
     if (input.file.empty() && input.texts.empty()) {
       if (isatty(STDIN_FILENO)) throw Error("predict: give --input FILE, --text T, or lines on stdin");
+      input.source = "stdin";
       for (std::string line; std::getline(std::cin, line);) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         auto tab = line.find('\t');
@@ -201,9 +204,8 @@ void setup_embed(CLI::App& app) {
   add_common_options(cmd, o->common);
   cmd->callback([o, cmd] {
     apply_common_options(o->common);
-    o->run.data = to_task_data_options(o->data, false);
     // Unset flags: the model's own settings (a sentence-transformers directory), see embed.h.
-    if (cmd->count("--max-seq-len") == 0) o->run.data.max_seq_len = 0;
+    o->run.data = to_task_data_options(o->data, false, cmd);
     if (cmd->count("--normalize") + cmd->count("--no-normalize") > 0) o->run.normalize = o->normalize;
     tasks::run_embed(o->run);
   });

@@ -56,7 +56,8 @@ void setup_pretrain(CLI::App& app) {
   cmd->add_option("--batch-size", r.batch_size, "sequences per micro-batch (default: 32)");
   cmd->add_option("--seq-len", r.seq_len, "maximum sequence length in tokens (default: 128)");
   cmd->add_option("--grad-accum", r.grad_accum, "micro-batches per optimizer step (default: 1)");
-  cmd->add_option("--seed", r.seed, "seed of every random choice (default: 42)");
+  cmd->add_option("--seed", r.seed, "seed of every random choice (default: 42)")
+      ->check(non_negative_number());
   cmd->add_flag("--no-nsp", o->no_nsp, "pack full sentences (RoBERTa style), no next-sentence loss (default: off)");
   cmd->add_option("--short-seq-prob", r.short_seq_prob, "chance of a shorter target length (default: 0.1)");
   cmd->add_option("--mlm-prob", r.mlm_prob, "share of tokens predicted (default: 0.15)");

@@ -5,6 +5,7 @@
 // stdout, one line per input line, so outputs line up with inputs; logs go to stderr.
 #include "apps/commands.h"
 #include "apps/common.h"
+#include "bert/data/corpus_reader.h"
 #include "bert/tokenizer/load.h"
 #include "bert/tokenizer/sentencepiece_tokenizer.h"
 #include "bert/util/error.h"
@@ -88,7 +89,7 @@ void setup_tokenizer_train(CLI::App& parent) {
       ->excludes(norm);
   cmd->add_option("--input-sentence-size", t.input_sentence_size,
                   "train on at most this many lines, sampled uniformly; 0 = all (default: 1000000)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   add_common_options(cmd, o->common);
   cmd->callback([o] { run_tokenizer_train(*o); });
 }
@@ -128,6 +129,8 @@ void run_tokenizer_encode(const TokenizerEncodeOptions& o) {
   const auto tok = tokenizer::load_tokenizer(o.tokenizer);
   std::string out;
   if (o.has_text) {
+    data::check_utf8(o.text, "--text", 1);
+    if (o.has_pair) data::check_utf8(o.text_pair, "--text-pair", 1);
     const auto e = o.has_pair ? tok->encode(o.text, std::string_view(o.text_pair), o.max_length)
                               : tok->encode(o.text, std::nullopt, o.max_length);
     write_encoding(e, o.format, out);
@@ -157,6 +160,7 @@ void run_tokenizer_encode(const TokenizerEncodeOptions& o) {
   std::string line;
   while (read_line(in, line)) {
     ++lines;
+    data::check_utf8(line, o.input, lines);  // the tokenizer would drop the bad bytes unseen
     const size_t tab = line.find('\t');
     is_pair.push_back(tab != std::string::npos);
     if (tab == std::string::npos) {
@@ -184,7 +188,7 @@ void setup_tokenizer_encode(CLI::App& parent) {
   text->excludes(input);
   cmd->add_option("--max-length", o->max_length,
                   "truncate (longest_first) to this many tokens, specials included; 0 = no limit (default: 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--format", o->format,
                   "ids (space-separated) | tokens (space-separated) | jsonl (ids, type_ids, tokens, offsets, word_ids, "
                   "sequence_ids) (default: ids)")

@@ -10,9 +10,31 @@
 
 namespace bert::app {
 
+namespace {
+
+CLI::Validator number_check(bool (*ok)(double), const std::string& expected) {
+  return CLI::Validator(
+      [ok, expected](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v)) return "expected a number, found \"" + text + "\"";
+        return ok(v) ? "" : "must be " + expected + ", found " + text;
+      },
+      "");
+}
+
+}  // namespace
+
+CLI::Validator non_negative_number() {
+  return number_check([](double v) { return v >= 0; }, ">= 0");
+}
+
+CLI::Validator positive_number() {
+  return number_check([](double v) { return v > 0; }, "> 0");
+}
+
 void add_common_options(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--threads", o.threads, "LibTorch intra-op threads (default: 0 = all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--log-level", o.log_level, "trace|debug|info|warn|error (default: info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -44,7 +66,7 @@ void add_distributed_options(CLI::App* cmd, DistributedFlags& f) {
   cmd->add_option("--nproc", f.nproc,
                   "data-parallel worker processes on this machine, each with --batch-size rows of the global "
                   "batch; launchers like torchrun set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead (default: 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--dist-backend", f.backend,
                   "c10d backend of a multi-process run: auto (NCCL with --device cuda where this build has it, "
                   "else Gloo) | gloo | nccl (default: auto)")
@@ -52,11 +74,11 @@ void add_distributed_options(CLI::App* cmd, DistributedFlags& f) {
   cmd->add_option("--dist-timeout", f.timeout_s,
                   "seconds a worker waits for the others (start-up, each step, rank 0's evaluation and "
                   "checkpoint) before stopping with an error (default: 1800)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--dist-bucket-mb", f.bucket_mb,
                   "MiB of gradients per all-reduce bucket; each bucket is sent as soon as backward has "
                   "produced all of its gradients (default: 25, as PyTorch's DDP)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
 }
 
 bool launched_workers(const DistributedFlags& f, const std::string& device) {

@@ -16,6 +16,10 @@ struct CommonOptions {
 };
 
 void add_common_options(CLI::App* cmd, CommonOptions& options);
+// Number checks for option->check(): "must be >= 0, found -1" (CLI11's own print the whole
+// double range).
+CLI::Validator non_negative_number();
+CLI::Validator positive_number();
 // --resume / --no-resume (→ resume_mode "always" / "never", else it stays "auto") and
 // --max-bad-steps: the run-control flags pretrain and finetune share.
 void add_run_control_options(CLI::App* cmd, std::string& resume_mode, int& max_bad_steps);

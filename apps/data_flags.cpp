@@ -1,5 +1,6 @@
 #include "apps/data_flags.h"
 
+#include "bert/util/checks.h"
 #include "bert/util/error.h"
 
 #include <sstream>
@@ -72,12 +73,24 @@ std::vector<data::ColumnRef> parse_column_list(const std::string& flag, const st
   return columns;
 }
 
+// Whether `cmd` has flag `name` and it was given (not every command has every data flag).
+bool given(const CLI::App* cmd, const std::string& name) {
+  const auto* option = cmd ? cmd->get_option_no_throw(name) : nullptr;
+  return option && option->count() > 0;
+}
+
 }  // namespace
 
 tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels, const CLI::App* cmd) {
   tasks::TaskDataOptions o;
   o.conll = f.format == "conll";
-  if (!f.delimiter.empty()) o.table.delimiter = data::parse_delimiter(f.delimiter);
+  if (!f.delimiter.empty() || given(cmd, "--delimiter")) {
+    try {
+      o.table.delimiter = data::parse_delimiter(f.delimiter);
+    } catch (const Error& e) {
+      throw Error(std::string("--delimiter: ") + e.what());
+    }
+  }
   o.table.quoting = data::parse_quoting(f.quoting);
   o.table.has_header = !f.no_header;
   o.table.text = data::ColumnRef::parse(f.text_column);
@@ -91,14 +104,17 @@ tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels
   if (!f.choice_columns.empty()) o.table.choices = parse_column_list("--choice-columns", f.choice_columns);
   o.table.skip_bad_rows = f.skip_bad_rows;
   if (with_labels) o.conll_options.tag_column = f.tag_column;
-  o.max_seq_len = cmd && cmd->count("--max-seq-len") == 0 ? 0 : f.max_seq_len;
+  o.max_seq_len = cmd && !given(cmd, "--max-seq-len") ? 0 : f.max_seq_len;
+  if (o.max_seq_len != 0 && o.max_seq_len < 4)
+    throw Error("--max-seq-len: must be at least 4 ([CLS], [SEP] and a token of each text), found " +
+                std::to_string(f.max_seq_len));
   o.qa = f.qa;
   o.qa.allow_no_answer = f.allow_no_answer;
-  for (const auto& [flag, value] : {std::pair<const char*, int64_t>{"--max-query-len", f.qa.max_query_len},
-                                    {"--max-answer-len", f.qa.max_answer_len}, {"--n-best", f.qa.n_best}})
-    if (value <= 0) throw Error(std::string(flag) + ": must be > 0, found " + std::to_string(value));
-  if (cmd && cmd->count("--doc-stride") && f.qa.doc_stride < 0)
-    throw Error("--doc-stride: must be >= 0, found " + std::to_string(f.qa.doc_stride));
+  require_positive("--max-query-len", f.qa.max_query_len);
+  require_positive("--max-answer-len", f.qa.max_answer_len);
+  require_positive("--n-best", f.qa.n_best);
+  require_finite("--null-threshold", f.qa.null_threshold);
+  if (given(cmd, "--doc-stride")) require_non_negative("--doc-stride", f.qa.doc_stride);
   o.label_all_subtokens = f.label_all_subtokens;
   try {
     o.label_separator = data::parse_delimiter(f.label_separator);

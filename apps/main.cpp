@@ -1,5 +1,6 @@
 // The `bert` binary: parses flags with CLI11 and hands each subcommand to the library.
-// Any bert::Error (bad file, bad flag, bad checkpoint) becomes one line on stderr and exit 1.
+// Any bert::Error (bad file, bad flag, bad checkpoint) and any flag CLI11 rejects becomes one line
+// on stderr and exit 1.
 #include "apps/commands.h"
 #include "bert/util/error.h"
 
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 namespace {
 // Flushes what we wrote and leaves without running LibTorch's static destructors, which took
@@ -34,10 +36,24 @@ int main(int argc, char** argv) {
   bert::app::setup_predict(app);
   bert::app::setup_embed(app);
   bert::app::setup_tokenizer(app);
+  if (argc > 1 && argv[1][0] != '-') {  // CLI11 alone would say "A subcommand is required"
+    std::string names;
+    bool known = false;
+    for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known |= sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::cerr << "error: unknown subcommand \"" << argv[1] << "\" (expected one of: " << names << ")\n";
+      leave(1);
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    leave(app.exit(e));  // --help, --version or a flag error: CLI11 prints it and picks the code
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) leave(app.exit(e));  // --help, --version
+    std::cerr << "error: " << e.what() << " (see bert --help)\n";  // a flag error: exit 1 as every user error
+    leave(1);
   } catch (const bert::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     leave(1);

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -337,6 +338,16 @@ TaskInference infer_task(const std::vector<std::string>& labels, size_t max_inte
     }
     values.insert(*v);
     if (!fractional && *v != std::floor(*v)) fractional = &l;
+  }
+  if (!fractional && values.size() < distinct_strings.size()) {
+    // As classes, "1" and "1.0" would be two; as numbers they are one. Neither reading is safe.
+    std::map<double, const std::string*> first_spelling;
+    for (const auto& l : distinct_strings) {
+      auto [it, fresh] = first_spelling.emplace(*parse_number(l), &l);
+      if (!fresh)
+        throw Error("labels " + quote_snippet(*it->second) + " and " + quote_snippet(l) +
+                    " are the same number written two ways: write each class the same way (or give --task regress)");
+    }
   }
   if (fractional) {
     t.kind = TaskKind::kRegression;

@@ -185,25 +185,6 @@ std::string hex_bytes(std::string_view s, size_t pos, size_t max_bytes) {
   return out;
 }
 
-// `column_offset`: bytes removed from the line's start before the check (a BOM), so that the
-// column reported is the byte column in the file as an editor shows it.
-void check_utf8(std::string_view line, const std::string& path, size_t line_number,
-                size_t column_offset) {
-  bool ascii = true;
-  for (char c : line) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) return;
-  size_t bad = 0;
-  if (bert::tokenizer::unicode::is_valid_utf8(line, &bad)) return;
-  throw Error(path + ":" + std::to_string(line_number) + ": invalid UTF-8 at byte column " +
-              std::to_string(bad + 1 + column_offset) + " (found " + hex_bytes(line, bad, 4) +
-              "); expected UTF-8 text (convert it first, e.g. iconv -f latin1 -t utf-8)");
-}
-
 // "*** START OF THE PROJECT GUTENBERG EBOOK ... ***" (also "***START OF", with leading spaces).
 bool is_gutenberg_marker(std::string_view line, std::string_view which) {
   std::string_view t = trim(line);
@@ -331,6 +312,23 @@ class FileReader {
 };
 
 }  // namespace
+
+void check_utf8(std::string_view line, const std::string& path, size_t line_number,
+                size_t column_offset) {
+  bool ascii = true;
+  for (char c : line) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return;
+  size_t bad = 0;
+  if (bert::tokenizer::unicode::is_valid_utf8(line, &bad)) return;
+  throw Error(path + ":" + std::to_string(line_number) + ": invalid UTF-8 at byte column " +
+              std::to_string(bad + 1 + column_offset) + " (found " + hex_bytes(line, bad, 4) +
+              "); expected UTF-8 text (convert it first, e.g. iconv -f latin1 -t utf-8)");
+}
 
 CorpusLayout parse_corpus_layout(const std::string& name) {
   if (name == "google") return CorpusLayout::google;

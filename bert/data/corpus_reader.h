@@ -77,6 +77,11 @@ struct CorpusCallbacks {
   std::function<void(uint64_t bytes_read)> progress;
 };
 
+// Throws "path:line: invalid UTF-8 at byte column N (found 0x..); expected UTF-8 text ..." unless
+// `line` is valid UTF-8. `column_offset`: bytes removed from the line's start before the check (a
+// BOM), so that the column reported is the byte column in the file as an editor shows it.
+void check_utf8(std::string_view line, const std::string& path, size_t line_number, size_t column_offset = 0);
+
 // Streams every file in order through the callbacks. Throws bert::Error for unreadable files,
 // invalid UTF-8 ("path:line: invalid UTF-8 at byte column N ..."), or too long lines.
 void read_corpus(const std::vector<CorpusFile>& files, const CorpusReaderOptions& options,

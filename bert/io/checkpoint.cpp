@@ -3,7 +3,7 @@
 #include "bert/io/safetensors.h"
 #include "bert/io/torch_bin.h"
 #include "bert/util/error.h"
-
+#include "bert/util/files.h"
 #include "bert/util/log.h"
 #include "bert/util/text.h"
 
@@ -167,9 +167,31 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
   cfg.save((fs::path(dir) / "config.json").string());
 }
 
+namespace {
+const char* const kTokenizerFiles[] = {"vocab.txt",      "tokenizer_config.json", "special_tokens_map.json",
+                                       "tokenizer.json", "spm.model",             "spm.vocab"};
+}  // namespace
+
+std::vector<std::string> checkpoint_files(const std::string& dir) {
+  std::vector<std::string> files;
+  std::vector<std::string> names(std::begin(kTokenizerFiles), std::end(kTokenizerFiles));
+  for (const char* name : {"config.json", "model.safetensors", "pytorch_model.bin", "modules.json",
+                           "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json"})
+    names.push_back(name);
+  for (const auto& name : names)
+    if (fs::exists(fs::path(dir) / name)) files.push_back((fs::path(dir) / name).string());
+  return files;
+}
+
+void refuse_output_over_model_or_data(const std::string& flag, const std::string& output, const std::string& model_dir,
+                                      const std::string& data_file) {
+  if (output.empty() || output == "-") return;
+  auto inputs = checkpoint_files(model_dir);
+  inputs.push_back(data_file);
+  refuse_output_over_input(flag, output, inputs);
+}
+
 int copy_tokenizer_files(const std::string& from_dir, const std::string& to_dir) {
-  static const char* const kTokenizerFiles[] = {"vocab.txt",      "tokenizer_config.json", "special_tokens_map.json",
-                                                "tokenizer.json", "spm.model",             "spm.vocab"};
   int copied = 0;
   for (const char* name : kTokenizerFiles) {
     auto from = fs::path(from_dir) / name;

@@ -54,6 +54,12 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
 
 // Copies the tokenizer files found in `from_dir` (vocab.txt, spm.model, tokenizer_config.json,
 // ...) into `to_dir`; returns how many were copied.
+// The files of checkpoint directory `dir` that loading it reads (config, weights, tokenizer,
+// sentence-transformers settings), those that exist.
+std::vector<std::string> checkpoint_files(const std::string& dir);
+// refuse_output_over_input for a command that reads checkpoint `model_dir` and `data_file`.
+void refuse_output_over_model_or_data(const std::string& flag, const std::string& output, const std::string& model_dir,
+                                      const std::string& data_file);
 int copy_tokenizer_files(const std::string& from_dir, const std::string& to_dir);
 
 }  // namespace bert::io

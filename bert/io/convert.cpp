@@ -58,6 +58,11 @@ torch::Dtype parse_dtype(const std::string& name) {
 }
 
 std::string convert_checkpoint(const ConvertOptions& o) {
+  // Writing into the directory read would replace the weights (and, with --dtype, lose precision).
+  const fs::path source_dir = fs::is_directory(o.input) ? fs::path(o.input) : fs::path(o.input).parent_path();
+  std::error_code ec;
+  if (fs::equivalent(o.out_dir, source_dir.empty() ? fs::path(".") : source_dir, ec))
+    throw Error("--out " + o.out_dir + ": is the directory of --input " + o.input + "; convert into a new directory");
   const std::string config_file = config_path_for(o);
   if (!fs::exists(config_file))
     throw Error(config_file + ": missing config.json (pass --config for a lone weight file)");
@@ -70,7 +75,6 @@ std::string convert_checkpoint(const ConvertOptions& o) {
   log_load_report(report, weights_file);
   config.architecture = model::architecture_name(arch);
   save_model(o.out_dir, config, *model, o.dtype);
-  fs::path source_dir = fs::is_directory(o.input) ? fs::path(o.input) : fs::path(o.input).parent_path();
   const int copied = copy_tokenizer_files(source_dir.string(), o.out_dir);
   int64_t params = 0;
   for (const auto& p : model->parameters()) params += p.numel();

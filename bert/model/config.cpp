@@ -2,7 +2,9 @@
 
 #include "bert/util/error.h"
 #include "bert/util/files.h"
+#include "bert/util/log.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -102,6 +104,24 @@ void BertConfig::validate(const std::string& source) const {
   if (num_labels > kMaxLabels)
     throw Error(source + ": 'num_labels' must be at most " + std::to_string(kMaxLabels) + ", found " +
                 std::to_string(num_labels));
+  // What these sizes describe, counted before anything is allocated: a wrong digit in a size
+  // should be this one error, not an allocation failure (or the host's memory filling up).
+  const double embedding_rows = static_cast<double>(vocab_size) + static_cast<double>(max_position_embeddings) +
+                                static_cast<double>(type_vocab_size);
+  const double h = static_cast<double>(hidden_size), inner = static_cast<double>(intermediate_size);
+  const double parameters = embedding_rows * h + static_cast<double>(num_hidden_layers) * (4 * h * h + 2 * h * inner);
+  constexpr double kMaxParameters = 68.7e9;  // 2^36, ~200x BERT-large
+  if (parameters > kMaxParameters)
+    throw Error(source + ": these sizes make a model of " + std::to_string(static_cast<long long>(parameters / 1e9)) +
+                " billion parameters, more than the 68.7 billion this tool builds (vocab_size " +
+                std::to_string(vocab_size) + ", hidden_size " + std::to_string(hidden_size) + ", num_hidden_layers " +
+                std::to_string(num_hidden_layers) + ", intermediate_size " + std::to_string(intermediate_size) +
+                ", max_position_embeddings " + std::to_string(max_position_embeddings) + ", type_vocab_size " +
+                std::to_string(type_vocab_size) + ")");
+  if (!(std::isfinite(layer_norm_eps) && layer_norm_eps > 0))
+    throw Error(source + ": 'layer_norm_eps' must be > 0, found " + std::to_string(layer_norm_eps));
+  if (!(std::isfinite(initializer_range) && initializer_range >= 0))
+    throw Error(source + ": 'initializer_range' must be >= 0, found " + std::to_string(initializer_range));
   if (hidden_size % num_attention_heads != 0)
     throw Error(source + ": 'hidden_size' (" + std::to_string(hidden_size) +
                 ") must be a multiple of 'num_attention_heads' (" + std::to_string(num_attention_heads) + ")");
@@ -168,8 +188,28 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& sou
     }
     // HF derives num_labels from id2label when it is not given explicitly.
     if (!j.contains("num_labels")) c.num_labels = static_cast<int64_t>(c.id2label.size());
+    // transformers reads labels from id2label (as we do); a label2id that disagrees is a sign of a
+    // hand-edited file, worth a warning rather than refusing a model that transformers loads.
+    if (j.contains("label2id") && j["label2id"].is_object())
+      for (const auto& [name, id] : j["label2id"].items()) {
+        auto it = std::find_if(c.id2label.begin(), c.id2label.end(), [&](const auto& e) { return e.second == name; });
+        if (!id.is_number_integer() || it == c.id2label.end() || it->first != id.get<int64_t>()) {
+          log::warn("{}: 'label2id' gives \"{}\" the id {}, which 'id2label' does not; id2label is used", source, name,
+                    id.dump());
+          break;
+        }
+      }
   }
   read_key(j, "num_labels", c.num_labels, source);
+  // A file's labels, as written (in memory a task head may use fewer, e.g. regression's one).
+  std::set<std::string> label_names;
+  for (const auto& [id, name] : c.id2label) {
+    if (id < 0 || id >= c.num_labels)
+      throw Error(source + ": 'id2label' has id " + std::to_string(id) + ", outside [0, num_labels " +
+                  std::to_string(c.num_labels) + ")");
+    if (!label_names.insert(name).second)
+      throw Error(source + ": 'id2label' names \"" + name + "\" twice (each label needs a name of its own)");
+  }
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     c.architecture = j["architectures"][0].get<std::string>();

@@ -5,6 +5,7 @@
 #include "bert/model/bert_model.h"
 #include "bert/tokenizer/load.h"
 #include "bert/train/precision.h"
+#include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/files.h"
@@ -129,6 +130,10 @@ size_t run_embed(const EmbedOptions& o) {
   if (o.pooling != "auto" && o.pooling != "cls" && o.pooling != "mean" && o.pooling != "max" &&
       o.pooling != "mean_sqrt_len" && o.pooling != "pooler")
     throw Error("--pooling: expected auto, cls, mean, max, mean_sqrt_len or pooler, found \"" + o.pooling + "\"");
+  if (!ends_with(o.output, ".safetensors") && !ends_with(o.output, ".npy") && !ends_with(o.output, ".jsonl"))
+    throw Error("--output " + o.output + ": expected a .safetensors, .npy or .jsonl file name (the format follows it)");
+  require_positive("--batch-size", o.batch_size);
+  io::refuse_output_over_model_or_data("--output", o.output, o.model_dir, o.input);
   // Defaults from a sentence-transformers directory, where the flags leave them open.
   const auto sentence = o.pooling == "auto" || !o.normalize || o.data.max_seq_len == 0
                             ? read_sentence_embedding_config(o.model_dir)
@@ -157,7 +162,7 @@ size_t run_embed(const EmbedOptions& o) {
     throw Error(o.model_dir + ": has no pooler weights; use --pooling cls or mean");
   bert->to(device);
   bert->eval();
-  auto tokenizer = tokenizer::load_tokenizer(o.model_dir);
+  auto tokenizer = tokenizer::load_tokenizer(o.model_dir, config.vocab_size);
   auto options = o.data;
   options.task = Task::classify;
   options.has_labels = false;
@@ -184,11 +189,15 @@ size_t run_embed(const EmbedOptions& o) {
     auto index = torch::tensor(std::vector<int64_t>(indices.begin(), indices.end()), torch::kLong);
     embeddings.index_copy_(0, index, pooled.to(torch::kCPU));
   }
+  if (!torch::isfinite(embeddings).all().item<bool>())
+    throw Error(o.model_dir + ": some embeddings are NaN or infinite (damaged weights or config.json" +
+                (o.precision == "fp16" ? ", or an fp16 overflow: try --precision bf16 or fp32" : "") +
+                "); nothing was written");
   if (ends_with(o.output, ".npy")) {
     write_file_atomic(o.output, npy_bytes(embeddings));
   } else if (ends_with(o.output, ".jsonl")) {
     write_file_atomic(o.output, jsonl_text(embeddings, dataset));
-  } else {
+  } else {  // .safetensors
     io::write_safetensors(o.output, {{"embeddings", embeddings}},
                           {{"pooling", pooling},
                            {"normalized", normalize ? "true" : "false"},

@@ -1,7 +1,10 @@
 #include "bert/tasks/inference.h"
 
+#include "bert/data/corpus_reader.h"
+#include "bert/io/checkpoint.h"
 #include "bert/tasks/task_model.h"
 #include "bert/tokenizer/load.h"
+#include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/files.h"
@@ -22,7 +25,18 @@ namespace {
 TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
                                Task task) {
   TaskDataset d;
-  d.path = "<input>";
+  d.path = in.source;
+  // Checked as a file's rows would be: one place to tell the user which text is wrong.
+  auto check_text = [&](const std::string& text, size_t i, const char* what) {
+    data::check_utf8(text, in.source, i + 1);
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+      throw Error(in.source + ":" + std::to_string(i + 1) + ": empty " + what + " (expected text to predict on)");
+  };
+  for (size_t i = 0; i < in.texts.size(); ++i) {
+    check_text(in.texts[i], i, task == Task::qa ? "question" : "text");
+    if (i < in.text_pairs.size()) check_text(in.text_pairs[i], i, task == Task::qa ? "context" : "text pair");
+  }
+  for (size_t k = 0; k < in.choices.size(); ++k) check_text(in.choices[k], k, "--choice");
   if (task == Task::qa) {  // text = question, pair = context
     if (in.text_pairs.empty())
       throw Error("a question-answering model needs a context for each question: --question Q --context C (or "
@@ -31,7 +45,7 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
       data::Question q;
       q.id = std::to_string(i + 1);
       q.question = in.texts[i];
-      q.where = "<input>:" + q.id;
+      q.where = in.source + ":" + q.id;
       if (d.squad.contexts.empty() || d.squad.contexts.back() != in.text_pairs[i]) d.squad.contexts.push_back(in.text_pairs[i]);
       q.context = d.squad.contexts.size() - 1;
       d.squad.questions.push_back(std::move(q));
@@ -141,6 +155,15 @@ struct LoadedModel {
   TaskDataOptions data;
 };
 
+// Outputs that are NaN or inf make every prediction from them meaningless: an error, not a file.
+void require_finite_outputs(const Predictions& p, const TaskDataset& data, const InferenceOptions& o) {
+  if (p.non_finite == 0) return;
+  throw Error(o.model_dir + ": " + std::to_string(p.non_finite) + " of " + std::to_string(data.examples.size()) +
+              " examples got NaN or infinite outputs (damaged weights or config.json" +
+              (o.precision == "fp16" ? ", or an fp16 overflow: try --precision bf16 or fp32" : "") +
+              "); nothing was written");
+}
+
 LoadedModel load_for_inference(const InferenceOptions& o) {
   const torch::Device device = parse_device(o.device);
   const auto precision = train::parse_precision(o.precision);
@@ -156,13 +179,16 @@ LoadedModel load_for_inference(const InferenceOptions& o) {
   const auto& extra = model.config().extra;
   if (extra.contains(kAllowNoAnswerKey) && extra[kAllowNoAnswerKey].is_boolean() && extra[kAllowNoAnswerKey].get<bool>())
     options.qa.allow_no_answer = true;
-  return {device, precision, std::move(model), tokenizer::load_tokenizer(o.model_dir), options};
+  auto tokenizer = tokenizer::load_tokenizer(o.model_dir, model.config().vocab_size);
+  return {device, precision, std::move(model), std::move(tokenizer), options};
 }
 
 }  // namespace
 
 std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std::string& data_file,
                                            const std::string& output) {
+  require_positive("--batch-size", o.batch_size);
+  io::refuse_output_over_model_or_data("--output", output, o.model_dir, data_file);
   auto loaded = load_for_inference(o);
   auto& [device, precision, model, tokenizer, options] = loaded;
   auto labels = model.label_map();
@@ -173,6 +199,7 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
     log::info("[evaluate] the data has unanswerable questions: answers may be \"none\" (SQuAD v2.0)");
   }
   auto predictions = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
+  require_finite_outputs(predictions, data, o);
   auto result = evaluate_predictions(model, data, predictions, o.scheme);
   std::cout << result.report;
   if (!output.empty()) {
@@ -185,6 +212,8 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
 }
 
 size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std::string& output) {
+  require_positive("--batch-size", o.batch_size);
+  io::refuse_output_over_model_or_data("--output", output, o.model_dir, in.file);
   auto loaded = load_for_inference(o);
   auto& [device, precision, model, tokenizer, options] = loaded;
   options.has_labels = false;
@@ -200,6 +229,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     data = dataset_from_texts(in, options, *tokenizer, model.task());
   }
   auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
+  require_finite_outputs(p, data, o);
   if (model.task() == Task::qa) return write_answers(data, p.answers, output);
   const bool pick_one = model.task() == Task::classify || model.task() == Task::choice;
   auto names = model.label_map().names();

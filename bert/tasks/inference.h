@@ -30,6 +30,7 @@ struct PredictInput {
   std::vector<std::string> texts;        // texts given directly (--text or stdin lines)
   std::vector<std::string> text_pairs;   // empty or one per text
   std::vector<std::string> choices;      // multiple choice: the candidates, the same for every text
+  std::string source = "--text";         // where the texts came from, for errors ("stdin:3: ...")
 };
 
 // Writes the predictions in input order to `output` (stdout when empty or "-"), in the format its

@@ -130,6 +130,7 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
       logits = model.forward(batch);
     }
     logits = logits.to(torch::kCPU, torch::kFloat);
+    p.non_finite += static_cast<size_t>((~torch::isfinite(logits).flatten(1).all(1)).sum().item<int64_t>());
     for (size_t r = 0; r < indices.size(); ++r) {
       const size_t i = indices[r];
       if (task == Task::qa) {
@@ -206,6 +207,24 @@ EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset&
     r.report = eval::format_report(report);
   }
   return r;
+}
+
+Predictions gold_predictions(const TaskDataset& data, Task task) {
+  Predictions p;
+  for (const auto& ex : data.examples) {
+    if (task == Task::classify || task == Task::choice) p.classes.push_back(ex.label);
+    if (task == Task::multilabel) p.label_sets.push_back(ex.label_set);
+    if (task == Task::regress) p.values.push_back(ex.target);
+  }
+  if (task == Task::tag)
+    for (const auto& s : data.sentences) p.tags.push_back(s.tags);
+  if (task == Task::qa)
+    for (const auto& answers : gold_answers(data)) {
+      QaAnswer a;
+      if (!answers.empty()) a.text = answers[0];
+      p.answers.push_back(a);
+    }
+  return p;
 }
 
 }  // namespace bert::tasks

@@ -55,6 +55,7 @@ struct Predictions {
   std::vector<double> values;                   // regress
   std::vector<std::vector<std::string>> tags;   // tag: one per word
   std::vector<QaAnswer> answers;                // qa: one per question (not per window)
+  size_t non_finite = 0;                        // examples (qa: windows) with a NaN or inf output
 };
 
 // Runs the whole dataset in eval mode (no grad), batches longest-first, outputs in input order
@@ -70,5 +71,9 @@ struct EvaluationResult {
 
 EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset& data, const Predictions& predictions,
                                       const std::string& scheme = "bio");
+
+// The data's own labels as predictions (what a perfect model would say): evaluated, they give the
+// metric names a real evaluation reports, known before any training.
+Predictions gold_predictions(const TaskDataset& data, Task task);
 
 }  // namespace bert::tasks

@@ -166,4 +166,14 @@ std::string describe_tokenizer(const Tokenizer& t, const std::string& dir) {
   return out.str();
 }
 
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir, int64_t model_vocab_size) {
+  auto tokenizer = load_tokenizer(dir);
+  if (static_cast<int64_t>(tokenizer->vocab_size()) > model_vocab_size)
+    throw Error(dir + ": the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                " tokens but config.json's vocab_size is " + std::to_string(model_vocab_size) +
+                " (ids from " + std::to_string(model_vocab_size) + " on would have no embedding): the vocabulary and "
+                "the model do not belong together");
+  return tokenizer;
+}
+
 }  // namespace bert::tokenizer

@@ -16,6 +16,9 @@ namespace bert::tokenizer {
 // when its tokenizer_class is not one we implement, or when it holds both kinds of file without
 // a tokenizer_class to choose between them.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
+// The same, for a model whose embedding table has `model_vocab_size` rows: a tokenizer with more
+// tokens (ids the model cannot look up) is an error here, not "index out of range" mid-run.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir, int64_t model_vocab_size);
 
 // Several lines for `bert tokenizer info`: kind, files, vocabulary size, special tokens and their
 // ids, normalization settings, and an example encoding.

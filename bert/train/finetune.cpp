@@ -8,6 +8,7 @@
 #include "bert/train/optimizer.h"
 #include "bert/train/run_log.h"
 #include "bert/train/schedule.h"
+#include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
@@ -66,6 +67,41 @@ torch::Tensor positive_label_weights(const std::vector<tasks::TaskExample>& exam
     w[c] = pos > 0 && pos < n ? (n - pos) / pos : 1.0;  // a label in every row keeps weight 1, not 0
   }
   return w;
+}
+
+AdamWSettings adamw_settings(const FinetuneOptions& o) {
+  AdamWSettings adam;
+  adam.lr = o.lr;
+  adam.weight_decay = o.weight_decay;
+  adam.eps = o.adam_eps;
+  return adam;
+}
+
+void validate(const FinetuneOptions& o) {
+  if (o.init_dir.empty()) throw Error("--init: a pre-trained checkpoint directory is required");
+  if (o.train_file.empty()) throw Error("--train: a training file is required");
+  if (o.out_dir.empty()) throw Error("--out: a run directory is required");
+  require_positive("--epochs", o.epochs);
+  require_positive("--batch-size", o.batch_size);
+  require_positive("--grad-accum", o.grad_accum);
+  require_positive("--log-every", o.log_every);
+  require_positive("--max-bad-steps", o.max_bad_steps);
+  require_non_negative("--warmup-steps", o.warmup_steps);
+  require_in_range("--warmup-ratio", o.warmup_ratio, 0, 1);
+  require_non_negative("--eval-every", o.eval_every);
+  require_non_negative("--early-stopping", o.early_stopping);
+  if (o.dropout) require_in_range("--dropout", *o.dropout, 0, 1, /*below_hi=*/true);
+  if (o.classifier_dropout) require_in_range("--classifier-dropout", *o.classifier_dropout, 0, 1, /*below_hi=*/true);
+  check_optimizer_flags(adamw_settings(o), o.clip_norm);
+}
+
+// `metric` in a dev evaluation's metrics, or an error listing those there are.
+double metric_value(const std::map<std::string, double>& metrics, const std::string& metric, tasks::Task task) {
+  auto it = metrics.find(metric);
+  if (it != metrics.end()) return it->second;
+  std::string keys;
+  for (const auto& [k, v] : metrics) keys += (keys.empty() ? "" : ", ") + k;
+  throw Error("--metric " + metric + " is not reported for task " + tasks::task_name(task) + " (available: " + keys + ")");
 }
 
 // Errors and losses: lower is better. They are compared negated, so the best is always the maximum.
@@ -168,11 +204,7 @@ std::string run_finetuning(const FinetuneOptions& o) {
 std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) {
   const bool main_rank = group.is_main();
   const int world = group.world_size();
-  if (o.init_dir.empty()) throw Error("--init: a pre-trained checkpoint directory is required");
-  if (o.train_file.empty()) throw Error("--train: a training file is required");
-  if (o.out_dir.empty()) throw Error("--out: a run directory is required");
-  if (o.epochs <= 0) throw Error("--epochs: must be > 0, found " + std::to_string(o.epochs));
-  if (o.batch_size <= 0) throw Error("--batch-size: must be > 0, found " + std::to_string(o.batch_size));
+  validate(o);
   const torch::Device device = parse_device(o.device, group.local_rank());
   const Precision precision = parse_precision(o.precision);
   check_precision_supported(precision, device);
@@ -183,8 +215,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   auto latest = checkpoint_to_resume(checkpoints, o.resume);
   if (latest) check_resume_compatible(o.out_dir, identity_of(run_options));
 
-  auto tokenizer = tokenizer::load_tokenizer(o.init_dir);
   auto config = model::BertConfig::load((fs::path(o.init_dir) / "config.json").string());
+  auto tokenizer = tokenizer::load_tokenizer(o.init_dir, config.vocab_size);
 
   // Task: explicit, or inferred from the training labels.
   auto data_options = o.data;
@@ -202,7 +234,13 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       auto probe = data::read_labelled_table(o.train_file, data_options.table);
       std::vector<std::string> labels;
       for (const auto& r : probe.rows) labels.push_back(r.label);
-      auto inferred = data::infer_task(labels);
+      auto inferred = [&] {
+        try {
+          return data::infer_task(labels);
+        } catch (const Error& e) {
+          throw Error(o.train_file + ": " + e.what());
+        }
+      }();
       task = inferred.kind == data::TaskKind::kRegression ? tasks::Task::regress : tasks::Task::classify;
       log::info("[finetune] --task auto: {} ({})", tasks::task_name(task), inferred.reason);
       const auto sep = data_options.label_separator;
@@ -234,6 +272,10 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     if (task == tasks::Task::qa && dev->squad.unanswerable > 0) dev->qa.allow_no_answer = true;
   }
   if (train.examples.empty()) throw Error(o.train_file + ": no examples");
+  if ((task == tasks::Task::classify || task == tasks::Task::tag) && labels.size() < 2)
+    throw Error(o.train_file + ": every " + (task == tasks::Task::tag ? "tag is " : "label is ") +
+                (labels.size() ? "\"" + labels.names()[0] + "\"" : "missing") +
+                ": a classifier needs examples of at least two classes");
 
   // The model: encoder from --init, a fresh head.
   if (task == tasks::Task::qa) {
@@ -247,16 +289,16 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   if (o.classifier_dropout) config.classifier_dropout = *o.classifier_dropout;
   torch::manual_seed(o.seed);
   tasks::TaskModel model(task, config);
+  if (dev && !o.metric.empty())  // a misspelt --metric fails now rather than after the first epoch
+    metric_value(tasks::evaluate_predictions(model, *dev, tasks::gold_predictions(*dev, task), o.scheme).metrics,
+                 o.metric, task);
+  if (!dev && !o.metric.empty()) log::warn("[finetune] --metric {} has no effect without --dev", o.metric);
   auto report = io::load_weights(model.module(), io::read_weights(o.init_dir), o.init_dir);
   io::log_load_report(report, o.init_dir);
   model.module().to(device);
   model::set_gradient_checkpointing(model.module(), o.gradient_checkpointing);
 
-  AdamWSettings adam;
-  adam.lr = o.lr;
-  adam.weight_decay = o.weight_decay;
-  adam.eps = o.adam_eps;
-  auto optimizer = make_adamw(model.module(), adam);
+  auto optimizer = make_adamw(model.module(), adamw_settings(o));
   const int64_t global_batch = o.batch_size * world;  // every worker takes its rows of each global batch
   const int64_t batches_per_epoch = (static_cast<int64_t>(train.examples.size()) + global_batch - 1) / global_batch;
   const int64_t steps_per_epoch = (batches_per_epoch + o.grad_accum - 1) / o.grad_accum;
@@ -317,26 +359,23 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     if (!dev) return true;
     if (!main_rank) return group.sum({0.0})[0] == 0;
     auto predictions = tasks::predict_dataset(model, *dev, o.batch_size * 2, precision, device, pad_id, o.threshold);
+    if (predictions.non_finite)
+      log::warn("[eval] {} of {} dev examples got NaN or infinite outputs", predictions.non_finite, dev->examples.size());
     model.module().train();
     auto result = tasks::evaluate_predictions(model, *dev, predictions, o.scheme);
-    auto it = result.metrics.find(metric);
-    if (it == result.metrics.end()) {
-      std::string keys;
-      for (const auto& [k, v] : result.metrics) keys += (keys.empty() ? "" : ", ") + k;
-      throw Error("--metric " + metric + " is not reported for task " + tasks::task_name(task) + " (available: " + keys + ")");
-    }
+    const double reported = metric_value(result.metrics, metric, task);
     nlohmann::json rec = {{"step", state.step}, {"epoch", epoch}};
     for (const auto& [k, v] : result.metrics) rec["dev_" + k] = v;
     metrics->write(rec);
-    const double value = std::isnan(it->second) ? -std::numeric_limits<double>::infinity() : orientation * it->second;
-    log::info("[eval] step {} dev {} {:.4f} (best {:.4f})", state.step, metric, it->second,
+    const double value = std::isnan(reported) ? -std::numeric_limits<double>::infinity() : orientation * reported;
+    log::info("[eval] step {} dev {} {:.4f} (best {:.4f})", state.step, metric, reported,
               orientation * std::max(best, value));
     if (value > best) {
       best = value;
       evals_without_improvement = 0;
       io::save_model(best_dir, model.config(), model.module());
       io::copy_tokenizer_files(o.init_dir, best_dir);
-      log::info("[finetune] new best {} {:.4f}: saved {}", metric, it->second, best_dir);
+      log::info("[finetune] new best {} {:.4f}: saved {}", metric, reported, best_dir);
     } else {
       ++evals_without_improvement;
     }

@@ -1,5 +1,6 @@
 #include "bert/train/optimizer.h"
 
+#include "bert/util/checks.h"
 #include "bert/util/text.h"
 
 #include <ATen/ops/_foreach_mul.h>
@@ -15,6 +16,15 @@ namespace bert::train {
 
 bool is_no_decay_parameter(const std::string& name) {
   return ends_with(name, "bias") || name.find("LayerNorm.") != std::string::npos;
+}
+
+void check_optimizer_flags(const AdamWSettings& s, double clip_norm) {
+  require_non_negative("--lr", s.lr);
+  require_non_negative("--weight-decay", s.weight_decay);
+  require_positive("--adam-eps", s.eps);
+  require_in_range("--adam-beta1", s.beta1, 0, 1, /*below_hi=*/true);
+  require_in_range("--adam-beta2", s.beta2, 0, 1, /*below_hi=*/true);
+  require_non_negative("--clip-norm", clip_norm);
 }
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model, const AdamWSettings& s) {
@@ -100,7 +110,7 @@ double clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double m
   const auto norms = at::_foreach_norm(grads, 2);
   const double total = torch::linalg_vector_norm(torch::stack(norms), 2).item<double>();
   const double factor = max_norm / (total + 1e-6);
-  if (std::isfinite(total) && factor < 1.0) at::_foreach_mul_(grads, factor);
+  if (max_norm > 0 && std::isfinite(total) && factor < 1.0) at::_foreach_mul_(grads, factor);
   return total;
 }
 

@@ -23,6 +23,10 @@ struct AdamWSettings {
 // True for parameters exempt from weight decay: biases and LayerNorm weights.
 bool is_no_decay_parameter(const std::string& name);
 
+// Rejects settings that cannot train: a negative or non-finite learning rate or weight decay, eps
+// <= 0, betas outside [0, 1), a negative clipping norm (each named by its flag).
+void check_optimizer_flags(const AdamWSettings& settings, double clip_norm);
+
 std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model, const AdamWSettings& settings);
 
 // Sets the learning rate of every parameter group.
@@ -42,7 +46,8 @@ void zero_gradients(const std::vector<torch::Tensor>& parameters);
 // Scales the gradients so that their global L2 norm is at most max_norm, as
 // torch::nn::utils::clip_grad_norm_ does (factor max_norm / (norm + 1e-6) when below 1), with
 // foreach kernels; returns the norm before clipping (inf/NaN when a gradient is not finite, and
-// then the gradients are left as they are).
+// then the gradients are left as they are). max_norm 0 measures without clipping, as the
+// Trainer's max_grad_norm 0 does.
 double clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double max_norm);
 
 }  // namespace bert::train

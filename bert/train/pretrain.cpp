@@ -15,6 +15,7 @@
 #include "bert/train/run_log.h"
 #include "bert/train/schedule.h"
 #include "bert/train/step_timing.h"
+#include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
 #include "bert/util/log.h"
@@ -51,21 +52,37 @@ std::pair<data::TokenizedCorpusView, data::TokenizedCorpusView> split_documents(
   return {train, eval};
 }
 
+AdamWSettings adamw_settings(const PretrainOptions& o) {
+  AdamWSettings adam;
+  adam.lr = o.lr;
+  adam.weight_decay = o.weight_decay;
+  adam.eps = o.adam_eps;
+  adam.beta1 = o.beta1;
+  adam.beta2 = o.beta2;
+  return adam;
+}
+
 void validate(const PretrainOptions& o) {
   if (o.corpus.empty()) throw Error("--corpus: at least one file, directory or glob is required");
   if (o.tokenizer_dir.empty()) throw Error("--tokenizer: a tokenizer directory is required");
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
   if (o.model_config.empty() == o.init_dir.empty())
     throw Error("exactly one of --model-config (a fresh model) and --init (continue from a checkpoint) is required");
-  auto positive = [](const char* flag, int64_t v) {
-    if (v <= 0) throw Error(std::string(flag) + ": must be > 0, found " + std::to_string(v));
-  };
-  positive("--max-steps", o.max_steps);
-  positive("--batch-size", o.batch_size);
-  positive("--grad-accum", o.grad_accum);
-  positive("--log-every", o.log_every);
-  positive("--eval-every", o.eval_every);
-  positive("--save-every", o.save_every);
+  require_positive("--max-steps", o.max_steps);
+  require_positive("--batch-size", o.batch_size);
+  require_positive("--grad-accum", o.grad_accum);
+  require_positive("--log-every", o.log_every);
+  require_positive("--eval-every", o.eval_every);
+  require_positive("--eval-batches", o.eval_batches);
+  require_positive("--save-every", o.save_every);
+  require_positive("--keep-last", o.keep_last);
+  require_positive("--max-bad-steps", o.max_bad_steps);
+  require_non_negative("--max-predictions", o.max_predictions);
+  require_non_negative("--warmup-steps", o.warmup_steps);
+  require_in_range("--warmup-ratio", o.warmup_ratio, 0, 1);
+  require_in_range("--eval-fraction", o.eval_fraction, 0, 1, /*below_hi=*/true);
+  require_in_range("--short-seq-prob", o.short_seq_prob, 0, 1);
+  check_optimizer_flags(adamw_settings(o), o.clip_norm);
   if (o.seq_len < 8) throw Error("--seq-len: must be at least 8, found " + std::to_string(o.seq_len));
   if (o.mlm_prob <= 0 || o.mlm_prob >= 1) throw Error("--mlm-prob: must be in (0, 1), found " + std::to_string(o.mlm_prob));
   if (o.mask_ratio < 0 || o.random_ratio < 0 || o.mask_ratio + o.random_ratio > 1)
@@ -185,6 +202,9 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
                   o.tokenizer_dir + " has " + std::to_string(tokenizer->vocab_size()) + " tokens");
   } else {
     config = model::BertConfig::load(o.model_config);
+    if (config.vocab_size != static_cast<int64_t>(tokenizer->vocab_size()))
+      log::info("[pretrain] vocab_size {} of {} replaced by the tokenizer's {} tokens", config.vocab_size,
+                o.model_config, tokenizer->vocab_size());
     config.vocab_size = tokenizer->vocab_size();
     config.pad_token_id = tokenizer->pad_id();
   }
@@ -202,13 +222,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   model->train();
   model::set_gradient_checkpointing(*model, o.gradient_checkpointing);
 
-  AdamWSettings adam;
-  adam.lr = o.lr;
-  adam.weight_decay = o.weight_decay;
-  adam.eps = o.adam_eps;
-  adam.beta1 = o.beta1;
-  adam.beta2 = o.beta2;
-  auto optimizer = make_adamw(*model, adam);
+  auto optimizer = make_adamw(*model, adamw_settings(o));
   Schedule schedule{schedule_kind, o.lr, resolve_warmup_steps(o.warmup_steps, o.warmup_ratio, o.max_steps), o.max_steps};
 
   TrainingState state;

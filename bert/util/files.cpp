@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -19,6 +20,14 @@ std::string read_text_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+void refuse_output_over_input(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs) {
+  std::error_code ec;
+  for (const auto& input : inputs)
+    if (!input.empty() && std::filesystem::equivalent(output, input, ec))
+      throw Error(flag + " " + output + ": is " + (input == output ? "an input" : "the input " + input) +
+                  " of this command; write the result to another file");
 }
 
 void write_file_atomic(const std::string& path, std::string_view contents) {

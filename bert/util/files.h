@@ -6,11 +6,16 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bert {
 
 std::string read_text_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view contents);
+
+// Throws when `output` (given with `flag`) is one of `inputs` under any name (links, "./"): a
+// command must not write its result over a file it reads.
+void refuse_output_over_input(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs);
 
 // The same, for contents too large to hold twice in memory: `produce` hands the bytes, in order,
 // to the `write` it is given, any number of times. A failed write (disk full) is remembered and

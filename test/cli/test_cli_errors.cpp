@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 #include <fstream>
+#include <iterator>
+#include <sstream>
+#include <tuple>
 
 namespace fs = std::filesystem;
 
@@ -158,4 +160,158 @@ TEST_CASE("every flag of every subcommand shows its default", "[cli][help]") {
     }
     REQUIRE(checked > 0);
   }
+}
+
+namespace {
+
+// A scratch directory with the first rows of SST-2 (train.tsv, dev.tsv) for the cases below.
+fs::path make_sst2_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("bert_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& [from, to, rows] : {std::tuple<const char*, const char*, int>{"tasks/sst2_train_300.tsv", "train.tsv", 9},
+                                       {"tasks/sst2_dev_100.tsv", "dev.tsv", 5}}) {
+    std::ifstream in(bert::test::data_path(from));
+    std::ofstream out(dir / to);
+    std::string line;
+    for (int i = 0; i < rows && std::getline(in, line); ++i) out << line << "\n";
+  }
+  return dir;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+// A value that cannot train (a 0 that would divide, a negative count, NaN, an unknown metric) is
+// one error naming the flag before anything is loaded or written.
+TEST_CASE("finetune checks its flag values before it starts", "[cli][errors]") {
+  const auto dir = make_sst2_dir("flags");
+  const std::string base = "finetune --threads 1 --init " + bert::test::data_path("hf-tiny") + " --train " +
+                           (dir / "train.tsv").string() + " --dev " + (dir / "dev.tsv").string() + " --out " +
+                           (dir / "run").string() + " --epochs 1 --batch-size 4 --log-level error ";
+  for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--grad-accum 0", "--grad-accum: must be > 0, found 0"},
+           {"--log-every 0", "--log-every: must be > 0, found 0"},
+           {"--lr -1", "--lr: must be a finite number >= 0, found -1"},
+           {"--lr inf", "--lr: must be a finite number >= 0, found inf"},
+           {"--adam-eps 0", "--adam-eps: must be a finite number > 0, found 0"},
+           {"--clip-norm -1", "--clip-norm: must be a finite number >= 0, found -1"},
+           {"--dropout -0.1", "--dropout: must be in [0, 1), found -0.1"},
+           {"--warmup-steps -5", "--warmup-steps: must be >= 0, found -5"},
+           {"--seed -1", "--seed: must be >= 0, found -1"},
+           {"--threads -1", "--threads: must be >= 0, found -1"},
+           {"--max-seq-len 2", "--max-seq-len: must be at least 4"},
+           {"--metric bogus", "--metric bogus is not reported for task classify (available: accuracy,"},
+           {"--maxsteps 3", "--maxsteps"}}) {
+    INFO(flags);
+    require_one_line_error(run_bert(base + flags), message);
+    REQUIRE_FALSE(fs::exists(dir / "run"));
+  }
+  require_one_line_error(run_bert("frobnicate"), "unknown subcommand \"frobnicate\" (expected one of: info,");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("finetune refuses labels it cannot learn from", "[cli][errors]") {
+  const auto dir = make_sst2_dir("labels");
+  const std::string base = "finetune --threads 1 --init " + bert::test::data_path("hf-tiny") + " --out " +
+                           (dir / "run").string() + " --epochs 1 --log-level error --train ";
+  std::ofstream(dir / "spelled.tsv") << "s\tlabel\nhello there\t1\nbye now\t1.0\nok then\t0\n";
+  require_one_line_error(run_bert(base + (dir / "spelled.tsv").string()),
+                         "spelled.tsv: labels \"1\" and \"1.0\" are the same number written two ways");
+  std::ofstream(dir / "one.tsv") << "s\tlabel\nhello\t0\nbye\t0\n";
+  require_one_line_error(run_bert(base + (dir / "one.tsv").string() + " --task classify"),
+                         "one.tsv: every label is \"0\": a classifier needs examples of at least two classes");
+  REQUIRE_FALSE(fs::exists(dir / "run"));
+  fs::remove_all(dir);
+}
+
+// evaluate, predict, embed and convert never write over a file they read.
+TEST_CASE("outputs are never written over inputs", "[cli][errors]") {
+  const auto dir = make_sst2_dir("overwrite");
+  bert::test::require_ok(run_bert("finetune --threads 1 --init " + bert::test::data_path("hf-tiny") + " --train " +
+                                  (dir / "train.tsv").string() + " --out " + (dir / "run").string() +
+                                  " --epochs 1 --batch-size 4"));
+  const std::string model = (dir / "run" / "best").string(), data = (dir / "dev.tsv").string();
+  const std::string data_before = slurp(data), config_before = slurp(dir / "run" / "best" / "config.json");
+  const std::string common = " --threads 1 --model " + model;
+  require_one_line_error(run_bert("evaluate" + common + " --data " + data + " --output " + data), "is an input of this command");
+  require_one_line_error(run_bert("evaluate" + common + " --data " + data + " --output " + model + "/config.json"),
+                         "is an input of this command");
+  require_one_line_error(run_bert("predict" + common + " --input " + data + " --output " + (dir / "." / "dev.tsv").string()),
+                         "is the input");
+  require_one_line_error(run_bert("embed" + common + " --input " + data + " --output " + (dir / "e.txt").string()),
+                         "expected a .safetensors, .npy or .jsonl file name");
+  require_one_line_error(run_bert("convert --input " + model + " --out " + model + " --dtype float16"),
+                         "is the directory of --input");
+  require_one_line_error(run_bert("predict" + common + " --text hi --input " + data), "--input excludes --text");
+  CHECK(slurp(data) == data_before);
+  CHECK(slurp(dir / "run" / "best" / "config.json") == config_before);
+  fs::remove_all(dir);
+}
+
+// A damaged config.json or vocabulary is one error at load time, not an allocation failure, NaN
+// predictions or "index out of range" halfway through.
+TEST_CASE("damaged model directories are refused at load time", "[cli][errors]") {
+  auto edit_config = [](const fs::path& dir, const std::string& key, const nlohmann::json& value) {
+    auto config = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+    config[key] = value;
+    std::ofstream(dir / "config.json") << config.dump();
+  };
+  SECTION("a size that would need terabytes") {
+    auto dir = make_checkpoint_copy("huge");
+    edit_config(dir, "vocab_size", 1000000000000LL);
+    require_one_line_error(run_bert("info " + dir.string()), "billion parameters, more than the 68.7 billion");
+    fs::remove_all(dir);
+  }
+  SECTION("a layer count that would fill the memory") {
+    auto dir = make_checkpoint_copy("layers");
+    edit_config(dir, "num_hidden_layers", 100000000);
+    require_one_line_error(run_bert("info " + dir.string()), "num_hidden_layers 100000000");
+    fs::remove_all(dir);
+  }
+  SECTION("a layer_norm_eps that makes every output NaN") {
+    auto dir = make_checkpoint_copy("eps");
+    edit_config(dir, "layer_norm_eps", -1);
+    require_one_line_error(run_bert("info " + dir.string()), "'layer_norm_eps' must be > 0");
+    fs::remove_all(dir);
+  }
+  SECTION("id2label with a gap") {
+    auto dir = make_checkpoint_copy("gap");
+    edit_config(dir, "num_labels", 2);
+    edit_config(dir, "id2label", {{"0", "a"}, {"5", "b"}});
+    require_one_line_error(run_bert("info " + dir.string()), "'id2label' has id 5, outside [0, num_labels 2)");
+    fs::remove_all(dir);
+  }
+  SECTION("a vocabulary larger than the embedding table") {
+    auto dir = make_sst2_dir("vocab");
+    auto model = make_checkpoint_copy("vocab_model");
+    std::ofstream(model / "vocab.txt", std::ios::app) << "extra1\n";
+    require_one_line_error(run_bert("finetune --threads 1 --init " + model.string() + " --train " +
+                                    (dir / "train.tsv").string() + " --out " + (dir / "run").string()),
+                           "the tokenizer has 30523 tokens but config.json's vocab_size is 30522");
+    fs::remove_all(dir);
+    fs::remove_all(model);
+  }
+}
+
+// Texts from stdin or --text are checked as a file's rows are.
+TEST_CASE("predict checks texts from stdin", "[cli][errors]") {
+  const auto dir = make_sst2_dir("stdin");
+  bert::test::require_ok(run_bert("finetune --threads 1 --init " + bert::test::data_path("hf-tiny") + " --train " +
+                                  (dir / "train.tsv").string() + " --out " + (dir / "run").string() +
+                                  " --epochs 1 --batch-size 4"));
+  const std::string predict = "predict --threads 1 --model " + (dir / "run" / "best").string() + " < ";
+  std::ofstream(dir / "bad.txt") << "hel\xfflo\n";
+  std::ofstream(dir / "blank.txt") << "hello\n\nworld\n";
+  require_one_line_error(run_bert(predict + (dir / "bad.txt").string() + " --log-level error"),
+                         "stdin:1: invalid UTF-8 at byte column 4");
+  require_one_line_error(run_bert(predict + (dir / "blank.txt").string() + " --log-level error"), "stdin:2: empty text");
+  require_one_line_error(run_bert("tokenizer encode --tokenizer " + bert::test::data_path("hf-tiny") + " --input " +
+                                  (dir / "bad.txt").string()),
+                         "bad.txt:1: invalid UTF-8 at byte column 4");
+  fs::remove_all(dir);
 }
