@@ -4,8 +4,10 @@
 #include "bert/io/safetensors.h"
 #include "bert/model/factory.h"
 #include "bert/util/error.h"
+#include "bert/util/files.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <map>
@@ -57,7 +59,35 @@ torch::Dtype parse_dtype(const std::string& name) {
   throw Error("--dtype: expected float32, bfloat16 or float16, found \"" + name + "\"");
 }
 
+namespace {
+
+// A sentence-transformers model's settings (modules.json, each module's folder such as 1_Pooling/,
+// sentence_bert_config.json) travel with its weights, so that `embed` on the copy pools and
+// normalises as on the original.
+int copy_sentence_transformers_files(const fs::path& from, const fs::path& to) {
+  if (!fs::exists(from / "modules.json")) return 0;
+  int copied = 0;
+  for (const char* name : {"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"})
+    if (fs::exists(from / name)) {
+      fs::copy_file(from / name, to / name, fs::copy_options::overwrite_existing);
+      ++copied;
+    }
+  const auto modules = nlohmann::json::parse(read_text_file((from / "modules.json").string()), nullptr, false);
+  if (!modules.is_array()) return copied;
+  for (const auto& m : modules) {
+    const std::string path = m.is_object() && m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
+    if (path.empty() || path.find("..") != std::string::npos || !fs::is_directory(from / path)) continue;
+    fs::create_directories(to / path);
+    fs::copy(from / path, to / path, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    ++copied;
+  }
+  return copied;
+}
+
+}  // namespace
+
 std::string convert_checkpoint(const ConvertOptions& o) {
+  if (!fs::exists(o.input)) throw Error("--input " + o.input + ": no such file or directory");
   // Writing into the directory read would replace the weights (and, with --dtype, lose precision).
   const fs::path source_dir = fs::is_directory(o.input) ? fs::path(o.input) : fs::path(o.input).parent_path();
   std::error_code ec;
@@ -75,10 +105,11 @@ std::string convert_checkpoint(const ConvertOptions& o) {
   log_load_report(report, weights_file);
   config.architecture = model::architecture_name(arch);
   save_model(o.out_dir, config, *model, o.dtype);
-  const int copied = copy_tokenizer_files(source_dir.string(), o.out_dir);
+  const int copied = copy_tokenizer_files(source_dir.string(), o.out_dir) +
+                     copy_sentence_transformers_files(source_dir, o.out_dir);
   int64_t params = 0;
   for (const auto& p : model->parameters()) params += p.numel();
-  return fmt::format("[convert] {} → {}: {} ({} parameters, {}), {} tokenizer files", weights_file, o.out_dir,
+  return fmt::format("[convert] {} → {}: {} ({} parameters, {}), {} tokenizer and sentence-transformers files", weights_file, o.out_dir,
                      config.architecture, format_count(params), c10::toString(o.dtype), copied);
 }
 

@@ -1,5 +1,7 @@
 #include "bert/model/heads.h"
 
+#include "bert/util/error.h"
+
 #include <torch/nn/functional/loss.h>
 
 namespace bert::model {
@@ -18,6 +20,12 @@ torch::Tensor BertPredictionHeadTransformImpl::forward(const torch::Tensor& x) {
 }
 
 BertLMPredictionHeadImpl::BertLMPredictionHeadImpl(const BertConfig& c) {
+  // The decoder here is always the word embedding matrix (BERT's tying). A checkpoint with a decoder
+  // of its own would silently lose it, so it is refused rather than loaded wrong.
+  if (c.extra.contains("tie_word_embeddings") && c.extra["tie_word_embeddings"] == false)
+    throw Error("config.json: 'tie_word_embeddings' is false (a masked-LM decoder untied from the word embeddings), "
+                "which this tool's masked-LM head does not support; fine-tuning a task head from it works with "
+                "--init, but not pre-training, convert or evaluate --corpus");
   transform = register_module("transform", BertPredictionHeadTransform(c));
   bias = register_parameter("bias", torch::zeros({c.vocab_size}));
 }

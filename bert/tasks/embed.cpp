@@ -133,6 +133,7 @@ size_t run_embed(const EmbedOptions& o) {
   if (!ends_with(o.output, ".safetensors") && !ends_with(o.output, ".npy") && !ends_with(o.output, ".jsonl"))
     throw Error("--output " + o.output + ": expected a .safetensors, .npy or .jsonl file name (the format follows it)");
   require_positive("--batch-size", o.batch_size);
+  require_directory("--model", o.model_dir);
   io::refuse_output_over_model_or_data("--output", o.output, o.model_dir, o.input);
   // Defaults from a sentence-transformers directory, where the flags leave them open.
   const auto sentence = o.pooling == "auto" || !o.normalize || o.data.max_seq_len == 0
@@ -169,6 +170,7 @@ size_t run_embed(const EmbedOptions& o) {
   options.max_seq_len = fit_max_seq_len(max_seq_len, config.max_position_embeddings);
   data::LabelMap none;
   auto dataset = load_task_data(o.input, options, *tokenizer, none, false);
+  log::info("[data] {}", dataset.read_summary);
 
   torch::NoGradGuard no_grad;
   const int64_t n = static_cast<int64_t>(dataset.examples.size());

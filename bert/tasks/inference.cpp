@@ -165,6 +165,7 @@ void require_finite_outputs(const Predictions& p, const TaskDataset& data, const
 }
 
 LoadedModel load_for_inference(const InferenceOptions& o) {
+  require_directory("--model", o.model_dir);
   const torch::Device device = parse_device(o.device);
   const auto precision = train::parse_precision(o.precision);
   train::check_precision_supported(precision, device);
@@ -222,6 +223,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     data::LabelMap none;
     options.table.keep_fields = true;  // the output repeats every input column
     data = load_task_data(in.file, options, *tokenizer, none, false);
+    log::info("[data] {}", data.read_summary);
   } else {
     if (!in.text_pairs.empty() && in.text_pairs.size() != in.texts.size())
       throw Error("--text-pair: give one per --text (found " + std::to_string(in.text_pairs.size()) + " for " +

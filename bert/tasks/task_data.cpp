@@ -4,6 +4,7 @@
 
 #include "bert/util/error.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <algorithm>
 #include <numeric>
@@ -164,13 +165,20 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   if (!o.has_labels) {
     table_options.label.reset();
     table_options.indicator_labels.clear();
+    // Text to predict on or embed, in a .txt file: one text per line, as on stdin (columns split
+    // at TABs for --text-pair-column); no header line to lose, quotes taken literally.
+    if (ends_with(path, ".txt")) {
+      table_options.has_header = false;
+      table_options.delimiter = '\t';
+      table_options.quoting = data::Quoting::kNone;
+    }
   }
   if (!table_options.indicator_labels.empty() && o.task != Task::multilabel)
     throw Error("--label-columns: one 0/1 column per label is multi-label data, but the task is " + task_name(o.task) +
                 " (use --task multilabel, or --label-column)");
   if (o.task == Task::multilabel) table_options.label_set_separator = o.label_separator;
   if (o.task == Task::choice && table_options.choices.size() < 2)
-    throw Error("--task choice: name the candidate columns with --choice-columns (at least two), e.g. "
+    throw Error("multiple choice: name the candidate columns with --choice-columns (at least two), e.g. "
                 "--choice-columns ending0,ending1,ending2,ending3");
   if (o.task != Task::choice) table_options.choices.clear();
   auto table = data::read_labelled_table(path, table_options);

@@ -46,23 +46,26 @@ TaskModel::TaskModel(Task task, const model::BertConfig& config) : task_(task), 
   }
 }
 
+std::optional<Task> task_of_config(const model::BertConfig& config) {
+  if (config.architecture == "BertForTokenClassification") return Task::tag;
+  if (config.architecture == "BertForQuestionAnswering") return Task::qa;
+  if (config.architecture == "BertForMultipleChoice") return Task::choice;
+  if (config.architecture != "BertForSequenceClassification") return std::nullopt;
+  if (config.problem_type == std::optional<std::string>("multi_label_classification")) return Task::multilabel;
+  if (config.num_labels == 1 || config.problem_type == std::optional<std::string>("regression")) return Task::regress;
+  return Task::classify;
+}
+
 TaskModel TaskModel::load(const std::string& dir) {
   const std::string config_file = (std::filesystem::path(dir) / "config.json").string();
   if (!std::filesystem::exists(config_file)) throw Error(dir + ": missing config.json");
   auto config = model::BertConfig::load(config_file);
-  Task task;
-  if (config.architecture == "BertForTokenClassification") task = Task::tag;
-  else if (config.architecture == "BertForQuestionAnswering") task = Task::qa;
-  else if (config.architecture == "BertForMultipleChoice") task = Task::choice;
-  else if (config.architecture == "BertForSequenceClassification")
-    task = config.problem_type == std::optional<std::string>("multi_label_classification") ? Task::multilabel
-           : (config.num_labels == 1 || config.problem_type == std::optional<std::string>("regression"))
-               ? Task::regress
-               : Task::classify;
-  else
+  const auto head_task = task_of_config(config);
+  if (!head_task)
     throw Error(config_file + ": architecture " + config.architecture +
                 " is not a fine-tuned model (expected BertForSequenceClassification, BertForTokenClassification, "
                 "BertForQuestionAnswering or BertForMultipleChoice)");
+  const Task task = *head_task;
   std::optional<TaskModel> loaded;
   {
     model::SkipWeightInit skip;  // every weight comes from the file (a missing head is an error below)

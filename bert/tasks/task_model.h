@@ -16,6 +16,10 @@
 
 namespace bert::tasks {
 
+// The task a checkpoint's head was trained for, from its architecture (and problem_type); none for
+// an encoder without a task head (BertModel, BertForPreTraining, BertForMaskedLM).
+std::optional<Task> task_of_config(const model::BertConfig& config);
+
 class TaskModel {
  public:
   // A new task head on `config` (num_labels, id2label, problem_type set by the caller).

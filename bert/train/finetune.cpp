@@ -11,10 +11,12 @@
 #include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
+#include "bert/util/files.h"
 #include "bert/util/log.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace bert::train {
@@ -81,6 +83,7 @@ void validate(const FinetuneOptions& o) {
   if (o.init_dir.empty()) throw Error("--init: a pre-trained checkpoint directory is required");
   if (o.train_file.empty()) throw Error("--train: a training file is required");
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
+  require_directory("--init", o.init_dir);
   require_positive("--epochs", o.epochs);
   require_positive("--batch-size", o.batch_size);
   require_positive("--grad-accum", o.grad_accum);
@@ -93,6 +96,75 @@ void validate(const FinetuneOptions& o) {
   if (o.dropout) require_in_range("--dropout", *o.dropout, 0, 1, /*below_hi=*/true);
   if (o.classifier_dropout) require_in_range("--classifier-dropout", *o.classifier_dropout, 0, 1, /*below_hi=*/true);
   check_optimizer_flags(adamw_settings(o), o.clip_norm);
+}
+
+// What to do with --init's task head (classifier.* / qa_outputs.*), decided once the training
+// labels are known.
+struct InitHead {
+  bool keep = false;
+  std::string why_not;                   // for the log, when a head is there but not kept
+  std::optional<data::LabelMap> labels;  // the head's own label order, where the labels are names it knows
+};
+
+bool uses_label_names(tasks::Task t) {
+  return t == tasks::Task::classify || t == tasks::Task::multilabel || t == tasks::Task::tag;
+}
+
+// A head is kept when it was trained for this task and knows every training label: then its
+// rows keep their names in its own order (the sorted training labels would give them others, and
+// a model continued from a fine-tuned classifier would predict the wrong names). transformers'
+// placeholder names LABEL_0, LABEL_1, ... stand for the sorted labels, as in run_glue.py.
+InitHead decide_init_head(const model::BertConfig& init, tasks::Task task, const data::LabelMap& data_labels) {
+  InitHead h;
+  const auto head_task = tasks::task_of_config(init);
+  if (!head_task) return h;  // an encoder without a task head: nothing to keep
+  const bool sequence_labels = [](tasks::Task t) { return t == tasks::Task::classify || t == tasks::Task::multilabel; }(*head_task) &&
+                               (task == tasks::Task::classify || task == tasks::Task::multilabel);
+  if (*head_task != task && !sequence_labels) {
+    h.why_not = std::string("was trained for ") + tasks::task_name(*head_task);
+    return h;
+  }
+  if (!uses_label_names(task)) {
+    h.keep = true;
+    return h;
+  }
+  std::vector<std::string> names;
+  bool placeholders = true;
+  for (int64_t i = 0; i < init.num_labels; ++i) {
+    auto it = init.id2label.find(i);
+    names.push_back(it != init.id2label.end() ? it->second : "LABEL_" + std::to_string(i));
+    placeholders &= names.back() == "LABEL_" + std::to_string(i);
+  }
+  if (placeholders) {
+    h.keep = names.size() == data_labels.size();
+    if (!h.keep)
+      h.why_not = "has " + std::to_string(names.size()) + " labels and the data " + std::to_string(data_labels.size());
+    return h;
+  }
+  auto head_labels = data::LabelMap::from_names(names);
+  for (const auto& name : data_labels.names())
+    if (!head_labels.find(name)) {
+      h.why_not = "does not know the label \"" + name + "\"";
+      return h;
+    }
+  h.keep = true;
+  h.labels = std::move(head_labels);
+  return h;
+}
+
+// Re-encodes `data`'s labels from `from`'s ids to `to`'s (which knows every name of `from`).
+void relabel(tasks::TaskDataset& data, const data::LabelMap& from, const data::LabelMap& to) {
+  std::vector<int64_t> new_id;
+  for (const auto& name : from.names()) new_id.push_back(*to.find(name));
+  auto map = [&](int64_t& id) {
+    if (id >= 0) id = new_id[static_cast<size_t>(id)];
+  };
+  for (auto& ex : data.examples) {
+    map(ex.label);
+    for (auto& id : ex.label_set) map(id);
+    std::sort(ex.label_set.begin(), ex.label_set.end());
+    for (auto& id : ex.token_labels) map(id);
+  }
 }
 
 // `metric` in a dev evaluation's metrics, or an error listing those there are.
@@ -264,6 +336,16 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     data_options.qa.allow_no_answer = train.qa.allow_no_answer = true;  // SQuAD v2.0 data: "no answer" is learnt
     log::info("[finetune] the training data has unanswerable questions: answers may be \"none\" (SQuAD v2.0)");
   }
+  const auto init_head = decide_init_head(config, task, labels);
+  if (init_head.labels && init_head.labels->names() != labels.names()) {
+    relabel(train, labels, *init_head.labels);
+    labels = *init_head.labels;
+    std::string order;
+    for (const auto& name : labels.names()) order += (order.empty() ? "" : ", ") + name;
+    log::info("[finetune] labels in the order of --init's head: {}", order);
+  }
+  if (!init_head.why_not.empty())
+    log::info("[finetune] --init's {} head {}: a new head is trained", config.architecture, init_head.why_not);
   std::optional<tasks::TaskDataset> dev;
   if (!o.dev_file.empty()) {
     dev = tasks::load_task_data(o.dev_file, data_options, *tokenizer, labels, /*build_labels=*/false);
@@ -293,7 +375,14 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     metric_value(tasks::evaluate_predictions(model, *dev, tasks::gold_predictions(*dev, task), o.scheme).metrics,
                  o.metric, task);
   if (!dev && !o.metric.empty()) log::warn("[finetune] --metric {} has no effect without --dev", o.metric);
-  auto report = io::load_weights(model.module(), io::read_weights(o.init_dir), o.init_dir);
+  auto init_weights = io::read_weights(o.init_dir);
+  if (!init_head.keep)  // a fresh head: the checkpoint's (another task's, other labels) is left out
+    init_weights.erase(std::remove_if(init_weights.begin(), init_weights.end(),
+                                      [](const auto& w) {
+                                        return w.first.rfind("classifier.", 0) == 0 || w.first.rfind("qa_outputs.", 0) == 0;
+                                      }),
+                       init_weights.end());
+  auto report = io::load_weights(model.module(), std::move(init_weights), o.init_dir);
   io::log_load_report(report, o.init_dir);
   model.module().to(device);
   model::set_gradient_checkpointing(model.module(), o.gradient_checkpointing);

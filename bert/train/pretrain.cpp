@@ -18,6 +18,7 @@
 #include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
+#include "bert/util/files.h"
 #include "bert/util/log.h"
 
 #include <torch/torch.h>
@@ -68,6 +69,8 @@ void validate(const PretrainOptions& o) {
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
   if (o.model_config.empty() == o.init_dir.empty())
     throw Error("exactly one of --model-config (a fresh model) and --init (continue from a checkpoint) is required");
+  if (!o.init_dir.empty()) require_directory("--init", o.init_dir);
+  require_directory("--tokenizer", o.tokenizer_dir);
   require_positive("--max-steps", o.max_steps);
   require_positive("--batch-size", o.batch_size);
   require_positive("--grad-accum", o.grad_accum);

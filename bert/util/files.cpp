@@ -22,6 +22,13 @@ std::string read_text_file(const std::string& path) {
   return ss.str();
 }
 
+void require_directory(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return;
+  throw Error(flag + " " + path + ": " +
+              (std::filesystem::exists(path, ec) ? "is a file, expected a directory" : "no such directory"));
+}
+
 void refuse_output_over_input(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs) {
   std::error_code ec;
   for (const auto& input : inputs)

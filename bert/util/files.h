@@ -15,6 +15,10 @@ void write_file_atomic(const std::string& path, std::string_view contents);
 
 // Throws when `output` (given with `flag`) is one of `inputs` under any name (links, "./"): a
 // command must not write its result over a file it reads.
+// Throws "FLAG PATH: no such directory" (or "is a file, expected a directory") unless `path` is
+// a directory: said first, before a file inside it is reported missing.
+void require_directory(const std::string& flag, const std::string& path);
+
 void refuse_output_over_input(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs);
 
 // The same, for contents too large to hold twice in memory: `produce` hands the bytes, in order,

@@ -315,3 +315,26 @@ TEST_CASE("predict checks texts from stdin", "[cli][errors]") {
                          "bad.txt:1: invalid UTF-8 at byte column 4");
   fs::remove_all(dir);
 }
+
+TEST_CASE("a missing model directory is named by its flag", "[cli][errors]") {
+  const auto dir = make_sst2_dir("nodir");
+  require_one_line_error(run_bert("finetune --init " + (dir / "nope").string() + " --train " +
+                                  (dir / "train.tsv").string() + " --out " + (dir / "run").string()),
+                         "--init " + (dir / "nope").string() + ": no such directory");
+  require_one_line_error(run_bert("predict --model " + (dir / "nope").string() + " --text hi"), ": no such directory");
+  require_one_line_error(run_bert("convert --input " + (dir / "nope").string() + " --out " + (dir / "c").string()),
+                         "--input " + (dir / "nope").string() + ": no such file or directory");
+  fs::remove_all(dir);
+}
+
+// Our masked-LM decoder is the word embedding matrix; a checkpoint with its own would lose it.
+TEST_CASE("an untied masked-LM decoder is refused, not dropped", "[cli][errors]") {
+  auto dir = make_checkpoint_copy("untied");
+  auto config = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+  config["tie_word_embeddings"] = false;
+  std::ofstream(dir / "config.json") << config.dump();
+  require_one_line_error(run_bert("convert --input " + dir.string() + " --out " + (dir / "out").string()),
+                         "'tie_word_embeddings' is false");
+  REQUIRE_FALSE(fs::exists(dir / "out" / "model.safetensors"));
+  fs::remove_all(dir);
+}

@@ -730,3 +730,60 @@ TEST_CASE("training in fp32 on a CPU with native bf16 suggests --precision bf16"
   }
   fs::remove_all(dir);
 }
+
+// Continuing from a fine-tuned classifier whose id2label is not in sorted order (as transformers
+// may save one): each row of its head keeps its name; a .txt input is one text per line; convert
+// carries a sentence-transformers model's settings along.
+TEST_CASE("a fine-tuned head given to --init keeps its label order", "[cli][e2e][init-head]") {
+  const auto dir = fs::temp_directory_path() / ("bert_e2e_inithead_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string train = task_file("sst2_train_300.tsv"), base = " --threads 1 --log-level warn";
+  require_ok(bert_cli("finetune --init " + bert::test::data_path("hf-tiny") + " --train " + train + " --out " +
+                      (dir / "first").string() + " --epochs 1 --lr 1e-3" + base));
+  // The same weights with the two names swapped: row 0 of the head now means "1".
+  fs::copy(dir / "first" / "best", dir / "swapped", fs::copy_options::recursive);
+  auto config = nlohmann::json::parse(std::ifstream(dir / "swapped" / "config.json"));
+  config["id2label"] = {{"0", "1"}, {"1", "0"}};
+  config["label2id"] = {{"1", 0}, {"0", 1}};
+  std::ofstream(dir / "swapped" / "config.json") << config.dump(2);
+  std::ofstream(dir / "texts.txt") << "a gripping , beautifully made film\n\"the worst\" thing i have seen\nfine\n";
+  auto probabilities = [&](const fs::path& model) {
+    require_ok(bert_cli("predict --model " + model.string() + " --input " + (dir / "texts.txt").string() + " --output " +
+                        (dir / "p.jsonl").string() + base));
+    std::vector<std::pair<double, double>> p;
+    for (const auto& row : read_jsonl(dir / "p.jsonl")) p.emplace_back(row["prob_0"], row["prob_1"]);
+    return p;
+  };
+  const auto before = probabilities(dir / "swapped");
+  REQUIRE(before.size() == 3);  // every line a text: no header taken from the first
+  // lr 0: the weights stay; the names must stay on the same rows.
+  auto r = bert_cli("finetune --init " + (dir / "swapped").string() + " --train " + train + " --out " +
+                    (dir / "continued").string() + " --epochs 1 --lr 0 --threads 1");
+  require_ok(r);
+  CHECK(r.output.find("labels in the order of --init's head: 1, 0") != std::string::npos);
+  const auto after = probabilities(dir / "continued" / "best");
+  for (size_t i = 0; i < before.size(); ++i) {
+    CHECK(after[i].first == Approx(before[i].first).margin(1e-6));
+    CHECK(after[i].second == Approx(before[i].second).margin(1e-6));
+  }
+  // A head for other labels is not reused.
+  std::ofstream(dir / "other.tsv") << "text\tlabel\nred apples\tred\ngreen grass\tgreen\n";
+  r = bert_cli("finetune --init " + (dir / "swapped").string() + " --train " + (dir / "other.tsv").string() + " --out " +
+               (dir / "other").string() + " --epochs 1 --threads 1");
+  require_ok(r);
+  CHECK(r.output.find("head does not know the label \"green\": a new head is trained") != std::string::npos);
+
+  // convert keeps a sentence-transformers model's settings.
+  fs::create_directories(dir / "st" / "1_Pooling");
+  for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})
+    fs::copy_file(bert::test::data_path(std::string("hf-tiny/") + f), dir / "st" / f);
+  std::ofstream(dir / "st" / "modules.json")
+      << R"([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])";
+  std::ofstream(dir / "st" / "1_Pooling" / "config.json") << R"({"word_embedding_dimension": 32, "pooling_mode_cls_token": true})";
+  require_ok(bert_cli("convert --input " + (dir / "st").string() + " --out " + (dir / "st16").string() + " --dtype float16"));
+  CHECK(fs::exists(dir / "st16" / "modules.json"));
+  CHECK(fs::exists(dir / "st16" / "1_Pooling" / "config.json"));
+  fs::remove_all(dir);
+}

@@ -30,7 +30,7 @@ TEST_CASE("the values of --device are checked before any work", "[train][device]
                       gpus == 0 ? Catch::Contains("no CUDA GPU") : Catch::Contains("this process sees"));
 }
 
-TEST_CASE("--clip-norm 0 measures the norm without clipping, as the Trainer's max_grad_norm 0", "[train][optimizer]") {
+TEST_CASE("clipping with --clip-norm 0 measures the norm without clipping, as the Trainer's max_grad_norm 0", "[train][optimizer]") {
   auto w = torch::ones({3}, torch::requires_grad());
   w.mutable_grad() = torch::tensor({3.0f, 4.0f, 0.0f});
   CHECK(bert::train::clip_gradient_norm({w}, 0.0) == Approx(5.0));
