@@ -32,7 +32,7 @@ void setup_convert(CLI::App& app) {
       ->required();
   cmd->add_option("--config", o->config, "config.json for a lone weight file (default: the one beside it)");
   cmd->add_option("--out", o->out, "output directory (created)")->required();
-  cmd->add_option("--dtype", o->dtype, "weight dtype written: float32|bfloat16|float16 (default: float32)");
+  cmd->add_option("--dtype", o->dtype, "weight dtype written: float32|bfloat16|float16, or fp32|bf16|fp16 (default: float32)");
   add_common_options(cmd, o->common);
   cmd->callback([o] { run_convert(*o); });
 }

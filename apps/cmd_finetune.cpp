@@ -20,7 +20,7 @@ struct FinetuneCommandOptions {
 void setup_finetune(CLI::App& app) {
   auto o = std::make_shared<FinetuneCommandOptions>();
   auto& r = o->run;
-  auto* cmd = app.add_subcommand("finetune", "Fine-tune a pre-trained BERT on labelled CSV/TSV or CoNLL data");
+  auto* cmd = app.add_subcommand("finetune", "Fine-tune a pre-trained BERT on labelled CSV/TSV, CoNLL or SQuAD JSON data");
   cmd->add_option("--init", r.init_dir, "pre-trained checkpoint directory, ours or Hugging Face's (required)")->required();
   cmd->add_option("--train", r.train_file, "training file (required)")->required();
   cmd->add_option("--dev", r.dev_file, "development file, evaluated each epoch; the best model is kept (default: none)");
@@ -73,7 +73,7 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--eval-every", r.eval_every, "steps between dev evaluations; 0 = each epoch (default: 0)");
   cmd->add_option("--early-stopping", r.early_stopping, "stop after N evaluations without improvement; 0 = off (default: 0)");
   cmd->add_option("--log-every", r.log_every, "steps between log lines (default: 20)");
-  cmd->add_option("--scheme", r.scheme, "tagging: bio | iob1 (default: bio)")->check(CLI::IsMember({"bio", "iob1", "iob2"}));
+  cmd->add_option("--scheme", r.scheme, "tagging: bio (also called iob2) | iob1 (default: bio)")->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_distributed_options(cmd, o->dist);
   add_common_options(cmd, o->common);
   cmd->callback([o, cmd] {

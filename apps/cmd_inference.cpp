@@ -20,8 +20,8 @@ namespace bert::app {
 
 namespace {
 
-void add_inference_flags(CLI::App* cmd, tasks::InferenceOptions& o) {
-  cmd->add_option("--model", o.model_dir, "checkpoint directory: a fine-tuned model (or, for evaluate --corpus, a pre-trained one) (required)")->required();
+void add_inference_flags(CLI::App* cmd, tasks::InferenceOptions& o, const std::string& model_description) {
+  cmd->add_option("--model", o.model_dir, model_description)->required();
   cmd->add_option("--batch-size", o.batch_size, "examples per batch (default: 64)");
   cmd->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (CUDA) (default: fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
@@ -45,11 +45,12 @@ struct EvaluateCommandOptions {
 
 namespace {
 
-void evaluate_corpus(EvaluateCommandOptions& o) {
+void evaluate_corpus(EvaluateCommandOptions& o, const CLI::App* cmd) {
   train::CorpusEvalOptions eval;
   eval.model_dir = o.run.model_dir;
   eval.objective = o.corpus;
-  eval.objective.seq_len = o.data.max_seq_len;
+  // Not given: 128, or the model's positions if fewer.
+  eval.objective.seq_len = cmd->count("--max-seq-len") ? o.data.max_seq_len : 0;
   eval.objective.batch_size = o.run.batch_size;
   eval.objective.nsp = !o.no_nsp;
   eval.objective.threads = o.common.threads;
@@ -77,7 +78,8 @@ void setup_evaluate(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "evaluate", "Metrics of a fine-tuned model on a labelled file (--data), or masked-LM accuracy and perplexity of a "
                   "pre-trained one on text (--corpus)");
-  add_inference_flags(cmd, o->run);
+  add_inference_flags(cmd, o->run,
+                      "checkpoint directory: a fine-tuned model (or, for --corpus, a pre-trained one) (required)");
   auto* data = cmd->add_option("--data", o->data_file,
                                "labelled CSV/TSV, CoNLL or (question answering) SQuAD JSON / JSON lines file (this or "
                                "--corpus is required)");
@@ -87,7 +89,7 @@ void setup_evaluate(CLI::App& app) {
       ->check(CLI::IsMember({"prose", "google"}));
   cmd->add_option("--paragraphs-per-document", o->corpus.paragraphs_per_document,
                   "--corpus, prose: a new document every N paragraphs; 0 = one per file (default: 20)");
-  cmd->add_option("--cache-dir", o->corpus.cache_dir, "--corpus token cache (default: under the temporary directory)");
+  cmd->add_option("--cache-dir", o->corpus.cache_dir, "--corpus token cache, kept for the next evaluation on the same corpus (default: a temporary one, removed at the end)");
   cmd->add_option("--max-batches", o->max_batches, "--corpus: batches evaluated; 0 = the whole corpus (default: 0)");
   cmd->add_option("--seed", o->corpus.seed, "--corpus: seed of the pairing and masking (default: 42)")
       ->check(non_negative_number());
@@ -97,7 +99,7 @@ void setup_evaluate(CLI::App& app) {
   cmd->add_flag("--whole-word-mask", o->corpus.whole_word_mask, "--corpus: mask whole words (default: off)");
   cmd->add_flag("--no-nsp", o->no_nsp, "--corpus: no next-sentence pairs, packed sentences (default: off)");
   cmd->add_option("--output", o->output, "write the metrics as flat JSON here (default: none)");
-  cmd->add_option("--scheme", o->run.scheme, "tagging: bio | iob1 (default: bio)")
+  cmd->add_option("--scheme", o->run.scheme, "tagging: bio (also called iob2) | iob1 (default: bio)")
       ->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
   add_label_separator_flag(cmd, o->data);
@@ -106,7 +108,7 @@ void setup_evaluate(CLI::App& app) {
   add_common_options(cmd, o->common);
   cmd->callback([o, cmd] {
     apply_common_options(o->common);
-    if (!o->corpus.corpus.empty()) return evaluate_corpus(*o);
+    if (!o->corpus.corpus.empty()) return evaluate_corpus(*o, cmd);
     if (o->data_file.empty()) throw Error("evaluate: give --data FILE (a fine-tuned model) or --corpus FILE (a pre-trained one)");
     o->run.data = to_task_data_options(o->data, true, cmd);
     tasks::run_evaluate(o->run, o->data_file, o->output);
@@ -124,7 +126,7 @@ struct PredictCommandOptions {
 void setup_predict(CLI::App& app) {
   auto o = std::make_shared<PredictCommandOptions>();
   auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model (CSV/TSV, CoNLL or JSON lines, by --output extension)");
-  add_inference_flags(cmd, o->run);
+  add_inference_flags(cmd, o->run, "checkpoint directory of a fine-tuned model (required)");
   auto* input = cmd->add_option("--input", o->input.file,
                   "CSV/TSV, CoNLL or (question answering) SQuAD JSON / JSON lines file (default: --text, else stdin, "
                   "one text per line, a TAB before a text pair)");
@@ -179,7 +181,7 @@ struct EmbedCommandOptions {
 void setup_embed(CLI::App& app) {
   auto o = std::make_shared<EmbedCommandOptions>();
   auto& r = o->run;
-  auto* cmd = app.add_subcommand("embed", "One vector per input row, written as safetensors ('embeddings' [rows, hidden])");
+  auto* cmd = app.add_subcommand("embed", "One vector per input row, written as .safetensors ('embeddings' [rows, hidden]), .npy or .jsonl");
   cmd->add_option("--model", r.model_dir, "any BERT checkpoint directory (required)")->required();
   cmd->add_option("--input", r.input, "CSV/TSV file (required)")->required();
   cmd->add_option("--output", r.output,

@@ -57,6 +57,10 @@ void run_tokenizer_train(TokenizerTrainOptions o) {
   apply_common_options(o.common);
   if (o.lowercase) o.train.normalization_rule = "nmt_nfkc_cf";
   o.train.threads = o.common.threads;
+  // Files, directories and globs, as pre-training's --corpus takes them.
+  std::vector<std::string> files;
+  for (const auto& f : data::expand_corpus_inputs(o.train.inputs)) files.push_back(f.path);
+  o.train.inputs = files;
   tokenizer::train_sentencepiece(o.train);
   const auto t = tokenizer::SentencePieceTokenizer::from_directory(o.train.out_dir);
   log::info("[tokenizer] {} pieces; special tokens [PAD]={} [UNK]={} [CLS]={} [SEP]={} [MASK]={}", t.vocab_size(),
@@ -71,7 +75,8 @@ void setup_tokenizer_train(CLI::App& parent) {
       "Train a SentencePiece tokenizer on text files (one sentence or paragraph per line); writes "
       "spm.model, spm.vocab and tokenizer_config.json with [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4. "
       "--threads also sets the training threads");
-  cmd->add_option("--input", t.inputs, "text file(s), UTF-8, one text per line (blank lines skipped)")
+  cmd->add_option("--input", t.inputs, "text files, directories or globs, as pre-training's --corpus, UTF-8, one text per line (blank "
+                  "lines skipped)")
       ->required()
       ->expected(1, -1);
   cmd->add_option("--type", t.type, "model type: unigram|bpe (default: unigram)")

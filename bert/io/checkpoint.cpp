@@ -7,6 +7,9 @@
 #include "bert/util/log.h"
 #include "bert/util/text.h"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -45,18 +48,59 @@ std::string modern_name(std::string key) {
 std::string find_weights_file(const std::string& path) {
   if (!fs::exists(path)) throw Error(path + ": no such file or directory");
   if (!fs::is_directory(path)) return path;
-  for (const char* name : {"model.safetensors", "pytorch_model.bin"}) {
+  for (const char* name : {"model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                           "pytorch_model.bin.index.json"}) {
     auto candidate = fs::path(path) / name;
     if (fs::exists(candidate)) return candidate.string();
   }
-  throw Error(path + ": no model.safetensors or pytorch_model.bin in this directory");
+  throw Error(path + ": no model.safetensors or pytorch_model.bin (or a sharded model's .index.json) in this directory");
 }
+
+namespace {
+
+// A sharded checkpoint (transformers' save_pretrained with max_shard_size): the index's
+// weight_map names each tensor's shard, a file beside it; every shard is read and every tensor
+// the index lists must be in its shard.
+NamedTensors read_sharded_weights(const std::string& index_file) {
+  nlohmann::json index;
+  try {
+    index = nlohmann::json::parse(read_text_file(index_file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(index_file + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!index.contains("weight_map") || !index["weight_map"].is_object())
+    throw Error(index_file + ": expected an object \"weight_map\" {tensor name: shard file}");
+  std::vector<std::string> shards;
+  std::map<std::string, std::string> shard_of;
+  for (const auto& [name, shard] : index["weight_map"].items()) {
+    if (!shard.is_string() || shard.get<std::string>().find('/') != std::string::npos)
+      throw Error(index_file + ": weight_map[\"" + name + "\"] must be a file name beside the index, found " + shard.dump());
+    shard_of[name] = shard.get<std::string>();
+    if (std::find(shards.begin(), shards.end(), shard_of[name]) == shards.end()) shards.push_back(shard_of[name]);
+  }
+  NamedTensors all;
+  std::set<std::string> found;
+  for (const auto& shard : shards) {
+    const std::string file = (fs::path(index_file).parent_path() / shard).string();
+    auto tensors = ends_with(shard, ".safetensors") ? read_safetensors(file).tensors : read_torch_bin(file);
+    for (auto& named : tensors) {
+      found.insert(named.first);
+      all.push_back(std::move(named));
+    }
+  }
+  for (const auto& [name, shard] : shard_of)
+    if (!found.count(name)) throw Error(index_file + ": tensor '" + name + "' is not in its shard " + shard);
+  return all;
+}
+
+}  // namespace
 
 NamedTensors read_weights(const std::string& path) {
   const std::string file = find_weights_file(path);
+  if (ends_with(file, ".index.json")) return read_sharded_weights(file);
   if (ends_with(file, ".safetensors")) return read_safetensors(file).tensors;
   if (ends_with(file, ".bin") || ends_with(file, ".pt") || ends_with(file, ".pth")) return read_torch_bin(file);
-  throw Error(file + ": unknown weight file type (expected .safetensors or .bin)");
+  throw Error(file + ": unknown weight file type (expected .safetensors, .bin or a sharded model's .index.json)");
 }
 
 namespace {
@@ -175,12 +219,22 @@ const char* const kTokenizerFiles[] = {"vocab.txt",      "tokenizer_config.json"
 std::vector<std::string> checkpoint_files(const std::string& dir) {
   std::vector<std::string> files;
   std::vector<std::string> names(std::begin(kTokenizerFiles), std::end(kTokenizerFiles));
-  for (const char* name : {"config.json", "model.safetensors", "pytorch_model.bin", "modules.json",
+  for (const char* name : {"config.json", "model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                           "pytorch_model.bin.index.json", "modules.json",
                            "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json"})
     names.push_back(name);
   for (const auto& name : names)
     if (fs::exists(fs::path(dir) / name)) files.push_back((fs::path(dir) / name).string());
   return files;
+}
+
+void require_config_json(const std::string& dir) {
+  if (fs::exists(fs::path(dir) / "config.json")) return;
+  std::string hint;
+  for (const char* inside : {"best", "final", "checkpoints"})
+    if (fs::is_directory(fs::path(dir) / inside))
+      hint += std::string(hint.empty() ? "" : ", ") + (fs::path(dir) / inside).string() + (std::string(inside) == "checkpoints" ? "/step-N" : "");
+  throw Error(dir + ": missing config.json" + (hint.empty() ? "" : " (a run directory: give " + hint + ")"));
 }
 
 void refuse_output_over_model_or_data(const std::string& flag, const std::string& output, const std::string& model_dir,

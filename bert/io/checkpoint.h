@@ -57,6 +57,10 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
 // The files of checkpoint directory `dir` that loading it reads (config, weights, tokenizer,
 // sentence-transformers settings), those that exist.
 std::vector<std::string> checkpoint_files(const std::string& dir);
+// Throws "DIR: missing config.json" unless checkpoint directory `dir` has one; a run directory
+// (checkpoints/, best/, final/ inside) gets told which of those to give instead.
+void require_config_json(const std::string& dir);
+
 // refuse_output_over_input for a command that reads checkpoint `model_dir` and `data_file`.
 void refuse_output_over_model_or_data(const std::string& flag, const std::string& output, const std::string& model_dir,
                                       const std::string& data_file);

@@ -115,7 +115,7 @@ std::string convert_checkpoint(const ConvertOptions& o) {
 
 std::string describe_checkpoint(const std::string& dir) {
   const std::string config_file = (fs::path(dir) / "config.json").string();
-  if (!fs::exists(config_file)) throw Error(dir + ": missing config.json");
+  require_config_json(dir);
   auto config = model::BertConfig::load(config_file);
   const std::string weights_file = find_weights_file(dir);
   auto weights = read_weights(weights_file);

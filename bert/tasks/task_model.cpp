@@ -58,13 +58,14 @@ std::optional<Task> task_of_config(const model::BertConfig& config) {
 
 TaskModel TaskModel::load(const std::string& dir) {
   const std::string config_file = (std::filesystem::path(dir) / "config.json").string();
-  if (!std::filesystem::exists(config_file)) throw Error(dir + ": missing config.json");
+  io::require_config_json(dir);
   auto config = model::BertConfig::load(config_file);
   const auto head_task = task_of_config(config);
   if (!head_task)
     throw Error(config_file + ": architecture " + config.architecture +
                 " is not a fine-tuned model (expected BertForSequenceClassification, BertForTokenClassification, "
-                "BertForQuestionAnswering or BertForMultipleChoice)");
+                "BertForQuestionAnswering or BertForMultipleChoice; a pre-trained model is evaluated with evaluate "
+                "--corpus, or fine-tuned first)");
   const Task task = *head_task;
   std::optional<TaskModel> loaded;
   {

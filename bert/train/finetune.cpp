@@ -84,6 +84,7 @@ void validate(const FinetuneOptions& o) {
   if (o.train_file.empty()) throw Error("--train: a training file is required");
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
   require_directory("--init", o.init_dir);
+  io::require_config_json(o.init_dir);
   require_positive("--epochs", o.epochs);
   require_positive("--batch-size", o.batch_size);
   require_positive("--grad-accum", o.grad_accum);
@@ -437,7 +438,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                                                   train.examples.size())
       : task == tasks::Task::choice ? fmt::format("{} candidates, {} train examples",
                                                   train.examples[0].choice_ids.size(), train.examples.size())
-                                    : fmt::format("{} labels, {} train examples", config.num_labels,
+      : task == tasks::Task::regress ? fmt::format("one score, {} train examples", train.examples.size())
+                                    : fmt::format("{} labels, {} train examples", model.config().num_labels,
                                                   train.examples.size());
   log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}, {} batches", tasks::task_name(task), what,
             total_steps, o.epochs, metric, o.group_by_length ? "length-grouped" : "uniformly shuffled");

@@ -7,6 +7,7 @@
 #include "bert/util/log.h"
 
 #include <torch/nn/functional/loss.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -156,17 +157,18 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
   if (options.model_dir.empty()) throw Error("--model: a checkpoint directory is required");
   if (o.corpus.empty()) throw Error("--corpus: at least one file, directory or glob is required");
   if (o.batch_size <= 0) throw Error("--batch-size: must be > 0, found " + std::to_string(o.batch_size));
-  if (o.seq_len < 8) throw Error("--seq-len: must be at least 8, found " + std::to_string(o.seq_len));
+  if (o.seq_len != 0 && o.seq_len < 8) throw Error("--max-seq-len: must be at least 8, found " + std::to_string(o.seq_len));
   if (o.mlm_prob <= 0 || o.mlm_prob >= 1) throw Error("--mlm-prob: must be in (0, 1), found " + std::to_string(o.mlm_prob));
   const torch::Device device(options.device);
   const Precision precision = parse_precision(options.precision);
   check_precision_supported(precision, device);
 
   o.tokenizer_dir = options.model_dir;
-  auto tokenizer = tokenizer::load_tokenizer(options.model_dir);
   auto config = model::BertConfig::load((fs::path(options.model_dir) / "config.json").string());
+  auto tokenizer = tokenizer::load_tokenizer(options.model_dir, config.vocab_size);
+  if (o.seq_len == 0) o.seq_len = std::min<int64_t>(128, config.max_position_embeddings);  // not given
   if (o.seq_len > config.max_position_embeddings)
-    throw Error("--seq-len " + std::to_string(o.seq_len) + " exceeds the model's max_position_embeddings " +
+    throw Error("--max-seq-len " + std::to_string(o.seq_len) + " exceeds the model's max_position_embeddings " +
                 std::to_string(config.max_position_embeddings));
   model::BertForPreTraining model(config);
   auto report = io::load_weights(*model, io::read_weights(options.model_dir), options.model_dir);
@@ -180,12 +182,21 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
   model->to(device);
   model->eval();
 
-  // A cache per corpus and tokenizer under the system's temporary directory unless --cache-dir.
+  // The token cache: in --cache-dir, kept for the next checkpoint evaluated on the same corpus;
+  // else in a directory of its own under the system's temporary directory, removed on the way
+  // out (declared before the cache, so removed after it is closed).
+  struct RemovedOnExit {
+    std::string dir;
+    ~RemovedOnExit() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } temporary_cache;
   std::string cache_dir = o.cache_dir;
   if (cache_dir.empty()) {
-    std::string key = options.model_dir;
-    for (const auto& input : o.corpus) key += "\n" + fs::absolute(input).string();
-    cache_dir = (fs::temp_directory_path() / ("bert-eval-cache-" + std::to_string(std::hash<std::string>{}(key)))).string();
+    cache_dir = (fs::temp_directory_path() / ("bert-eval-cache-" + std::to_string(::getpid()))).string();
+    fs::remove_all(cache_dir);  // left by a process that had this pid and was killed
+    temporary_cache.dir = cache_dir;
   }
   auto cache = data::TokenCache::open(corpus_cache_options(o, o.corpus, cache_dir), tokenizer.get());
   auto source = pretraining_batch_options(o, *tokenizer);

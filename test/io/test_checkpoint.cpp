@@ -261,3 +261,37 @@ TEST_CASE("config.json numbers out of range or of the wrong kind are bert::Error
   REQUIRE(model::BertConfig::load(write("{\"hidden_size\": 768.0, \"num_labels\": 3}")).hidden_size == 768);
   fs::remove_all(dir);
 }
+
+// transformers' save_pretrained(max_shard_size=...) layout: model.safetensors.index.json naming
+// each tensor's shard. Read as one set of weights; every command that loads a directory uses it.
+TEST_CASE("sharded checkpoints load as one", "[io][checkpoint]") {
+  const auto dir = temp_dir("sharded");
+  for (const char* f : {"config.json", "vocab.txt"}) fs::copy_file(data_path(std::string("hf-tiny/") + f), dir / f);
+  const auto whole = io::read_safetensors(data_path("hf-tiny/model.safetensors")).tensors;
+  const size_t half = whole.size() / 2;
+  io::NamedTensors first(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(half)),
+      second(whole.begin() + static_cast<std::ptrdiff_t>(half), whole.end());
+  io::write_safetensors((dir / "model-00001-of-00002.safetensors").string(), first);
+  io::write_safetensors((dir / "model-00002-of-00002.safetensors").string(), second);
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  for (size_t i = 0; i < whole.size(); ++i)
+    index["weight_map"][whole[i].first] = i < half ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+  std::ofstream(dir / "model.safetensors.index.json") << index.dump();
+
+  const auto loaded = io::read_weights(dir.string());
+  REQUIRE(loaded.size() == whole.size());
+  for (size_t i = 0; i < whole.size(); ++i) {
+    INFO(whole[i].first);
+    REQUIRE(loaded[i].first == whole[i].first);
+    REQUIRE(torch::equal(loaded[i].second, whole[i].second));
+  }
+  auto model = model::make_model(model::Architecture::PreTraining, model::BertConfig::load((dir / "config.json").string()));
+  REQUIRE(io::load_weights(*model, loaded, dir.string()).initialised.empty());
+
+  // A tensor the index lists but its shard lacks is an error naming both.
+  index["weight_map"]["bert.extra.weight"] = "model-00001-of-00002.safetensors";
+  std::ofstream(dir / "model.safetensors.index.json") << index.dump();
+  REQUIRE_THROWS_WITH(io::read_weights(dir.string()),
+                      Catch::Contains("tensor 'bert.extra.weight' is not in its shard model-00001-of-00002.safetensors"));
+  fs::remove_all(dir);
+}
