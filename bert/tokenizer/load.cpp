@@ -55,7 +55,8 @@ nlohmann::json read_config(const fs::path& path) {
 std::string supported_classes() {
   std::string s;
   for (const char* c : kWordPieceClasses) s += std::string(s.empty() ? "" : ", ") + c;
-  return s + " (vocab.txt or tokenizer.json) or " + kSentencePieceTokenizerClass + " (spm.model)";
+  return s + " (vocab.txt or tokenizer.json) or " + kSentencePieceTokenizerClass + " / " +
+         kHuggingFaceFastTokenizerClass + " (spm.model)";
 }
 
 // A short text that exercises the specials and a word split, shown by describe_tokenizer().
@@ -67,8 +68,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": tokenizer directory not found");
   const fs::path d(dir);
-  // tokenizer.json alone (transformers 5's save_pretrained) is read as WordPiece; a SentencePiece
-  // directory of ours never has one.
+  // tokenizer.json alone (transformers 5's save_pretrained) is read as WordPiece; beside spm.model
+  // it is the Hugging Face form of our SentencePiece tokenizer.
   const bool has_vocab = is_file(d / "vocab.txt") || (is_file(d / "tokenizer.json") && !is_file(d / kSentencePieceModelFile));
   const bool has_spm = is_file(d / kSentencePieceModelFile);
   const fs::path cfg_path = d / "tokenizer_config.json";
@@ -89,6 +90,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     const std::string name = c.get<std::string>();
     if (is_wordpiece_class(name)) return wordpiece();
     if (name == kSentencePieceTokenizerClass) return sentencepiece();
+    if (name == kHuggingFaceFastTokenizerClass && has_spm) return sentencepiece();
     throw Error(cfg_path.string() + ": tokenizer_class \"" + name + "\" is not supported; expected " +
                 supported_classes());
   }

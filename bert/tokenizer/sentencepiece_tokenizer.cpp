@@ -251,8 +251,16 @@ void train_sentencepiece(const SentencePieceTrainOptions& o) {
                 hint);
   }
 
+  // A unigram model also gets its tokenizer.json, and tokenizer_config.json then names the class
+  // transformers builds from that file; load_tokenizer() still reads spm.model.
+  SentencePieceOptions model_options;
+  model_options.model_path = (fs::path(o.out_dir) / kSentencePieceModelFile).string();
+  const SentencePieceTokenizer trained(model_options);
+  const bool hugging_face_form = trained.has_hugging_face_form();
+  if (hugging_face_form)
+    write_file_atomic((fs::path(o.out_dir) / "tokenizer.json").string(), trained.hugging_face_tokenizer_json());
   nlohmann::json cfg;
-  cfg["tokenizer_class"] = kSentencePieceTokenizerClass;
+  cfg["tokenizer_class"] = hugging_face_form ? kHuggingFaceFastTokenizerClass : kSentencePieceTokenizerClass;
   cfg["model_file"] = kSentencePieceModelFile;
   cfg["model_type"] = o.type;
   cfg["vocab_size"] = o.vocab_size;
@@ -272,7 +280,8 @@ void train_sentencepiece(const SentencePieceTrainOptions& o) {
                               {"[CLS]", kSentencePieceClsId}, {"[SEP]", kSentencePieceSepId},
                               {"[MASK]", kSentencePieceMaskId}};
   write_file_atomic((fs::path(o.out_dir) / "tokenizer_config.json").string(), cfg.dump(2) + "\n");
-  log::info("[tokenizer] wrote {}/{{spm.model,spm.vocab,tokenizer_config.json}}", o.out_dir);
+  log::info("[tokenizer] wrote {}/{{spm.model,spm.vocab,tokenizer_config.json{}}}", o.out_dir,
+            hugging_face_form ? ",tokenizer.json" : "");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,26 +303,44 @@ struct SentencePieceTokenizer::Impl {
   bool is_special(int64_t id) const {
     return id == pad || id == unk || id == cls || id == sep || id == mask;
   }
-  // [CLS]/[SEP]/[MASK]/[PAD] found in the text stand alone as words ([UNK] is ordinary text
-  // that the vocabulary lacks, so it belongs to the word around it).
-  bool is_text_special(int64_t id) const { return id == pad || id == cls || id == sep || id == mask; }
 
-  void pieces(std::string_view text, std::vector<Piece>& out) const {
-    const auto spt = sp.EncodeAsImmutableProto(text);
+  // The pieces of text[begin, end), which holds no special token; offsets into the whole text.
+  void segment_pieces(std::string_view text, size_t begin, size_t end, int64_t& word, std::vector<Piece>& out) const {
+    const auto spt = sp.EncodeAsImmutableProto(text.substr(begin, end - begin));
     const size_t n = spt.pieces_size();
-    out.reserve(n);
-    int64_t word = -1;
-    bool after_special = false;
+    out.reserve(out.size() + n);
+    bool first = true;
     for (size_t i = 0; i < n; ++i) {
       const auto p = spt.pieces(static_cast<int>(i));
-      const int64_t id = p.id();
-      const bool special = is_text_special(id);
       const bool starts_word = starts_with_meta(p.piece());
-      if (word < 0 || starts_word || special || after_special) ++word;
-      after_special = special;
-      size_t begin = p.begin(), end = p.end();
-      if (starts_word) begin = visible_begin(text, begin, end);
-      out.push_back({id, begin, end, word});
+      if (first || starts_word) ++word;
+      first = false;
+      size_t piece_begin = begin + p.begin(), piece_end = begin + p.end();
+      if (starts_word) piece_begin = visible_begin(text, piece_begin, piece_end);
+      out.push_back({static_cast<int64_t>(p.id()), piece_begin, piece_end, word});
+    }
+  }
+
+  // Special tokens written in the text ("The [MASK] sat") are cut out first and the text between
+  // them is encoded piece by piece, as transformers does with its added tokens: each part then
+  // starts a word of its own ("▁sat"), and no lone "▁" is left for the space before a special.
+  void pieces(std::string_view text, std::vector<Piece>& out) const {
+    int64_t word = -1;
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t at = std::string_view::npos, length = 0;
+      int64_t special = -1;
+      for (int64_t id : {pad, cls, sep, mask}) {
+        const std::string& token = id == pad ? opt.pad_token : id == cls ? opt.cls_token : id == sep ? opt.sep_token : opt.mask_token;
+        const size_t found = text.find(token, start);
+        if (found < at) at = found, length = token.size(), special = id;
+      }
+      const size_t end = at == std::string_view::npos ? text.size() : at;
+      if (text.substr(start, end - start).find_first_not_of(" \t\r\n\v\f") != std::string_view::npos)
+        segment_pieces(text, start, end, word, out);
+      if (at == std::string_view::npos) break;
+      out.push_back({special, at, at + length, ++word});
+      start = at + length;
     }
     // A character that normalization expands into several pieces ("½" -> "1", "⁄", "2") is
     // attributed by sentencepiece to the last of them; the others get an empty range at its
@@ -501,5 +528,153 @@ int64_t SentencePieceTokenizer::sep_id() const { return impl_->sep; }
 int64_t SentencePieceTokenizer::mask_id() const { return impl_->mask; }
 
 const SentencePieceOptions& SentencePieceTokenizer::options() const { return impl_->opt; }
+
+// ---------------------------------------------------------------------------------------------
+// The same tokenizer for Hugging Face: tokenizer.json
+
+namespace {
+
+// Protocol-buffer wire format, just enough to read two settings out of the serialized
+// ModelProto (the processor hands out the bytes; its fields need protobuf's generated headers).
+class WireReader {
+ public:
+  explicit WireReader(std::string_view bytes) : b_(bytes) {}
+  bool next(uint32_t& field, uint32_t& wire) {
+    if (p_ >= b_.size()) return false;
+    const uint64_t key = varint();
+    field = static_cast<uint32_t>(key >> 3);
+    wire = static_cast<uint32_t>(key & 7);
+    return true;
+  }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= b_.size()) throw Error("sentencepiece model: truncated field");
+      const auto byte = static_cast<unsigned char>(b_[p_++]);
+      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return v;
+    }
+    throw Error("sentencepiece model: malformed varint");
+  }
+  std::string_view bytes() {
+    const uint64_t n = varint();
+    if (n > b_.size() - p_) throw Error("sentencepiece model: truncated field");
+    auto out = b_.substr(p_, n);
+    p_ += n;
+    return out;
+  }
+  void skip(uint32_t wire) {
+    if (wire == 0) varint();
+    else if (wire == 2) bytes();
+    else if (wire == 1 || wire == 5) p_ += wire == 1 ? 8 : 4;
+    else throw Error("sentencepiece model: unexpected wire type " + std::to_string(wire));
+  }
+
+ private:
+  std::string_view b_;
+  size_t p_ = 0;
+};
+
+struct ModelSettings {
+  int model_type = 1;  // TrainerSpec.model_type: 1 unigram, 2 bpe, 3 word, 4 char
+  std::string precompiled_charsmap;  // NormalizerSpec: the normalization rule as a compiled table
+  bool add_dummy_prefix = true, remove_extra_whitespaces = true;
+};
+
+ModelSettings read_model_settings(std::string_view model_proto) {
+  ModelSettings m;
+  WireReader model(model_proto);
+  uint32_t field, wire;
+  while (model.next(field, wire)) {
+    if ((field == 2 || field == 3) && wire == 2) {  // trainer_spec, normalizer_spec
+      WireReader spec(model.bytes());
+      uint32_t f, w;
+      while (spec.next(f, w)) {
+        if (field == 2 && f == 3 && w == 0) m.model_type = static_cast<int>(spec.varint());
+        else if (field == 3 && f == 2 && w == 2) m.precompiled_charsmap = std::string(spec.bytes());
+        else if (field == 3 && f == 3 && w == 0) m.add_dummy_prefix = spec.varint() != 0;
+        else if (field == 3 && f == 4 && w == 0) m.remove_extra_whitespaces = spec.varint() != 0;
+        else spec.skip(w);
+      }
+    } else {
+      model.skip(wire);
+    }
+  }
+  return m;
+}
+
+std::string base64(std::string_view in) {
+  static const char* const kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << 16;
+    if (i + 1 < in.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+    if (i + 2 < in.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(in[i + 2]));
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+}  // namespace
+
+bool SentencePieceTokenizer::has_hugging_face_form() const {
+  return read_model_settings(impl_->sp.serialized_model_proto()).model_type == 1;
+}
+
+std::string SentencePieceTokenizer::hugging_face_tokenizer_json() const {
+  const auto& m = *impl_;
+  const auto settings = read_model_settings(m.sp.serialized_model_proto());
+  if (settings.model_type != 1)
+    throw Error(m.opt.model_path + ": only a unigram sentencepiece model has a tokenizer.json form here");
+  using nlohmann::json;
+  json vocab = json::array();
+  for (int i = 0; i < static_cast<int>(m.size); ++i) vocab.push_back({m.sp.IdToPiece(i), m.sp.GetScore(i)});
+  // The special tokens are matched in the text before anything else, as the C++ side does for the
+  // ones a text may contain ([UNK] is ordinary text there).
+  json added = json::array();
+  for (int64_t id : {m.pad, m.cls, m.sep, m.mask})
+    added.push_back({{"id", id}, {"content", m.sp.IdToPiece(static_cast<int>(id))}, {"single_word", false},
+                     {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
+  // sentencepiece's normalizer: the rule's table (NFKC, case folding for nmt_nfkc_cf), then
+  // leading, trailing and repeated spaces removed; words start with "▁".
+  json normalizers = json::array();
+  if (!settings.precompiled_charsmap.empty())
+    normalizers.push_back({{"type", "Precompiled"}, {"precompiled_charsmap", base64(settings.precompiled_charsmap)}});
+  if (settings.remove_extra_whitespaces) {
+    normalizers.push_back({{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}});
+    normalizers.push_back({{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}});
+  }
+  const json metaspace = {{"type", "Metaspace"},
+                          {"replacement", "\u2581"},
+                          {"prepend_scheme", settings.add_dummy_prefix ? "always" : "never"},
+                          {"split", true}};
+  auto special = [&](int64_t id, int type_id) {
+    return json{{"SpecialToken", {{"id", m.sp.IdToPiece(static_cast<int>(id))}, {"type_id", type_id}}}};
+  };
+  auto sequence = [](const char* which, int type_id) { return json{{"Sequence", {{"id", which}, {"type_id", type_id}}}}; };
+  json special_tokens = json::object();
+  for (int64_t id : {m.cls, m.sep}) {
+    const std::string piece = m.sp.IdToPiece(static_cast<int>(id));
+    special_tokens[piece] = {{"id", piece}, {"ids", {id}}, {"tokens", {piece}}};
+  }
+  const json tokenizer = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", {{"type", "Sequence"}, {"normalizers", normalizers}}},
+      {"pre_tokenizer", metaspace},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single", {special(m.cls, 0), sequence("A", 0), special(m.sep, 0)}},
+        {"pair", {special(m.cls, 0), sequence("A", 0), special(m.sep, 0), sequence("B", 1), special(m.sep, 1)}},
+        {"special_tokens", special_tokens}}},
+      {"decoder", metaspace},
+      {"model", {{"type", "Unigram"}, {"unk_id", m.unk}, {"vocab", vocab}, {"byte_fallback", false}}}};
+  return tokenizer.dump(1) + "\n";
+}
 
 }  // namespace bert::tokenizer

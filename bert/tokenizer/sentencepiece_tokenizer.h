@@ -31,6 +31,10 @@ namespace bert::tokenizer {
 // The tokenizer_config.json "tokenizer_class" that marks a directory written by
 // train_sentencepiece(); load_tokenizer() dispatches on it.
 inline constexpr const char* kSentencePieceTokenizerClass = "BertSentencePieceTokenizer";
+// What a unigram directory's tokenizer_config.json says instead, beside spm.model and
+// tokenizer.json: transformers builds its tokenizer from tokenizer.json, load_tokenizer() from
+// spm.model.
+inline constexpr const char* kHuggingFaceFastTokenizerClass = "PreTrainedTokenizerFast";
 // File names inside a sentencepiece tokenizer directory.
 inline constexpr const char* kSentencePieceModelFile = "spm.model";
 inline constexpr const char* kSentencePieceVocabFile = "spm.vocab";
@@ -120,6 +124,13 @@ class SentencePieceTokenizer final : public Tokenizer {
   int64_t mask_id() const override;
 
   const SentencePieceOptions& options() const;
+  // The same tokenizer as Hugging Face's `tokenizers` library describes one (tokenizer.json: the
+  // unigram pieces and scores, the model's normalization table, "▁" word starts, the [CLS] A [SEP]
+  // B [SEP] template), so that transformers' AutoTokenizer loads a directory of ours and gives the
+  // same ids (scripts/sentencepiece_hf_interop.py). Unigram models only: has_hugging_face_form()
+  // says whether this one is; otherwise bert::Error.
+  bool has_hugging_face_form() const;
+  std::string hugging_face_tokenizer_json() const;
 
  private:
   struct Impl;
