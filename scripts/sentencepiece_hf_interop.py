@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A sentencepiece tokenizer trained by `bert tokenizer train` loads in transformers.
 
-For a unigram model (cased, and lower-casing) trained on a corpus, the script loads the
+For a unigram model (cased, and lower-casing) and a BPE model trained on a corpus, the script loads the
 directory with transformers' AutoTokenizer (which reads the tokenizer.json we write; Python's
 sentencepiece package is not involved) and requires the same ids as `bert tokenizer encode` for
 every non-blank line of the corpus, for sentence pairs made of consecutive lines, and for a list
@@ -81,9 +81,10 @@ def main():
     pairs = [f"{a}\t{b}" for a, b in zip(lines[0::2], lines[1::2]) if "\t" not in a + b]
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in [("cased", []), ("lowercase", ["--lowercase"])]:
-            out = os.path.join(tmp, name)
-            subprocess.run([args.bert, "tokenizer", "train", "--input", *args.corpus, "--type", "unigram",
+        for name, kind, extra in [("unigram", "unigram", []), ("unigram lower-cased", "unigram", ["--lowercase"]),
+                                  ("bpe", "bpe", [])]:
+            out = os.path.join(tmp, name.replace(" ", "_"))
+            subprocess.run([args.bert, "tokenizer", "train", "--input", *args.corpus, "--type", kind,
                             "--vocab-size", str(args.vocab_size), "--out", out, "--threads", "1",
                             "--log-level", "warn", *extra], check=True)
             config = json.load(open(os.path.join(out, "tokenizer_config.json")))

@@ -227,6 +227,12 @@ const std::string& LabelMap::name(int64_t id) const {
   return names_[static_cast<size_t>(id)];
 }
 
+bool LabelMap::has_placeholder_names() const {
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] != "LABEL_" + std::to_string(i)) return false;
+  return !names_.empty();
+}
+
 std::optional<int64_t> LabelMap::find(const std::string& label) const {
   const auto it = ids_.find(label);
   if (it == ids_.end()) return std::nullopt;
@@ -236,7 +242,7 @@ std::optional<int64_t> LabelMap::find(const std::string& label) const {
 int64_t LabelMap::id(const std::string& label, const std::string& file, size_t line) const {
   if (auto i = find(label)) return *i;
   throw Error(file + ":" + std::to_string(line) + ": unknown label " + quote_snippet(label) +
-              " (not among the " + std::to_string(names_.size()) + " labels of the training data: " +
+              " (not among the " + std::to_string(names_.size()) + " labels the model was trained on: " +
               known_labels(names_) + ")");
 }
 

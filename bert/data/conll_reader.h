@@ -83,6 +83,9 @@ class LabelMap {
   const std::vector<std::string>& names() const { return names_; }
   const std::string& name(int64_t id) const;  // std::out_of_range for a bad id
   std::optional<int64_t> find(const std::string& label) const;
+  // transformers' placeholder names LABEL_0, LABEL_1, ... (a config saved without id2label): they
+  // stand for classes 0, 1, ... in the order of the data's sorted labels.
+  bool has_placeholder_names() const;
   // The id of a label from dev/test data; an unknown label throws bert::Error
   // "file:line: unknown label "x" ... known labels: ...".
   int64_t id(const std::string& label, const std::string& file, size_t line) const;

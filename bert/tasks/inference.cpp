@@ -193,7 +193,23 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
   auto loaded = load_for_inference(o);
   auto& [device, precision, model, tokenizer, options] = loaded;
   auto labels = model.label_map();
-  auto data = load_task_data(data_file, options, *tokenizer, labels, /*build_labels=*/false);
+  TaskDataset data;
+  try {
+    data = load_task_data(data_file, options, *tokenizer, labels, /*build_labels=*/false);
+  } catch (const Error& first) {
+    // A model saved with transformers' placeholder names LABEL_0, LABEL_1, ...: data labelled
+    // 0, 1, ... means those classes, as transformers reads them.
+    if (!labels.has_placeholder_names()) throw;
+    std::vector<std::string> numbers;
+    for (size_t i = 0; i < labels.size(); ++i) numbers.push_back(std::to_string(i));
+    auto numbered = data::LabelMap::from_names(numbers);
+    try {
+      data = load_task_data(data_file, options, *tokenizer, numbered, /*build_labels=*/false);
+    } catch (const Error&) {
+      throw first;  // the data's labels are neither: the message about the model's names
+    }
+    log::info("[evaluate] labels 0..{} read as the model's LABEL_0..LABEL_{}", labels.size() - 1, labels.size() - 1);
+  }
   log::info("[evaluate] {}", data.read_summary);
   if (model.task() == Task::qa && data.squad.unanswerable > 0 && !data.qa.allow_no_answer) {
     data.qa.allow_no_answer = true;  // SQuAD v2.0 evaluation: "none" is a possible answer

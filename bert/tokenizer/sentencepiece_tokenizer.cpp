@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -251,7 +252,7 @@ void train_sentencepiece(const SentencePieceTrainOptions& o) {
                 hint);
   }
 
-  // A unigram model also gets its tokenizer.json, and tokenizer_config.json then names the class
+  // A unigram or BPE model also gets its tokenizer.json, and tokenizer_config.json then names the class
   // transformers builds from that file; load_tokenizer() still reads spm.model.
   SentencePieceOptions model_options;
   model_options.model_path = (fs::path(o.out_dir) / kSentencePieceModelFile).string();
@@ -621,17 +622,48 @@ std::string base64(std::string_view in) {
 }  // namespace
 
 bool SentencePieceTokenizer::has_hugging_face_form() const {
-  return read_model_settings(impl_->sp.serialized_model_proto()).model_type == 1;
+  const int type = read_model_settings(impl_->sp.serialized_model_proto()).model_type;
+  return type == 1 || type == 2;
 }
 
 std::string SentencePieceTokenizer::hugging_face_tokenizer_json() const {
   const auto& m = *impl_;
   const auto settings = read_model_settings(m.sp.serialized_model_proto());
-  if (settings.model_type != 1)
-    throw Error(m.opt.model_path + ": only a unigram sentencepiece model has a tokenizer.json form here");
+  if (settings.model_type != 1 && settings.model_type != 2)
+    throw Error(m.opt.model_path + ": only unigram and BPE sentencepiece models have a tokenizer.json form here");
   using nlohmann::json;
-  json vocab = json::array();
-  for (int i = 0; i < static_cast<int>(m.size); ++i) vocab.push_back({m.sp.IdToPiece(i), m.sp.GetScore(i)});
+  json model;
+  if (settings.model_type == 1) {
+    json vocab = json::array();
+    for (int i = 0; i < static_cast<int>(m.size); ++i) vocab.push_back({m.sp.IdToPiece(i), m.sp.GetScore(i)});
+    model = {{"type", "Unigram"}, {"unk_id", m.unk}, {"vocab", vocab}, {"byte_fallback", false}};
+  } else {
+    // BPE: sentencepiece merges the adjacent pair whose union is the highest-scoring piece; as
+    // tokenizers' ranked merges, every split of every piece into two pieces, ranked by the
+    // union's score (then the parts'), which for a trained BPE model is its id order; a run of
+    // characters outside the vocabulary is one [UNK], as sentencepiece gives it.
+    json vocab = json::object();
+    std::unordered_map<std::string, int> normal;
+    for (int i = 0; i < static_cast<int>(m.size); ++i) {
+      vocab[m.sp.IdToPiece(i)] = i;
+      if (!m.sp.IsControl(i) && !m.sp.IsUnknown(i) && !m.is_special(i)) normal.emplace(m.sp.IdToPiece(i), i);
+    }
+    std::vector<std::tuple<float, int, int, std::string, std::string>> merges;
+    for (const auto& [piece, id] : normal)
+      for (size_t k = 1; k < piece.size(); ++k) {
+        if ((static_cast<unsigned char>(piece[k]) & 0xC0) == 0x80) continue;  // inside a UTF-8 character
+        auto left = normal.find(piece.substr(0, k)), right = normal.find(piece.substr(k));
+        if (left != normal.end() && right != normal.end())
+          merges.emplace_back(-m.sp.GetScore(id), left->second, right->second, left->first, right->first);
+      }
+    std::sort(merges.begin(), merges.end());
+    json merge_list = json::array();
+    for (const auto& merge : merges) merge_list.push_back({std::get<3>(merge), std::get<4>(merge)});
+    model = {{"type", "BPE"},          {"dropout", nullptr},         {"unk_token", m.opt.unk_token},
+             {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr}, {"fuse_unk", true},
+             {"byte_fallback", false}, {"ignore_merges", false},     {"vocab", vocab},
+             {"merges", merge_list}};
+  }
   // The special tokens are matched in the text before anything else, as the C++ side does for the
   // ones a text may contain ([UNK] is ordinary text there).
   json added = json::array();
@@ -673,7 +705,7 @@ std::string SentencePieceTokenizer::hugging_face_tokenizer_json() const {
         {"pair", {special(m.cls, 0), sequence("A", 0), special(m.sep, 0), sequence("B", 1), special(m.sep, 1)}},
         {"special_tokens", special_tokens}}},
       {"decoder", metaspace},
-      {"model", {{"type", "Unigram"}, {"unk_id", m.unk}, {"vocab", vocab}, {"byte_fallback", false}}}};
+      {"model", model}};
   return tokenizer.dump(1) + "\n";
 }
 

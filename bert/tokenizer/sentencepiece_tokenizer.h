@@ -31,7 +31,7 @@ namespace bert::tokenizer {
 // The tokenizer_config.json "tokenizer_class" that marks a directory written by
 // train_sentencepiece(); load_tokenizer() dispatches on it.
 inline constexpr const char* kSentencePieceTokenizerClass = "BertSentencePieceTokenizer";
-// What a unigram directory's tokenizer_config.json says instead, beside spm.model and
+// What a unigram or BPE directory's tokenizer_config.json says instead, beside spm.model and
 // tokenizer.json: transformers builds its tokenizer from tokenizer.json, load_tokenizer() from
 // spm.model.
 inline constexpr const char* kHuggingFaceFastTokenizerClass = "PreTrainedTokenizerFast";
@@ -127,8 +127,8 @@ class SentencePieceTokenizer final : public Tokenizer {
   // The same tokenizer as Hugging Face's `tokenizers` library describes one (tokenizer.json: the
   // unigram pieces and scores, the model's normalization table, "▁" word starts, the [CLS] A [SEP]
   // B [SEP] template), so that transformers' AutoTokenizer loads a directory of ours and gives the
-  // same ids (scripts/sentencepiece_hf_interop.py). Unigram models only: has_hugging_face_form()
-  // says whether this one is; otherwise bert::Error.
+  // same ids (scripts/sentencepiece_hf_interop.py). Unigram and BPE models (sentencepiece's word and
+  // char models have none): has_hugging_face_form() says whether this one has; otherwise bert::Error.
   bool has_hugging_face_form() const;
   std::string hugging_face_tokenizer_json() const;
 

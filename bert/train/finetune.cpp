@@ -130,19 +130,17 @@ InitHead decide_init_head(const model::BertConfig& init, tasks::Task task, const
     return h;
   }
   std::vector<std::string> names;
-  bool placeholders = true;
   for (int64_t i = 0; i < init.num_labels; ++i) {
     auto it = init.id2label.find(i);
     names.push_back(it != init.id2label.end() ? it->second : "LABEL_" + std::to_string(i));
-    placeholders &= names.back() == "LABEL_" + std::to_string(i);
   }
-  if (placeholders) {
+  auto head_labels = data::LabelMap::from_names(names);
+  if (head_labels.has_placeholder_names()) {
     h.keep = names.size() == data_labels.size();
     if (!h.keep)
       h.why_not = "has " + std::to_string(names.size()) + " labels and the data " + std::to_string(data_labels.size());
     return h;
   }
-  auto head_labels = data::LabelMap::from_names(names);
   for (const auto& name : data_labels.names())
     if (!head_labels.find(name)) {
       h.why_not = "does not know the label \"" + name + "\"";

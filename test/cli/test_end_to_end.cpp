@@ -774,6 +774,19 @@ TEST_CASE("a fine-tuned head given to --init keeps its label order", "[cli][e2e]
   require_ok(r);
   CHECK(r.output.find("head does not know the label \"green\": a new head is trained") != std::string::npos);
 
+  // transformers' placeholder names (LABEL_0, LABEL_1) stand for the classes 0 and 1 of the data.
+  fs::copy(dir / "first" / "best", dir / "placeholders", fs::copy_options::recursive);
+  config = nlohmann::json::parse(std::ifstream(dir / "placeholders" / "config.json"));
+  config["id2label"] = {{"0", "LABEL_0"}, {"1", "LABEL_1"}};
+  config["label2id"] = {{"LABEL_0", 0}, {"LABEL_1", 1}};
+  std::ofstream(dir / "placeholders" / "config.json") << config.dump(2);
+  auto accuracy = [&](const fs::path& model) {
+    require_ok(bert_cli("evaluate --model " + model.string() + " --data " + task_file("sst2_dev_100.tsv") + " --output " +
+                        (dir / "m.json").string() + base));
+    return nlohmann::json::parse(std::ifstream(dir / "m.json"))["accuracy"].get<double>();
+  };
+  CHECK(accuracy(dir / "placeholders") == accuracy(dir / "first" / "best"));
+
   // convert keeps a sentence-transformers model's settings.
   fs::create_directories(dir / "st" / "1_Pooling");
   for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})

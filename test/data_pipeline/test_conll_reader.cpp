@@ -169,10 +169,10 @@ TEST_CASE("LabelMap names unknown labels by file:line", "[labels]") {
   const auto m = LabelMap::build({"0", "1"});
   CHECK(m.id("1", "dev.tsv", 7) == 1);
   CHECK(error_of([&] { m.id("2", "dev.tsv", 7); }) ==
-        "dev.tsv:7: unknown label \"2\" (not among the 2 labels of the training data: \"0\", \"1\")");
+        "dev.tsv:7: unknown label \"2\" (not among the 2 labels the model was trained on: \"0\", \"1\")");
   const std::vector<LabelledRow> rows{row("0", 2), row("1", 3), row("yes", 9)};
   CHECK(error_of([&] { m.encode(rows, "dev.tsv"); }) ==
-        "dev.tsv:9: unknown label \"yes\" (not among the 2 labels of the training data: \"0\", \"1\")");
+        "dev.tsv:9: unknown label \"yes\" (not among the 2 labels the model was trained on: \"0\", \"1\")");
   CHECK(m.encode(std::vector<LabelledRow>{row("1", 2), row("0", 3)}, "dev.tsv") == std::vector<int64_t>{1, 0});
   CHECK(collect_labels(rows) == std::vector<std::string>{"0", "1", "yes"});
 
@@ -180,7 +180,7 @@ TEST_CASE("LabelMap names unknown labels by file:line", "[labels]") {
   const auto data = parse_conll("a B-PER\nb O\n\nc O\nd B-ORG\n", "dev.txt");
   const auto tags = LabelMap::build({"O", "B-PER"});
   CHECK(error_of([&] { tags.encode(data.sentences, "dev.txt"); }) ==
-        "dev.txt:5: unknown label \"B-ORG\" (not among the 2 labels of the training data: \"B-PER\", \"O\")");
+        "dev.txt:5: unknown label \"B-ORG\" (not among the 2 labels the model was trained on: \"B-PER\", \"O\")");
   const auto all = LabelMap::build(collect_tags(data.sentences));
   CHECK(all.encode(data.sentences, "dev.txt") == std::vector<std::vector<int64_t>>{{1, 2}, {2, 0}});
 }
@@ -203,7 +203,7 @@ TEST_CASE("multi-label sets: split, collected, encoded", "[labels][multilabel]")
   CHECK(m.names() == std::vector<std::string>{"LOC", "ORG", "PER"});
   CHECK(m.encode_sets(rows, ',', "t.tsv") == std::vector<std::vector<int64_t>>{{2, 0}, {}, {1}});
   CHECK(error_of([&] { m.encode_sets({row("LOC,MISC", 7)}, ',', "dev.tsv"); }) ==
-        "dev.tsv:7: unknown label \"MISC\" (not among the 3 labels of the training data: \"LOC\", \"ORG\", \"PER\")");
+        "dev.tsv:7: unknown label \"MISC\" (not among the 3 labels the model was trained on: \"LOC\", \"ORG\", \"PER\")");
 }
 
 TEST_CASE("regression labels", "[labels]") {
