@@ -199,7 +199,7 @@ NamedTensors model_weights(torch::nn::Module& model, torch::Dtype dtype) {
 }
 
 void save_model(const std::string& dir, const model::BertConfig& config, torch::nn::Module& model,
-                torch::Dtype dtype) {
+                torch::Dtype dtype, const std::vector<std::string>& leave_out) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
@@ -207,7 +207,13 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
   // transformers 5 names it "dtype", 4.x "torch_dtype": keep whichever the config has.
   const char* dtype_key = cfg.extra.contains("dtype") ? "dtype" : "torch_dtype";
   cfg.extra[dtype_key] = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : "float32";
-  write_safetensors((fs::path(dir) / "model.safetensors").string(), model_weights(model, dtype), {{"format", "pt"}});
+  auto weights = model_weights(model, dtype);
+  weights.erase(std::remove_if(weights.begin(), weights.end(),
+                               [&](const auto& w) {
+                                 return std::find(leave_out.begin(), leave_out.end(), w.first) != leave_out.end();
+                               }),
+                weights.end());
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), weights, {{"format", "pt"}});
   cfg.save((fs::path(dir) / "config.json").string());
 }
 

@@ -48,9 +48,10 @@ void log_load_report(const LoadReport& report, const std::string& source);
 // The model's parameters under their Hugging Face names, optionally cast (e.g. to bf16 for export).
 NamedTensors model_weights(torch::nn::Module& model, torch::Dtype dtype = torch::kFloat);
 
-// Writes `dir/config.json` and `dir/model.safetensors` (atomically; creates dir).
+// Writes `dir/config.json` and `dir/model.safetensors` (atomically; creates dir). `leave_out`:
+// parameters not written (convert leaves out those the source file lacked, rather than invent them).
 void save_model(const std::string& dir, const model::BertConfig& config, torch::nn::Module& model,
-                torch::Dtype dtype = torch::kFloat);
+                torch::Dtype dtype = torch::kFloat, const std::vector<std::string>& leave_out = {});
 
 // Copies the tokenizer files found in `from_dir` (vocab.txt, spm.model, tokenizer_config.json,
 // ...) into `to_dir`; returns how many were copied.

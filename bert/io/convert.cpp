@@ -5,10 +5,12 @@
 #include "bert/model/factory.h"
 #include "bert/util/error.h"
 #include "bert/util/files.h"
+#include "bert/util/log.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -102,15 +104,28 @@ std::string convert_checkpoint(const ConvertOptions& o) {
   auto arch = model::architecture_from_name(config.architecture, config_file);
   auto model = model::make_model(arch, config);
   auto report = load_weights(*model, weights, weights_file);
-  log_load_report(report, weights_file);
-  config.architecture = model::architecture_name(arch);
-  save_model(o.out_dir, config, *model, o.dtype);
+  if (!report.initialised.empty()) {
+    std::string names;
+    for (const auto& n : report.initialised) names += (names.empty() ? "" : ", ") + n;
+    log::info("[convert] {} has no {}: not in the copy either", weights_file, names);
+  }
+  auto ignored_only = report;
+  ignored_only.initialised.clear();
+  log_load_report(ignored_only, weights_file);
+  // The source's architecture name and only its tensors: a BertForMaskedLM stays one, without a
+  // pooler and next-sentence head drawn at random (transformers would load those as trained).
+  save_model(o.out_dir, config, *model, o.dtype, report.initialised);
   const int copied = copy_tokenizer_files(source_dir.string(), o.out_dir) +
                      copy_sentence_transformers_files(source_dir, o.out_dir);
-  int64_t params = 0;
-  for (const auto& p : model->parameters()) params += p.numel();
-  return fmt::format("[convert] {} → {}: {} ({} parameters, {}), {} tokenizer and sentence-transformers files", weights_file, o.out_dir,
-                     config.architecture, format_count(params), c10::toString(o.dtype), copied);
+  int64_t params = 0, left_out = 0;
+  for (const auto& item : model->named_parameters()) {
+    params += item.value().numel();
+    if (std::find(report.initialised.begin(), report.initialised.end(), item.key()) != report.initialised.end())
+      left_out += item.value().numel();
+  }
+  return fmt::format("[convert] {} → {}: {} ({} parameters, {}), {} tokenizer and sentence-transformers files",
+                     weights_file, o.out_dir, config.architecture, format_count(params - left_out), c10::toString(o.dtype),
+                     copied);
 }
 
 std::string describe_checkpoint(const std::string& dir) {

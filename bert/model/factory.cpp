@@ -6,14 +6,16 @@ namespace bert::model {
 
 Architecture architecture_from_name(const std::string& name, const std::string& source) {
   if (name == "BertModel") return Architecture::Model;
-  if (name == "BertForPreTraining" || name == "BertForMaskedLM" || name == "BertLMHeadModel")
+  if (name == "BertForPreTraining" || name == "BertForMaskedLM" || name == "BertLMHeadModel" ||
+      name == "BertForNextSentencePrediction")
     return Architecture::PreTraining;
   if (name == "BertForSequenceClassification") return Architecture::SequenceClassification;
   if (name == "BertForTokenClassification") return Architecture::TokenClassification;
   if (name == "BertForQuestionAnswering") return Architecture::QuestionAnswering;
   if (name == "BertForMultipleChoice") return Architecture::MultipleChoice;
   throw Error(source + ": unsupported architecture \"" + name +
-              "\" (expected BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification, "
+              "\" (expected BertModel, BertForPreTraining, BertForMaskedLM, BertForNextSentencePrediction, "
+              "BertForSequenceClassification, "
               "BertForTokenClassification, BertForQuestionAnswering or BertForMultipleChoice)");
 }
 

@@ -20,7 +20,8 @@ enum class Architecture {
 };
 
 // "BertForPreTraining" → PreTraining, ...; MLM-only variants (BertForMaskedLM, BertLMHeadModel)
-// map to PreTraining (the NSP head is then initialised fresh). Unknown names are an error.
+// and BertForNextSentencePrediction map to PreTraining (the head the file lacks is initialised
+// fresh, and convert does not write it). Unknown names are an error.
 Architecture architecture_from_name(const std::string& name, const std::string& source);
 std::string architecture_name(Architecture arch);
 

@@ -5,6 +5,7 @@
 #include "bert/io/safetensors.h"
 #include "bert/model/factory.h"
 #include "bert/util/error.h"
+#include "bert/util/files.h"
 #include "test/test_helpers.h"
 
 #include <torch/torch.h>
@@ -293,5 +294,34 @@ TEST_CASE("sharded checkpoints load as one", "[io][checkpoint]") {
   std::ofstream(dir / "model.safetensors.index.json") << index.dump();
   REQUIRE_THROWS_WITH(io::read_weights(dir.string()),
                       Catch::Contains("tensor 'bert.extra.weight' is not in its shard model-00001-of-00002.safetensors"));
+  fs::remove_all(dir);
+}
+
+// convert copies what the file has: a BertForMaskedLM stays one, and the pooler and next-sentence
+// head it lacks are not written (drawn at random, transformers would load them as trained).
+TEST_CASE("convert writes only the tensors the source has, under its architecture", "[io][checkpoint][convert]") {
+  const auto dir = temp_dir("convert_mlm");
+  auto config = nlohmann::json::parse(read_text_file(data_path("hf-tiny/config.json")));
+  config["architectures"] = {"BertForMaskedLM"};
+  std::ofstream(dir / "config.json") << config.dump();
+  auto weights = io::read_safetensors(data_path("hf-tiny/model.safetensors")).tensors;
+  weights.erase(std::remove_if(weights.begin(), weights.end(),
+                               [](const auto& w) {
+                                 return w.first.rfind("bert.pooler.", 0) == 0 || w.first.rfind("cls.seq_relationship.", 0) == 0;
+                               }),
+                weights.end());
+  io::write_safetensors((dir / "model.safetensors").string(), weights);
+  io::ConvertOptions o;
+  o.input = dir.string();
+  o.out_dir = (dir / "out").string();
+  io::convert_checkpoint(o);
+  const auto out = io::read_safetensors((dir / "out" / "model.safetensors").string()).tensors;
+  REQUIRE(out.size() == weights.size());
+  for (const auto& [name, tensor] : out) {
+    INFO(name);
+    CHECK(name.rfind("bert.pooler.", 0) != 0);
+    CHECK(name.rfind("cls.seq_relationship.", 0) != 0);
+  }
+  CHECK(model::BertConfig::load((dir / "out" / "config.json").string()).architecture == "BertForMaskedLM");
   fs::remove_all(dir);
 }
