@@ -143,7 +143,12 @@ std::string describe_checkpoint(const std::string& dir) {
                      config.intermediate_size, config.max_position_embeddings, config.vocab_size);
   out << "activation   " << config.hidden_act << ", dropout " << config.hidden_dropout_prob << "/"
       << config.attention_probs_dropout_prob << "\n";
-  if (config.architecture == "BertForSequenceClassification" || config.architecture == "BertForTokenClassification") {
+  const bool regression = config.architecture == "BertForSequenceClassification" &&
+                          (config.problem_type == std::optional<std::string>("regression") || config.num_labels == 1);
+  if (regression) {
+    out << "task         regression (" << config.num_labels << (config.num_labels == 1 ? " score" : " scores") << ")\n";
+  } else if (config.architecture == "BertForSequenceClassification" ||
+             config.architecture == "BertForTokenClassification") {
     out << "labels       " << config.num_labels;
     for (const auto& [id, name] : config.id2label) out << (id == 0 ? " (" : ", ") << id << "=" << name;
     out << (config.id2label.empty() ? "" : ")");

@@ -67,6 +67,9 @@ TaskModel TaskModel::load(const std::string& dir) {
                 "BertForQuestionAnswering or BertForMultipleChoice; a pre-trained model is evaluated with evaluate "
                 "--corpus, or fine-tuned first)");
   const Task task = *head_task;
+  if (task == Task::regress && config.num_labels > 1)
+    throw Error(config_file + ": a regression head with " + std::to_string(config.num_labels) +
+                " outputs (num_labels); only single-score regression is supported");
   std::optional<TaskModel> loaded;
   {
     model::SkipWeightInit skip;  // every weight comes from the file (a missing head is an error below)

@@ -170,14 +170,23 @@ TrainingState CheckpointManager::load(const std::string& dir, torch::nn::Module&
   } catch (const c10::Error& e) {
     throw Error((d / "optimizer.pt").string() + ": cannot load optimizer state (" + e.what_without_backtrace() + ")");
   }
-  torch::Tensor rng;
-  torch::load(rng, (d / "rng.pt").string());
-  auto generator = at::detail::getDefaultCPUGenerator();
-  generator.set_state(rng);
   const auto gpus = static_cast<size_t>(torch::cuda::device_count());
-  if (gpus > 0 && fs::exists(d / "rng_cuda.pt")) {
+  const fs::path rng_file = d / "rng.pt", cuda_rng_file = d / "rng_cuda.pt";
+  try {
+    torch::Tensor rng;
+    torch::load(rng, rng_file.string());
+    auto generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng);
+  } catch (const c10::Error& e) {
+    throw Error(rng_file.string() + ": cannot load the random state (" + e.what_without_backtrace() + ")");
+  }
+  if (gpus > 0 && fs::exists(cuda_rng_file)) {
     std::vector<torch::Tensor> states;
-    torch::load(states, (d / "rng_cuda.pt").string());
+    try {
+      torch::load(states, cuda_rng_file.string());
+    } catch (const c10::Error& e) {
+      throw Error(cuda_rng_file.string() + ": cannot load the GPU random state (" + e.what_without_backtrace() + ")");
+    }
     for (size_t i = 0; i < std::min(states.size(), gpus); ++i) {
       at::Generator gpu = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i)));
       gpu.set_state(states[i]);

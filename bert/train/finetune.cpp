@@ -84,6 +84,7 @@ void validate(const FinetuneOptions& o) {
   if (o.train_file.empty()) throw Error("--train: a training file is required");
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
   require_directory("--init", o.init_dir);
+  require_directory_if_present("--out", o.out_dir);
   io::require_config_json(o.init_dir);
   require_positive("--epochs", o.epochs);
   require_positive("--batch-size", o.batch_size);

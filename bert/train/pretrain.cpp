@@ -71,6 +71,7 @@ void validate(const PretrainOptions& o) {
     throw Error("exactly one of --model-config (a fresh model) and --init (continue from a checkpoint) is required");
   if (!o.init_dir.empty()) require_directory("--init", o.init_dir);
   require_directory("--tokenizer", o.tokenizer_dir);
+  require_directory_if_present("--out", o.out_dir);
   require_positive("--max-steps", o.max_steps);
   require_positive("--batch-size", o.batch_size);
   require_positive("--grad-accum", o.grad_accum);

@@ -15,6 +15,8 @@
 namespace bert {
 
 std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   std::ostringstream ss;
@@ -27,6 +29,11 @@ void require_directory(const std::string& flag, const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) return;
   throw Error(flag + " " + path + ": " +
               (std::filesystem::exists(path, ec) ? "is a file, expected a directory" : "no such directory"));
+}
+
+void require_directory_if_present(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) require_directory(flag, path);
 }
 
 void refuse_output_over_input(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs) {

@@ -18,6 +18,8 @@ void write_file_atomic(const std::string& path, std::string_view contents);
 // Throws "FLAG PATH: no such directory" (or "is a file, expected a directory") unless `path` is
 // a directory: said first, before a file inside it is reported missing.
 void require_directory(const std::string& flag, const std::string& path);
+// The same for a directory a command creates when it is absent (a run's --out).
+void require_directory_if_present(const std::string& flag, const std::string& path);
 
 void refuse_output_over_input(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs);
 

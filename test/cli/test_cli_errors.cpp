@@ -324,7 +324,25 @@ TEST_CASE("a missing model directory is named by its flag", "[cli][errors]") {
   require_one_line_error(run_bert("predict --model " + (dir / "nope").string() + " --text hi"), ": no such directory");
   require_one_line_error(run_bert("convert --input " + (dir / "nope").string() + " --out " + (dir / "c").string()),
                          "--input " + (dir / "nope").string() + ": no such file or directory");
+  const std::string finetune = "finetune --log-level error --init " + bert::test::data_path("hf-tiny");
+  require_one_line_error(run_bert(finetune + " --train " + (dir / "train.tsv").string() + " --out " + (dir / "dev.tsv").string()),
+                         "--out " + (dir / "dev.tsv").string() + ": is a file, expected a directory");
+  require_one_line_error(run_bert(finetune + " --train " + dir.string() + " --out " + (dir / "run").string()),
+                         dir.string() + ": is a directory, expected a file");
   fs::remove_all(dir);
+}
+
+TEST_CASE("a damaged random state in a checkpoint is named on resume", "[cli][errors]") {
+  const auto out = fs::temp_directory_path() / ("bert_cli_rng_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  bert::test::require_ok(run_bert(tiny_pretrain_command(out) + " --save-every 1 --eval-every 1 --threads 1"));
+  fs::path newest;
+  for (const auto& entry : fs::directory_iterator(out / "checkpoints"))
+    if (newest.empty() || entry.path() > newest) newest = entry.path();
+  std::ofstream(newest / "rng.pt") << "not a zip archive";
+  require_one_line_error(run_bert(tiny_pretrain_command(out) + " --save-every 1 --eval-every 1 --threads 1 --log-level error"),
+                         (newest / "rng.pt").string() + ": cannot load the random state");
+  fs::remove_all(out);
 }
 
 // Our masked-LM decoder is the word embedding matrix; a checkpoint with its own would lose it.
