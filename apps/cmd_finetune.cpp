@@ -37,6 +37,9 @@ void setup_finetune(CLI::App& app) {
   add_choice_flags(cmd, o->data);
   add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--epochs", r.epochs, "passes over the training data (default: 3)");
+  cmd->add_option("--max-steps", r.max_steps,
+                  "stop after this many optimizer steps, over as many epochs as that takes; overrides --epochs "
+                  "(default: 0 = --epochs decides)");
   cmd->add_option("--batch-size", r.batch_size, "examples per micro-batch (default: 32)");
   cmd->add_option("--grad-accum", r.grad_accum, "micro-batches per optimizer step (default: 1)");
   cmd->add_option("--lr", r.lr, "peak learning rate (default: 2e-5)");

@@ -87,6 +87,7 @@ void validate(const FinetuneOptions& o) {
   require_directory_if_present("--out", o.out_dir);
   io::require_config_json(o.init_dir);
   require_positive("--epochs", o.epochs);
+  require_non_negative("--max-steps", o.max_steps);
   require_positive("--batch-size", o.batch_size);
   require_positive("--grad-accum", o.grad_accum);
   require_positive("--log-every", o.log_every);
@@ -213,6 +214,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"threshold", o.threshold},
           {"skip_bad_rows", d.table.skip_bad_rows},
           {"epochs", o.epochs},
+          {"max_steps", o.max_steps},
           {"batch_size", o.batch_size},
           {"grad_accum", o.grad_accum},
           {"lr", o.lr},
@@ -245,7 +247,8 @@ nlohmann::json identity_of(const nlohmann::json& options) {
   for (const char* key : {"init", "train", "dev", "task", "format", "text_column", "text_pair_column", "label_column",
                           "label_columns", "tag_column", "max_seq_len", "label_all_subtokens", "label_separator",
                           "doc_stride", "max_query_len",
-                          "epochs", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold", "workers", "group_by_length"})
+                          "epochs", "max_steps", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold",
+                          "workers", "group_by_length"})
     id[key] = options[key];
   return id;
 }
@@ -391,7 +394,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   const int64_t global_batch = o.batch_size * world;  // every worker takes its rows of each global batch
   const int64_t batches_per_epoch = (static_cast<int64_t>(train.examples.size()) + global_batch - 1) / global_batch;
   const int64_t steps_per_epoch = (batches_per_epoch + o.grad_accum - 1) / o.grad_accum;
-  const int64_t total_steps = steps_per_epoch * o.epochs;
+  // --max-steps: that many steps, over as many (possibly partial) epochs as it takes.
+  const int64_t total_steps = o.max_steps > 0 ? o.max_steps : steps_per_epoch * o.epochs;
+  const int64_t epochs = o.max_steps > 0 ? (o.max_steps + steps_per_epoch - 1) / steps_per_epoch : o.epochs;
   Schedule schedule{parse_schedule(o.schedule), o.lr, resolve_warmup_steps(o.warmup_steps, o.warmup_ratio, total_steps),
                     total_steps};
   torch::Tensor class_weights;
@@ -441,7 +446,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                                     : fmt::format("{} labels, {} train examples", model.config().num_labels,
                                                   train.examples.size());
   log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}, {} batches", tasks::task_name(task), what,
-            total_steps, o.epochs, metric, o.group_by_length ? "length-grouped" : "uniformly shuffled");
+            total_steps, epochs, metric, o.group_by_length ? "length-grouped" : "uniformly shuffled");
 
   // Dev evaluation on rank 0; saves RUN/best when the metric improves. Returns false to stop
   // early (the decision reaches every worker).
@@ -487,7 +492,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   ProgressReporter progress("[finetune]", total_steps, o.log_every, state.step);
   int64_t tokens = 0;
   bool keep_going = true;
-  for (; epoch < o.epochs && keep_going; ++epoch, batch_in_epoch = 0) {
+  for (; epoch < epochs && keep_going && state.step < total_steps; ++epoch, batch_in_epoch = 0) {
     std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
     auto batches = o.group_by_length ? tasks::length_grouped_batches(train.examples, global_batch, &rng)
                                      : tasks::shuffled_batches(train.examples.size(), global_batch, rng);
@@ -551,8 +556,10 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
         progress.restart_clock(state.step);
         if (!keep_going) break;
       }
+      if (state.step >= total_steps) break;  // --max-steps reached mid-epoch
     }
-    if (keep_going && o.eval_every == 0) {
+    const bool evaluated_now = o.eval_every > 0 && state.step % o.eval_every == 0;
+    if (keep_going && (o.eval_every == 0 || (state.step >= total_steps && !evaluated_now))) {
       batch_in_epoch = static_cast<int64_t>(batches.size());
       keep_going = evaluate_dev();
       ++epoch;  // the checkpoint records the next epoch to run

@@ -19,6 +19,7 @@ struct FinetuneOptions {
   tasks::TaskDataOptions data;
   std::string resume = "auto";  // auto | always | never, as in pre-training
   int64_t epochs = 3;
+  int64_t max_steps = 0;  // > 0: stop after this many optimizer steps (overrides epochs, as the Trainer's)
   int64_t batch_size = 32;
   int64_t grad_accum = 1;
   double lr = 2e-5, weight_decay = 0.01, adam_eps = 1e-8, warmup_ratio = 0.1;

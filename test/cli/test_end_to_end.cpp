@@ -800,3 +800,33 @@ TEST_CASE("a fine-tuned head given to --init keeps its label order", "[cli][e2e]
   CHECK(fs::exists(dir / "st16" / "1_Pooling" / "config.json"));
   fs::remove_all(dir);
 }
+
+// --max-steps: that many optimizer steps whatever --epochs says, the schedule spanning them, the
+// dev set evaluated where the run stops, and the same command again has nothing left to do.
+TEST_CASE("finetune --max-steps stops mid-epoch and evaluates there", "[cli][e2e][max-steps]") {
+  const auto dir = fs::temp_directory_path() / ("bert_e2e_maxsteps_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string command = "finetune --init " + bert::test::data_path("hf-tiny") + " --train " +
+                              task_file("sst2_train_300.tsv") + " --dev " + task_file("sst2_dev_100.tsv") +
+                              " --out " + dir.string() + " --batch-size 32 --epochs 1 --max-steps 13 --log-every 1 --threads 1";
+  auto r = bert_cli(command);
+  require_ok(r);
+  CHECK(r.output.find("13 steps (2 epochs)") != std::string::npos);  // 300 rows: 10 steps an epoch
+  int64_t last_step = 0, evaluations = 0;
+  double last_lr = 1;
+  for (const auto& rec : read_jsonl(dir / "metrics.jsonl")) {
+    if (rec.contains("loss")) last_step = rec["step"], last_lr = rec["lr"];
+    if (rec.contains("dev_accuracy")) {
+      ++evaluations;
+      CHECK((rec["step"] == 10 || rec["step"] == 13));
+    }
+  }
+  CHECK(last_step == 13);
+  CHECK(evaluations == 2);  // the end of epoch 1, and step 13
+  CHECK(last_lr == Approx(2e-5 / 11));  // the last step's lr: linear decay over 13 steps (2e-5 peak, warmup 2)
+  CHECK(fs::exists(dir / "best" / "model.safetensors"));
+  r = bert_cli(command);
+  require_ok(r);
+  CHECK(read_jsonl(dir / "metrics.jsonl").size() == 15);  // nothing more trained or evaluated
+  fs::remove_all(dir);
+}
