@@ -45,6 +45,7 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--lr", r.lr, "peak learning rate (default: 2e-5)");
   cmd->add_option("--weight-decay", r.weight_decay, "AdamW decoupled weight decay, not on biases/LayerNorm (default: 0.01)");
   cmd->add_option("--adam-eps", r.adam_eps, "AdamW epsilon (default: 1e-8)");
+  cmd->add_option("--adam-beta2", r.adam_beta2, "AdamW beta2 (default: 0.999)");
   cmd->add_option("--warmup-ratio", r.warmup_ratio, "warmup as a share of all steps (default: 0.1)");
   cmd->add_option("--warmup-steps", r.warmup_steps, "warmup steps; overrides --warmup-ratio when > 0 (default: 0)");
   cmd->add_option("--schedule", r.schedule, "linear | cosine | constant (default: linear)")

@@ -141,6 +141,27 @@ std::optional<std::string> CheckpointManager::latest() const {
   return best->second.string();
 }
 
+TrainingState CheckpointManager::load_newest(torch::nn::Module& model, torch::optim::Optimizer& optimizer) const {
+  std::vector<std::pair<int64_t, fs::path>> complete;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir(), ec)) {
+    auto step = step_of(entry.path());
+    if (step && fs::exists(entry.path() / "DONE")) complete.emplace_back(*step, entry.path());
+  }
+  std::sort(complete.rbegin(), complete.rend());  // newest first
+  if (complete.empty()) throw Error(run_dir_ + ": no complete checkpoint to resume from");
+  std::optional<Error> newest_error;
+  for (const auto& [step, dir] : complete) {
+    try {
+      return load(dir.string(), model, optimizer);
+    } catch (const Error& e) {
+      if (!newest_error) newest_error = e;
+      log::warn("[checkpoint] {} cannot be resumed from: {}; trying the checkpoint before it", dir.string(), e.what());
+    }
+  }
+  throw *newest_error;
+}
+
 std::optional<std::string> checkpoint_to_resume(const CheckpointManager& checkpoints, const std::string& mode) {
   auto latest = checkpoints.latest();
   if (mode == "auto") return latest;

@@ -41,6 +41,10 @@ class CheckpointManager {
 
   // Loads weights, optimizer state and LibTorch's CPU RNG from `dir`; returns the state.
   static TrainingState load(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer& optimizer);
+  // Resuming: load() of the newest complete checkpoint, or, when that one is damaged (a file
+  // corrupted after it was written), of the newest one before it that loads, with a warning naming
+  // what was wrong; throws the newest one's error when none loads.
+  TrainingState load_newest(torch::nn::Module& model, torch::optim::Optimizer& optimizer) const;
 
   // Spares the checkpoint of this step from pruning (replacing any earlier such step).
   void keep_also(int64_t step) { keep_step_ = step; }

@@ -76,6 +76,7 @@ AdamWSettings adamw_settings(const FinetuneOptions& o) {
   adam.lr = o.lr;
   adam.weight_decay = o.weight_decay;
   adam.eps = o.adam_eps;
+  adam.beta2 = o.adam_beta2;
   return adam;
 }
 
@@ -220,6 +221,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"lr", o.lr},
           {"weight_decay", o.weight_decay},
           {"adam_eps", o.adam_eps},
+          {"adam_beta2", o.adam_beta2},
           {"warmup_ratio", o.warmup_ratio},
           {"warmup_steps", o.warmup_steps},
           {"schedule", o.schedule},
@@ -250,6 +252,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
                           "epochs", "max_steps", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold",
                           "workers", "group_by_length"})
     id[key] = options[key];
+  id["command"] = options["command"];
   return id;
 }
 
@@ -418,7 +421,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   const double orientation = lower_is_better(metric) ? -1.0 : 1.0;
 
   TrainingState state;
-  if (latest) state = CheckpointManager::load(*latest, model.module(), *optimizer);
+  if (latest) state = checkpoints.load_newest(model.module(), *optimizer);
   // Every worker starts from rank 0's weights (the new head is random); dropout differs per worker.
   group.broadcast_from_main(model.module().parameters());
   if (group.rank() > 0) torch::manual_seed(o.seed + 1000003ULL * group.rank() + 7919ULL * state.step);

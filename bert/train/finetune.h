@@ -22,7 +22,7 @@ struct FinetuneOptions {
   int64_t max_steps = 0;  // > 0: stop after this many optimizer steps (overrides epochs, as the Trainer's)
   int64_t batch_size = 32;
   int64_t grad_accum = 1;
-  double lr = 2e-5, weight_decay = 0.01, adam_eps = 1e-8, warmup_ratio = 0.1;
+  double lr = 2e-5, weight_decay = 0.01, adam_eps = 1e-8, adam_beta2 = 0.999, warmup_ratio = 0.1;
   int64_t warmup_steps = 0;
   std::string schedule = "linear";
   double clip_norm = 1.0;

@@ -144,6 +144,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
                           "model_config", "init", "batch_size", "seq_len", "grad_accum", "seed", "nsp",
                           "short_seq_prob", "mlm_prob", "mask_ratios", "max_predictions", "whole_word_mask", "workers"})
     id[key] = options[key];
+  id["command"] = options["command"];
   return id;
 }
 
@@ -230,7 +231,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   Schedule schedule{schedule_kind, o.lr, resolve_warmup_steps(o.warmup_steps, o.warmup_ratio, o.max_steps), o.max_steps};
 
   TrainingState state;
-  if (latest) state = CheckpointManager::load(*latest, *model, *optimizer);
+  if (latest) state = checkpoints.load_newest(*model, *optimizer);
   // Every worker starts from rank 0's weights; dropout draws differ between workers.
   group.broadcast_from_main(model->parameters());
   if (group.rank() > 0) torch::manual_seed(o.seed + 1000003ULL * group.rank() + 7919ULL * state.step);

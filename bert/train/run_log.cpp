@@ -99,6 +99,10 @@ void check_resume_compatible(const std::string& run_dir, const nlohmann::json& i
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not valid JSON (" + e.what() + ")");
   }
+  if (saved.contains("command") && saved["command"].is_string() && identity.contains("command") &&
+      saved["command"] != identity["command"])
+    throw Error(run_dir + " holds a " + saved["command"].get<std::string>() + " run, not a " +
+                identity["command"].get<std::string>() + " one; choose another --out");
   std::string differences;
   for (const auto& [key, value] : identity.items()) {
     if (!saved.contains(key) || saved[key] == value) continue;

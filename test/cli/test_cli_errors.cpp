@@ -332,16 +332,27 @@ TEST_CASE("a missing model directory is named by its flag", "[cli][errors]") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("a damaged random state in a checkpoint is named on resume", "[cli][errors]") {
+// A checkpoint damaged after it was written (here its random state) is named; the run resumes
+// from the one before it, and only when none loads is it an error.
+TEST_CASE("a damaged newest checkpoint is named and the one before it resumed", "[cli][errors]") {
   const auto out = fs::temp_directory_path() / ("bert_cli_rng_" + std::to_string(::getpid()));
   fs::remove_all(out);
-  bert::test::require_ok(run_bert(tiny_pretrain_command(out) + " --save-every 1 --eval-every 1 --threads 1"));
-  fs::path newest;
-  for (const auto& entry : fs::directory_iterator(out / "checkpoints"))
-    if (newest.empty() || entry.path() > newest) newest = entry.path();
-  std::ofstream(newest / "rng.pt") << "not a zip archive";
-  require_one_line_error(run_bert(tiny_pretrain_command(out) + " --save-every 1 --eval-every 1 --threads 1 --log-level error"),
-                         (newest / "rng.pt").string() + ": cannot load the random state");
+  const std::string command = tiny_pretrain_command(out) + " --save-every 1 --eval-every 1 --threads 1";
+  bert::test::require_ok(run_bert(command));
+  std::vector<fs::path> checkpoints;
+  for (const auto& entry : fs::directory_iterator(out / "checkpoints")) checkpoints.push_back(entry.path());
+  std::sort(checkpoints.begin(), checkpoints.end());
+  REQUIRE(checkpoints.size() == 2);  // steps 1 and 2 (--keep-last 2)
+  std::ofstream(checkpoints[1] / "rng.pt") << "not a zip archive";
+  auto r = run_bert(command + " --log-level warn");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find((checkpoints[1] / "rng.pt").string() + ": cannot load the random state") != std::string::npos);
+  CHECK(r.output.find("trying the checkpoint before it") != std::string::npos);
+  // Step 2 trained again from step 1 and saved anew; now damage both.
+  for (const auto& dir : checkpoints) std::ofstream(dir / "rng.pt") << "not a zip archive";
+  require_one_line_error(run_bert(command + " --log-level error"),
+                         (checkpoints[1] / "rng.pt").string() + ": cannot load the random state");
   fs::remove_all(out);
 }
 
