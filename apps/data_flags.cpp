@@ -122,6 +122,8 @@ tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels
     throw Error(std::string("--label-separator: ") + e.what());
   }
   o.has_labels = with_labels;
+  o.txt_is_lines = !(given(cmd, "--delimiter") || given(cmd, "--quoting") || given(cmd, "--no-header") ||
+                     given(cmd, "--text-pair-column") || given(cmd, "--text-column"));
   return o;
 }
 

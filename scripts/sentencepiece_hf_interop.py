@@ -32,7 +32,7 @@ AWKWARD = [
     "Ｆｕｌｌ－ｗｉｄｔｈ ｌｅｔｔｅｒｓ and ½ fractions",
     "Déjà vu: naïve café, Œuvre, STRASSE, straße",
     "The [MASK] sat on the mat. [MASK]",
-    "The [MASK]. sat", "a[MASK]b", "x [MASK] [MASK] y", "[CLS] written [SEP] in the text [PAD]",
+    "The [MASK]. sat", "a[MASK]b", "x [MASK] [MASK] y", "[CLS] written [SEP] in the text [PAD]", "[UNK] is here",
     "日本語のテキスト and emoji 🙂🙂",
     "x",
 ]

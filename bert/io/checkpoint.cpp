@@ -30,7 +30,8 @@ std::string shape_string(const torch::Tensor& t) {
 }
 
 // Keys HF files may hold that carry no weights of ours: buffers and the decoder tied to the
-// word embeddings (its bias is `cls.predictions.bias`, which we load under that name).
+// word embeddings (its bias is `cls.predictions.bias`, which we load under that name), unless the
+// model unties it (tie_word_embeddings false: then the decoder weight is a parameter).
 bool is_redundant_key(const std::string& key) {
   return ends_with(key, "embeddings.position_ids") || ends_with(key, "embeddings.token_type_ids") ||
          ends_with(key, "cls.predictions.decoder.weight") || ends_with(key, "cls.predictions.decoder.bias");
@@ -79,17 +80,20 @@ NamedTensors read_sharded_weights(const std::string& index_file) {
     if (std::find(shards.begin(), shards.end(), shard_of[name]) == shards.end()) shards.push_back(shard_of[name]);
   }
   NamedTensors all;
-  std::set<std::string> found;
+  std::set<std::pair<std::string, std::string>> found;  // (shard, tensor)
+  std::set<std::string> names;
   for (const auto& shard : shards) {
     const std::string file = (fs::path(index_file).parent_path() / shard).string();
     auto tensors = ends_with(shard, ".safetensors") ? read_safetensors(file).tensors : read_torch_bin(file);
     for (auto& named : tensors) {
-      found.insert(named.first);
+      if (!names.insert(named.first).second)
+        throw Error(file + ": tensor '" + named.first + "' is in another shard too");
+      found.emplace(shard, named.first);
       all.push_back(std::move(named));
     }
   }
   for (const auto& [name, shard] : shard_of)
-    if (!found.count(name)) throw Error(index_file + ": tensor '" + name + "' is not in its shard " + shard);
+    if (!found.count({shard, name})) throw Error(index_file + ": tensor '" + name + "' is not in its shard " + shard);
   return all;
 }
 
@@ -129,7 +133,7 @@ LoadReport load_weights_impl(torch::nn::Module& model, const NamedTensors& weigh
   std::set<std::string> loaded;
   torch::NoGradGuard no_grad;
   for (const auto& [raw_key, tensor] : weights) {
-    if (is_redundant_key(raw_key)) continue;
+    if (is_redundant_key(raw_key) && !targets.count(raw_key)) continue;  // an untied decoder is a target
     std::string key = modern_name(raw_key);
     // A bare BertModel file ("embeddings.…") into a model with heads ("bert.embeddings.…"), and back.
     if (model_has_bert_prefix && !starts_with(key, "bert.") && targets.count("bert." + key)) key = "bert." + key;
@@ -213,6 +217,14 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
                                  return std::find(leave_out.begin(), leave_out.end(), w.first) != leave_out.end();
                                }),
                 weights.end());
+  // An untied decoder is saved by transformers with its bias under its own name as well (the same
+  // values as cls.predictions.bias), and expected there when loading.
+  const bool untied = cfg.extra.contains("tie_word_embeddings") && cfg.extra["tie_word_embeddings"] == false;
+  for (size_t i = 0; untied && i < weights.size(); ++i)
+    if (weights[i].first == "cls.predictions.bias") {
+      weights.emplace_back("cls.predictions.decoder.bias", weights[i].second);
+      break;
+    }
   write_safetensors((fs::path(dir) / "model.safetensors").string(), weights, {{"format", "pt"}});
   cfg.save((fs::path(dir) / "config.json").string());
 }

@@ -78,7 +78,9 @@ int copy_sentence_transformers_files(const fs::path& from, const fs::path& to) {
   if (!modules.is_array()) return copied;
   for (const auto& m : modules) {
     const std::string path = m.is_object() && m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
-    if (path.empty() || path.find("..") != std::string::npos || !fs::is_directory(from / path)) continue;
+    if (path.empty() || fs::path(path).is_absolute() || path.find("..") != std::string::npos ||
+        !fs::is_directory(from / path))
+      continue;  // only a module's own folder inside the model directory
     fs::create_directories(to / path);
     fs::copy(from / path, to / path, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
     ++copied;
@@ -160,7 +162,10 @@ std::string describe_checkpoint(const std::string& dir) {
   int64_t total = 0;
   bool has_mlm = false, has_nsp = false, has_classifier = false, has_qa = false;
   for (const auto& [key, t] : weights) {
-    if (key.find("decoder.weight") != std::string::npos || key.find("position_ids") != std::string::npos) continue;
+    const bool untied = config.extra.contains("tie_word_embeddings") && config.extra["tie_word_embeddings"] == false;
+    if ((key.find("decoder.weight") != std::string::npos && !untied) ||
+        key.find("position_ids") != std::string::npos)
+      continue;  // the tied decoder is the word embedding matrix again
     by_module[module_group(key)] += t.numel();
     by_dtype[c10::toString(t.scalar_type())] += t.numel();
     total += t.numel();

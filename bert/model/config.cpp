@@ -201,15 +201,13 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& sou
       }
   }
   read_key(j, "num_labels", c.num_labels, source);
-  // A file's labels, as written (in memory a task head may use fewer, e.g. regression's one).
-  std::set<std::string> label_names;
-  for (const auto& [id, name] : c.id2label) {
-    if (id < 0 || id >= c.num_labels)
-      throw Error(source + ": 'id2label' has id " + std::to_string(id) + ", outside [0, num_labels " +
-                  std::to_string(c.num_labels) + ")");
-    if (!label_names.insert(name).second)
-      throw Error(source + ": 'id2label' names \"" + name + "\" twice (each label needs a name of its own)");
-  }
+  // transformers loads such files (and an encoder's labels matter to no one), so a warning here; a
+  // classifier loaded for its labels is checked where its label list is built (TaskModel::load).
+  for (const auto& [id, name] : c.id2label)
+    if (id < 0 || id >= c.num_labels) {
+      log::warn("{}: 'id2label' has id {}, outside [0, num_labels {}): ignored", source, id, c.num_labels);
+      break;
+    }
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     c.architecture = j["architectures"][0].get<std::string>();

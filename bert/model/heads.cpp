@@ -1,7 +1,5 @@
 #include "bert/model/heads.h"
 
-#include "bert/util/error.h"
-
 #include <torch/nn/functional/loss.h>
 
 namespace bert::model {
@@ -19,19 +17,19 @@ torch::Tensor BertPredictionHeadTransformImpl::forward(const torch::Tensor& x) {
   return LayerNorm(apply_activation(activation_, dense(x)));
 }
 
+UntiedDecoderImpl::UntiedDecoderImpl(int64_t vocab_size, int64_t hidden_size, double initializer_range) {
+  weight = register_parameter("weight", torch::empty({vocab_size, hidden_size}).normal_(0.0, initializer_range));
+}
+
 BertLMPredictionHeadImpl::BertLMPredictionHeadImpl(const BertConfig& c) {
-  // The decoder here is always the word embedding matrix (BERT's tying). A checkpoint with a decoder
-  // of its own would silently lose it, so it is refused rather than loaded wrong.
-  if (c.extra.contains("tie_word_embeddings") && c.extra["tie_word_embeddings"] == false)
-    throw Error("config.json: 'tie_word_embeddings' is false (a masked-LM decoder untied from the word embeddings), "
-                "which this tool's masked-LM head does not support; fine-tuning a task head from it works with "
-                "--init, but not pre-training, convert or evaluate --corpus");
   transform = register_module("transform", BertPredictionHeadTransform(c));
+  if (c.extra.contains("tie_word_embeddings") && c.extra["tie_word_embeddings"] == false)
+    decoder = register_module("decoder", UntiedDecoder(c.vocab_size, c.hidden_size, c.initializer_range));
   bias = register_parameter("bias", torch::zeros({c.vocab_size}));
 }
 
 torch::Tensor BertLMPredictionHeadImpl::forward(const torch::Tensor& hidden, const torch::Tensor& decoder_weight) {
-  return torch::linear(transform(hidden), decoder_weight, bias);
+  return torch::linear(transform(hidden), decoder ? decoder->weight : decoder_weight, bias);
 }
 
 BertPreTrainingHeadsImpl::BertPreTrainingHeadsImpl(const BertConfig& c) {

@@ -4,7 +4,8 @@
 //   BertForTokenClassification    bert.* (no pooler) + classifier.*
 //   BertForQuestionAnswering      bert.* (no pooler) + qa_outputs.* (start and end logits; no dropout, as HF)
 //   BertForMultipleChoice         bert.* + classifier.* (one score per candidate, from its pooled output)
-// The MLM decoder is tied to the word embeddings (no weight of its own, as in HF's saved
+// The MLM decoder is tied to the word embeddings unless the config says tie_word_embeddings false
+// (no weight of its own, as in HF's saved
 // files) and has its own bias `cls.predictions.bias`. Losses are free functions so the
 // training loop can weigh or skip them; they reproduce HF's loss definitions.
 #pragma once
@@ -29,7 +30,17 @@ class BertPredictionHeadTransformImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BertPredictionHeadTransform);
 
-// cls.predictions: transform, then the tied decoder (weight passed in) plus its own bias.
+// The masked-LM decoder's own (V, H) matrix, "cls.predictions.decoder.weight": only for a config
+// with tie_word_embeddings false (BERT ties it to the word embeddings).
+class UntiedDecoderImpl : public torch::nn::Module {
+ public:
+  UntiedDecoderImpl(int64_t vocab_size, int64_t hidden_size, double initializer_range);
+  torch::Tensor weight;
+};
+TORCH_MODULE(UntiedDecoder);
+
+// cls.predictions: transform, then the decoder plus its own bias. The decoder is the word
+// embedding matrix passed in, unless the config unties it.
 class BertLMPredictionHeadImpl : public torch::nn::Module {
  public:
   explicit BertLMPredictionHeadImpl(const BertConfig& config);
@@ -37,6 +48,7 @@ class BertLMPredictionHeadImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& decoder_weight);
 
   BertPredictionHeadTransform transform = nullptr;
+  UntiedDecoder decoder = nullptr;  // tie_word_embeddings false only
   torch::Tensor bias;  // (V)
 };
 TORCH_MODULE(BertLMPredictionHead);

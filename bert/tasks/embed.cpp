@@ -166,6 +166,7 @@ size_t run_embed(const EmbedOptions& o) {
   auto tokenizer = tokenizer::load_tokenizer(o.model_dir, config.vocab_size);
   auto options = o.data;
   options.task = Task::classify;
+  options.model_vocab_size = config.vocab_size;
   options.has_labels = false;
   options.max_seq_len = fit_max_seq_len(max_seq_len, config.max_position_embeddings);
   data::LabelMap none;

@@ -173,6 +173,7 @@ LoadedModel load_for_inference(const InferenceOptions& o) {
   model.module().to(device);
   auto options = o.data;
   options.task = model.task();
+  options.model_vocab_size = model.config().vocab_size;
   options.max_seq_len =
       fit_max_seq_len(resolve_max_seq_len(options.max_seq_len, model.task()), model.config().max_position_embeddings);
   if (model.task() == Task::tag) options.conll = true;

@@ -132,8 +132,10 @@ TaskExample encode_sentence(const data::TaggedSentence& s, const std::vector<int
   return ex;
 }
 
-TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
-                           data::LabelMap& labels, bool build_labels) {
+namespace {
+
+TaskDataset read_and_encode(const std::string& path, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
+                            data::LabelMap& labels, bool build_labels) {
   TaskDataset d;
   d.path = path;
   if (o.task == Task::qa) {
@@ -165,9 +167,9 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
   if (!o.has_labels) {
     table_options.label.reset();
     table_options.indicator_labels.clear();
-    // Text to predict on or embed, in a .txt file: one text per line, as on stdin (columns split
-    // at TABs for --text-pair-column); no header line to lose, quotes taken literally.
-    if (ends_with(path, ".txt")) {
+    // Text to predict on or embed, in a .txt file: one text per line, as on stdin; no header line
+    // to lose, quotes taken literally.
+    if (o.txt_is_lines && ends_with(path, ".txt")) {
       table_options.has_header = false;
       table_options.delimiter = '\t';
       table_options.quoting = data::Quoting::kNone;
@@ -233,6 +235,28 @@ TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, co
     if (!targets.empty()) ex.target = static_cast<float>(targets[i]);
     d.examples.push_back(std::move(ex));
   }
+  return d;
+}
+
+}  // namespace
+
+TaskDataset load_task_data(const std::string& path, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
+                           data::LabelMap& labels, bool build_labels) {
+  TaskDataset d = read_and_encode(path, o, tok, labels, build_labels);
+  // A token the model has no embedding for (a tokenizer larger than the model's vocab_size) would
+  // fail deep in the forward pass as "index out of range"; said here with the example's line.
+  if (o.model_vocab_size > 0)
+    for (const auto& ex : d.examples) {
+      auto check = [&](const std::vector<int64_t>& ids) {
+        for (int64_t id : ids)
+          if (id >= o.model_vocab_size)
+            throw Error(path + ":" + std::to_string(ex.line) + ": token \"" + tok.id_to_token(id) + "\" has id " +
+                        std::to_string(id) + ", beyond the model's vocab_size " + std::to_string(o.model_vocab_size) +
+                        " (the tokenizer has tokens the model lacks)");
+      };
+      check(ex.ids);
+      for (const auto& choice : ex.choice_ids) check(choice);
+    }
   return d;
 }
 

@@ -52,6 +52,10 @@ struct TaskDataOptions {
   bool label_all_subtokens = false;
   char label_separator = ',';  // multilabel: between the names of a row's label set
   bool has_labels = true;  // false for prediction input
+  // Prediction input: a .txt file is one text per line, no header (unless the command was given
+  // the file's layout: --delimiter, --quoting, --no-header, --text-pair-column).
+  bool txt_is_lines = true;
+  int64_t model_vocab_size = 0;  // > 0: a token id from it on is an error naming the example
   QaOptions qa;
 };
 

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <set>
 
 namespace bert::tasks {
 
@@ -67,6 +68,16 @@ TaskModel TaskModel::load(const std::string& dir) {
                 "BertForQuestionAnswering or BertForMultipleChoice; a pre-trained model is evaluated with evaluate "
                 "--corpus, or fine-tuned first)");
   const Task task = *head_task;
+  if (task == Task::classify || task == Task::multilabel || task == Task::tag) {
+    std::set<std::string> seen;
+    for (int64_t i = 0; i < config.num_labels; ++i) {
+      auto it = config.id2label.find(i);
+      const std::string name = it != config.id2label.end() ? it->second : "LABEL_" + std::to_string(i);
+      if (!seen.insert(name).second)
+        throw Error(config_file + ": 'id2label' names \"" + name + "\" twice; each of the classifier's " +
+                    std::to_string(config.num_labels) + " outputs needs a name of its own");
+    }
+  }
   if (task == Task::regress && config.num_labels > 1)
     throw Error(config_file + ": a regression head with " + std::to_string(config.num_labels) +
                 " outputs (num_labels); only single-score regression is supported");

@@ -15,6 +15,7 @@
 #include "bert/tokenizer/wordpiece.h"
 #include "bert/util/error.h"
 #include "bert/util/files.h"
+#include "bert/util/log.h"
 
 namespace fs = std::filesystem;
 
@@ -184,11 +185,12 @@ std::string describe_tokenizer(const Tokenizer& t, const std::string& dir) {
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir, int64_t model_vocab_size) {
   auto tokenizer = load_tokenizer(dir);
+  // transformers loads such a directory too, and only a text using one of the extra tokens fails;
+  // but it is most often a vocabulary that does not belong to the model, so it is said up front.
   if (static_cast<int64_t>(tokenizer->vocab_size()) > model_vocab_size)
-    throw Error(dir + ": the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
-                " tokens but config.json's vocab_size is " + std::to_string(model_vocab_size) +
-                " (ids from " + std::to_string(model_vocab_size) + " on would have no embedding): the vocabulary and "
-                "the model do not belong together");
+    log::warn("{}: the tokenizer has {} tokens but config.json's vocab_size is {}: a text with a token of id {} or "
+              "more has no embedding and will fail (does the vocabulary belong to this model?)",
+              dir, tokenizer->vocab_size(), model_vocab_size, model_vocab_size);
   return tokenizer;
 }
 

@@ -331,8 +331,12 @@ struct SentencePieceTokenizer::Impl {
     while (start <= text.size()) {
       size_t at = std::string_view::npos, length = 0;
       int64_t special = -1;
-      for (int64_t id : {pad, cls, sep, mask}) {
-        const std::string& token = id == pad ? opt.pad_token : id == cls ? opt.cls_token : id == sep ? opt.sep_token : opt.mask_token;
+      for (int64_t id : {pad, unk, cls, sep, mask}) {
+        const std::string& token = id == pad   ? opt.pad_token
+                                   : id == unk ? opt.unk_token
+                                   : id == cls ? opt.cls_token
+                                   : id == sep ? opt.sep_token
+                                               : opt.mask_token;
         const size_t found = text.find(token, start);
         if (found < at) at = found, length = token.size(), special = id;
       }
@@ -664,10 +668,9 @@ std::string SentencePieceTokenizer::hugging_face_tokenizer_json() const {
              {"byte_fallback", false}, {"ignore_merges", false},     {"vocab", vocab},
              {"merges", merge_list}};
   }
-  // The special tokens are matched in the text before anything else, as the C++ side does for the
-  // ones a text may contain ([UNK] is ordinary text there).
+  // The special tokens are matched in the text before anything else, as the C++ side does.
   json added = json::array();
-  for (int64_t id : {m.pad, m.cls, m.sep, m.mask})
+  for (int64_t id : {m.pad, m.unk, m.cls, m.sep, m.mask})
     added.push_back({{"id", id}, {"content", m.sp.IdToPiece(static_cast<int>(id))}, {"single_word", false},
                      {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
   // sentencepiece's normalizer: the rule's table (NFKC, case folding for nmt_nfkc_cf), then

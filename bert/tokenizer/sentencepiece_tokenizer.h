@@ -10,8 +10,8 @@
 //   0 [PAD]  (sentencepiece's pad piece, a control symbol)
 //   1 [UNK]  (sentencepiece's unknown piece: characters outside the vocabulary)
 //   2 [CLS]  3 [SEP]  4 [MASK]  (user-defined symbols)
-// [PAD] [CLS] [SEP] [MASK] written in a text are cut out before the rest is encoded and become
-// their ids, as transformers does with its special (added) tokens.
+// The five written in a text are cut out before the rest is encoded and become their ids, as
+// transformers does with its special (added) tokens.
 // bos/eos are disabled. Models trained elsewhere load too if they contain the five pieces
 // (their strings can be renamed in tokenizer_config.json, as Hugging Face configs do).
 //

@@ -154,8 +154,8 @@ TrainingState CheckpointManager::load_newest(torch::nn::Module& model, torch::op
   for (const auto& [step, dir] : complete) {
     try {
       return load(dir.string(), model, optimizer);
-    } catch (const Error& e) {
-      if (!newest_error) newest_error = e;
+    } catch (const std::exception& e) {  // bert::Error, or a library's on a damaged file
+      if (!newest_error) newest_error = Error(e.what());
       log::warn("[checkpoint] {} cannot be resumed from: {}; trying the checkpoint before it", dir.string(), e.what());
     }
   }

@@ -87,8 +87,8 @@ void validate(const FinetuneOptions& o) {
   require_directory("--init", o.init_dir);
   require_directory_if_present("--out", o.out_dir);
   io::require_config_json(o.init_dir);
-  require_positive("--epochs", o.epochs);
   require_non_negative("--max-steps", o.max_steps);
+  if (o.max_steps == 0) require_positive("--epochs", o.epochs);  // --max-steps overrides it
   require_positive("--batch-size", o.batch_size);
   require_positive("--grad-accum", o.grad_accum);
   require_positive("--log-every", o.log_every);
@@ -137,7 +137,13 @@ InitHead decide_init_head(const model::BertConfig& init, tasks::Task task, const
     auto it = init.id2label.find(i);
     names.push_back(it != init.id2label.end() ? it->second : "LABEL_" + std::to_string(i));
   }
-  auto head_labels = data::LabelMap::from_names(names);
+  data::LabelMap head_labels;
+  try {
+    head_labels = data::LabelMap::from_names(names);
+  } catch (const Error&) {
+    h.why_not = "names a label twice";
+    return h;
+  }
   if (head_labels.has_placeholder_names()) {
     h.keep = names.size() == data_labels.size();
     if (!h.keep)
@@ -330,6 +336,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     task = tasks::parse_task(o.task);
   }
   data_options.task = task;
+  data_options.model_vocab_size = config.vocab_size;
   data_options.max_seq_len = tasks::fit_max_seq_len(tasks::resolve_max_seq_len(data_options.max_seq_len, task),
                                                     config.max_position_embeddings);
   if (task == tasks::Task::tag) data_options.conll = true;

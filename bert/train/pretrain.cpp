@@ -79,7 +79,7 @@ void validate(const PretrainOptions& o) {
   require_positive("--eval-every", o.eval_every);
   require_positive("--eval-batches", o.eval_batches);
   require_positive("--save-every", o.save_every);
-  require_positive("--keep-last", o.keep_last);
+  require_non_negative("--keep-last", o.keep_last);  // 0 keeps one, as before this check
   require_positive("--max-bad-steps", o.max_bad_steps);
   require_non_negative("--max-predictions", o.max_predictions);
   require_non_negative("--warmup-steps", o.warmup_steps);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -194,9 +195,9 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
   } temporary_cache;
   std::string cache_dir = o.cache_dir;
   if (cache_dir.empty()) {
-    cache_dir = (fs::temp_directory_path() / ("bert-eval-cache-" + std::to_string(::getpid()))).string();
-    fs::remove_all(cache_dir);  // left by a process that had this pid and was killed
-    temporary_cache.dir = cache_dir;
+    std::string name = (fs::temp_directory_path() / "bert-eval-cache-XXXXXX").string();
+    if (!::mkdtemp(name.data())) throw Error(name + ": cannot create a temporary directory");
+    cache_dir = temporary_cache.dir = name;
   }
   auto cache = data::TokenCache::open(corpus_cache_options(o, o.corpus, cache_dir), tokenizer.get());
   auto source = pretraining_batch_options(o, *tokenizer);

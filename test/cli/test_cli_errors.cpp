@@ -1,8 +1,11 @@
 // The `bert` binary on bad input: each case exits non-zero with one line on stderr that names
 // the file and the problem. Runs the real binary (BERT_BINARY_PATH) in a shell.
 #include "bert/dist/process_group.h"
+#include "bert/io/safetensors.h"
 #include "test/cli/cli_helpers.h"
 #include "test/test_helpers.h"
+
+#include <torch/torch.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -279,20 +282,29 @@ TEST_CASE("damaged model directories are refused at load time", "[cli][errors]")
     require_one_line_error(run_bert("info " + dir.string()), "'layer_norm_eps' must be > 0");
     fs::remove_all(dir);
   }
-  SECTION("id2label with a gap") {
-    auto dir = make_checkpoint_copy("gap");
+  SECTION("a classifier whose id2label names a label twice") {
+    auto dir = make_checkpoint_copy("twice");
+    edit_config(dir, "architectures", {"BertForSequenceClassification"});
     edit_config(dir, "num_labels", 2);
-    edit_config(dir, "id2label", {{"0", "a"}, {"5", "b"}});
-    require_one_line_error(run_bert("info " + dir.string()), "'id2label' has id 5, outside [0, num_labels 2)");
+    edit_config(dir, "id2label", {{"0", "a"}, {"1", "a"}});
+    edit_config(dir, "label2id", {{"a", 0}});
+    require_one_line_error(run_bert("predict --log-level error --model " + dir.string() + " --text hi"),
+                           "config.json: 'id2label' names \"a\" twice");
     fs::remove_all(dir);
   }
   SECTION("a vocabulary larger than the embedding table") {
+    // A warning at load (transformers loads such directories), an error naming the row that uses
+    // a token beyond the table.
     auto dir = make_sst2_dir("vocab");
     auto model = make_checkpoint_copy("vocab_model");
     std::ofstream(model / "vocab.txt", std::ios::app) << "extra1\n";
-    require_one_line_error(run_bert("finetune --threads 1 --init " + model.string() + " --train " +
-                                    (dir / "train.tsv").string() + " --out " + (dir / "run").string()),
-                           "the tokenizer has 30523 tokens but config.json's vocab_size is 30522");
+    std::ofstream(dir / "train.tsv", std::ios::app) << "the extra1 word\t1\n";
+    auto r = run_bert("finetune --threads 1 --init " + model.string() + " --train " + (dir / "train.tsv").string() +
+                      " --out " + (dir / "run").string() + " --log-level warn");
+    CHECK(r.output.find("the tokenizer has 30523 tokens but config.json's vocab_size is 30522") != std::string::npos);
+    CHECK(r.output.find("train.tsv:10: token \"extra1\" has id 30522, beyond the model's vocab_size 30522") !=
+          std::string::npos);
+    CHECK(r.status == 1);
     fs::remove_all(dir);
     fs::remove_all(model);
   }
@@ -356,14 +368,23 @@ TEST_CASE("a damaged newest checkpoint is named and the one before it resumed", 
   fs::remove_all(out);
 }
 
-// Our masked-LM decoder is the word embedding matrix; a checkpoint with its own would lose it.
-TEST_CASE("an untied masked-LM decoder is refused, not dropped", "[cli][errors]") {
+// A masked-LM decoder of its own (tie_word_embeddings false) is a weight like any other: kept
+// through convert, not replaced by the word embeddings.
+TEST_CASE("an untied masked-LM decoder is kept", "[cli][convert]") {
   auto dir = make_checkpoint_copy("untied");
   auto config = nlohmann::json::parse(std::ifstream(dir / "config.json"));
   config["tie_word_embeddings"] = false;
   std::ofstream(dir / "config.json") << config.dump();
-  require_one_line_error(run_bert("convert --input " + dir.string() + " --out " + (dir / "out").string()),
-                         "'tie_word_embeddings' is false");
-  REQUIRE_FALSE(fs::exists(dir / "out" / "model.safetensors"));
+  auto weights = bert::io::read_safetensors((dir / "model.safetensors").string()).tensors;
+  torch::Tensor decoder;
+  for (const auto& [name, t] : weights)
+    if (name == "bert.embeddings.word_embeddings.weight") decoder = t * 2 + 1;
+  weights.emplace_back("cls.predictions.decoder.weight", decoder);
+  bert::io::write_safetensors((dir / "model.safetensors").string(), weights);
+  bert::test::require_ok(run_bert("convert --input " + dir.string() + " --out " + (dir / "out").string()));
+  bool found = false;
+  for (const auto& [name, t] : bert::io::read_safetensors((dir / "out" / "model.safetensors").string()).tensors)
+    if (name == "cls.predictions.decoder.weight") found = torch::equal(t, decoder);
+  CHECK(found);
   fs::remove_all(dir);
 }
