@@ -219,7 +219,7 @@ void save_model(const std::string& dir, const model::BertConfig& config, torch::
                 weights.end());
   // An untied decoder is saved by transformers with its bias under its own name as well (the same
   // values as cls.predictions.bias), and expected there when loading.
-  const bool untied = cfg.extra.contains("tie_word_embeddings") && cfg.extra["tie_word_embeddings"] == false;
+  const bool untied = !cfg.ties_word_embeddings();
   for (size_t i = 0; untied && i < weights.size(); ++i)
     if (weights[i].first == "cls.predictions.bias") {
       weights.emplace_back("cls.predictions.decoder.bias", weights[i].second);

@@ -162,8 +162,7 @@ std::string describe_checkpoint(const std::string& dir) {
   int64_t total = 0;
   bool has_mlm = false, has_nsp = false, has_classifier = false, has_qa = false;
   for (const auto& [key, t] : weights) {
-    const bool untied = config.extra.contains("tie_word_embeddings") && config.extra["tie_word_embeddings"] == false;
-    if ((key.find("decoder.weight") != std::string::npos && !untied) ||
+    if ((key.find("decoder.weight") != std::string::npos && config.ties_word_embeddings()) ||
         key.find("position_ids") != std::string::npos)
       continue;  // the tied decoder is the word embedding matrix again
     by_module[module_group(key)] += t.numel();

@@ -36,6 +36,10 @@ struct BertConfig {
 
   int64_t head_size() const { return hidden_size / num_attention_heads; }
   double effective_classifier_dropout() const { return classifier_dropout.value_or(hidden_dropout_prob); }
+  // BERT's masked-LM decoder is the word embedding matrix unless "tie_word_embeddings" is false.
+  bool ties_word_embeddings() const {
+    return !(extra.contains("tie_word_embeddings") && extra["tie_word_embeddings"] == false);
+  }
 
   // Throws bert::Error (naming `source`) when a value is out of range or inconsistent.
   void validate(const std::string& source) const;

@@ -23,7 +23,7 @@ UntiedDecoderImpl::UntiedDecoderImpl(int64_t vocab_size, int64_t hidden_size, do
 
 BertLMPredictionHeadImpl::BertLMPredictionHeadImpl(const BertConfig& c) {
   transform = register_module("transform", BertPredictionHeadTransform(c));
-  if (c.extra.contains("tie_word_embeddings") && c.extra["tie_word_embeddings"] == false)
+  if (!c.ties_word_embeddings())
     decoder = register_module("decoder", UntiedDecoder(c.vocab_size, c.hidden_size, c.initializer_range));
   bias = register_parameter("bias", torch::zeros({c.vocab_size}));
 }

@@ -122,9 +122,9 @@ InitHead decide_init_head(const model::BertConfig& init, tasks::Task task, const
   InitHead h;
   const auto head_task = tasks::task_of_config(init);
   if (!head_task) return h;  // an encoder without a task head: nothing to keep
-  const bool sequence_labels = [](tasks::Task t) { return t == tasks::Task::classify || t == tasks::Task::multilabel; }(*head_task) &&
-                               (task == tasks::Task::classify || task == tasks::Task::multilabel);
-  if (*head_task != task && !sequence_labels) {
+  // A single-label head serves a multi-label task and back: one output per label either way.
+  auto per_sequence_labels = [](tasks::Task t) { return t == tasks::Task::classify || t == tasks::Task::multilabel; };
+  if (*head_task != task && !(per_sequence_labels(*head_task) && per_sequence_labels(task))) {
     h.why_not = std::string("was trained for ") + tasks::task_name(*head_task);
     return h;
   }
