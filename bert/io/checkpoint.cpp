@@ -46,11 +46,16 @@ std::string modern_name(std::string key) {
 
 }  // namespace
 
+namespace {
+// A checkpoint directory's weights, in the order they are looked for.
+const char* const kWeightFiles[] = {"model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                                    "pytorch_model.bin.index.json"};
+}  // namespace
+
 std::string find_weights_file(const std::string& path) {
   if (!fs::exists(path)) throw Error(path + ": no such file or directory");
   if (!fs::is_directory(path)) return path;
-  for (const char* name : {"model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
-                           "pytorch_model.bin.index.json"}) {
+  for (const char* name : kWeightFiles) {
     auto candidate = fs::path(path) / name;
     if (fs::exists(candidate)) return candidate.string();
   }
@@ -237,9 +242,9 @@ const char* const kTokenizerFiles[] = {"vocab.txt",      "tokenizer_config.json"
 std::vector<std::string> checkpoint_files(const std::string& dir) {
   std::vector<std::string> files;
   std::vector<std::string> names(std::begin(kTokenizerFiles), std::end(kTokenizerFiles));
-  for (const char* name : {"config.json", "model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
-                           "pytorch_model.bin.index.json", "modules.json",
-                           "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json"})
+  names.insert(names.end(), std::begin(kWeightFiles), std::end(kWeightFiles));
+  for (const char* name : {"config.json", "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
+                           "1_Pooling/config.json"})
     names.push_back(name);
   for (const auto& name : names)
     if (fs::exists(fs::path(dir) / name)) files.push_back((fs::path(dir) / name).string());

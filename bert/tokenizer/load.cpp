@@ -91,20 +91,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     const std::string name = c.get<std::string>();
     if (is_wordpiece_class(name)) return wordpiece();
     if (name == kSentencePieceTokenizerClass) return sentencepiece();
+    // A generic fast tokenizer: ours beside spm.model, else tokenizer.json's model (WordPiece; the
+    // WordPiece reader names any other).
     if (name == kHuggingFaceFastTokenizerClass || name == "TokenizersBackend") {
       if (has_spm) return sentencepiece();
-      // A generic fast tokenizer: tokenizer.json says which model it holds.
-      const auto json = read_config(d / "tokenizer.json");
-      const std::string model = json.is_object() && json.contains("model") && json["model"].is_object()
-                                    ? json["model"].value("type", "")
-                                    : "";
-      if (model == "WordPiece") return wordpiece();
-      throw Error(cfg_path.string() + ": tokenizer_class \"" + name + "\" with " +
-                  (model.empty() ? std::string("no tokenizer.json model") : "a " + model + " tokenizer.json") +
-                  (model == "Unigram" ? " and no spm.model beside it (a sentencepiece tokenizer of ours re-saved by "
-                                        "transformers keeps only tokenizer.json: copy spm.model from the original "
-                                        "directory)"
-                                      : "; expected WordPiece, or spm.model beside it"));
+      return wordpiece();
     }
     throw Error(cfg_path.string() + ": tokenizer_class \"" + name + "\" is not supported; expected " +
                 supported_classes());

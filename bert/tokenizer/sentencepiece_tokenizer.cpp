@@ -331,14 +331,10 @@ struct SentencePieceTokenizer::Impl {
     while (start <= text.size()) {
       size_t at = std::string_view::npos, length = 0;
       int64_t special = -1;
-      for (int64_t id : {pad, unk, cls, sep, mask}) {
-        const std::string& token = id == pad   ? opt.pad_token
-                                   : id == unk ? opt.unk_token
-                                   : id == cls ? opt.cls_token
-                                   : id == sep ? opt.sep_token
-                                               : opt.mask_token;
-        const size_t found = text.find(token, start);
-        if (found < at) at = found, length = token.size(), special = id;
+      for (const auto& [id, token] : {std::pair{pad, &opt.pad_token}, {unk, &opt.unk_token}, {cls, &opt.cls_token},
+                                      {sep, &opt.sep_token}, {mask, &opt.mask_token}}) {
+        const size_t found = text.find(*token, start);
+        if (found < at) at = found, length = token->size(), special = id;
       }
       const size_t end = at == std::string_view::npos ? text.size() : at;
       if (text.substr(start, end - start).find_first_not_of(" \t\r\n\v\f") != std::string_view::npos)

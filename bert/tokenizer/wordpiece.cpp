@@ -765,7 +765,11 @@ std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, Word
   const auto& model = j["model"];
   const std::string type = text(model, "type");
   if (type != "WordPiece")
-    throw error("model type \"" + type + "\" is not supported (expected WordPiece, as BERT's tokenizer.json has)");
+    throw error("model type \"" + type + "\" is not supported (expected WordPiece, as BERT's tokenizer.json has" +
+                (type == "Unigram" || type == "BPE"
+                     ? "; a sentencepiece tokenizer of ours needs its spm.model beside tokenizer.json, which "
+                       "transformers' save_pretrained does not copy)"
+                     : ")"));
   if (model.contains("continuing_subword_prefix") && text(model, "continuing_subword_prefix") != "##")
     throw error("continuing_subword_prefix " + model["continuing_subword_prefix"].dump() +
                 " is not supported (expected \"##\")");
