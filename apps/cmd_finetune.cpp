@@ -61,9 +61,14 @@ void setup_finetune(CLI::App& app) {
                 "(default: off)");
   cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)")
       ->check(non_negative_number());
-  cmd->add_flag("--group-by-length,!--no-group-by-length", r.group_by_length,
+  auto* grouping = cmd->add_flag("--group-by-length,!--no-group-by-length", r.group_by_length,
                 "batches of examples of similar length, shuffled within windows of 50 batches: little padding; "
                 "--no-group-by-length: uniformly shuffled batches, as the Trainer's default sampler (default: on)");
+  cmd->add_flag("--in-order", r.in_order,
+                "batches of consecutive rows in the training file's order, the same every epoch (the Trainer's "
+                "train_sampling_strategy=\"sequential\"): for data already in the order wanted, or to replay "
+                "another tool's run step by step (default: off)")
+      ->excludes(grouping);
   cmd->add_option("--class-weights", r.class_weights,
                   "auto (inverse frequency; multilabel: each label's positives weighted negatives/positives) | none "
                   "(default: none)")

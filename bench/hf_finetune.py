@@ -46,6 +46,12 @@ def add_training_flags(p):
     """The Trainer's settings, with `bert finetune`'s defaults (shared with hf_finetune_qa.py)."""
     p.add_argument("--epochs", type=float, default=3)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--average-micro-batches", action="store_true",
+                   help="with --grad-accum: a step's loss is the mean of its micro-batches' losses, as `bert finetune` "
+                        "computes it. Without it transformers 5 sums them for BERT's heads (their forward takes "
+                        "**kwargs, so the Trainer expects them to divide by num_items_in_batch, which they ignore: "
+                        "transformers issue #47688), giving --grad-accum times the loss and gradients")
     p.add_argument("--lr", type=float, default=2e-5)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--adam-eps", type=float, default=1e-8)
@@ -60,6 +66,16 @@ def add_training_flags(p):
     p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
     p.add_argument("--group-by-length", action="store_true",
                    help="Trainer's length-grouped sampler, as `bert finetune` by default")
+    # For replaying one run on both sides step by step (scripts/finetune_trace_interop.py):
+    p.add_argument("--in-order", action="store_true",
+                   help="Trainer's sequential sampler: batches in the data's order, as `bert finetune --in-order`")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="hidden, attention and classifier dropout (default: the config's)")
+    p.add_argument("--save-initial", metavar="DIR",
+                   help="save the model with its new head here before training, for `bert finetune --init DIR`")
+    p.add_argument("--save-final", metavar="DIR", help="save the trained model here")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write each optimizer step's loss, gradient norm and learning rate here (JSON lines)")
 
 
 def check_training_flags(args):
@@ -73,10 +89,27 @@ def check_training_flags(args):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def model_overrides(args):
+    """from_pretrained's config overrides for --dropout."""
+    if args.dropout is None:
+        return {}
+    return {"hidden_dropout_prob": args.dropout, "attention_probs_dropout_prob": args.dropout,
+            "classifier_dropout": args.dropout}
+
+
+def save_model(directory, model, tokenizer):
+    """The model and its tokenizer as a Hugging Face directory (--save-initial, --save-final)."""
+    if directory:
+        model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+
+
 def make_trainer(args, model, train_set, tokenizer, out_dir, data_collator=None):
     """A Trainer on the CPU with add_training_flags' settings, dynamic padding (data_collator, default
-    DataCollatorWithPadding), and nothing saved, evaluated or logged (stdout is the caller's JSON line only)."""
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
+    DataCollatorWithPadding), and nothing saved, evaluated or logged (stdout is the caller's JSON line
+    only) but for --trace. Saves the initial model first when --save-initial asks for it."""
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+    save_model(args.save_initial, model, tokenizer)
     training_args = TrainingArguments(
         output_dir=out_dir,  # Trainer makes it even when it saves nothing
         use_cpu=True,  # `bert finetune` defaults to the CPU too
@@ -84,6 +117,7 @@ def make_trainer(args, model, train_set, tokenizer, out_dir, data_collator=None)
         num_train_epochs=args.epochs,
         max_steps=args.max_steps if args.max_steps > 0 else -1,
         per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=args.grad_accum,
         per_device_eval_batch_size=args.batch_size * 2,  # as `bert finetune`'s dev pass
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
@@ -93,16 +127,31 @@ def make_trainer(args, model, train_set, tokenizer, out_dir, data_collator=None)
         warmup_steps=args.warmup_ratio,  # transformers 5: a float below 1 is a ratio, ceil(ratio * total steps)
         optim=args.optim,
         bf16=args.bf16,
-        train_sampling_strategy="group_by_length" if args.group_by_length else "random",
+        train_sampling_strategy=("sequential" if args.in_order else
+                                 "group_by_length" if args.group_by_length else "random"),
         save_strategy="no",
         eval_strategy="no",
-        logging_strategy="no",
+        logging_strategy="steps" if args.trace else "no",
+        logging_steps=1,
         report_to="none",
         disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=training_args, train_dataset=train_set,
                       data_collator=data_collator or DataCollatorWithPadding(tokenizer))
     trainer.remove_callback(PrinterCallback)  # it prints the final train metrics
+    if args.average_micro_batches:
+        trainer.model_accepts_loss_kwargs = False  # the Trainer then divides each micro-batch's loss by --grad-accum
+    if args.trace:
+        trace = open(args.trace, "w", encoding="utf-8")
+
+        class StepTrace(TrainerCallback):
+            def on_log(self, _args, state, _control, logs=None, **_):
+                if logs and "loss" in logs:  # a step's log (the last one is the train summary)
+                    trace.write(json.dumps({"step": state.global_step, "loss": logs["loss"],
+                                            "grad_norm": logs.get("grad_norm"), "lr": logs.get("learning_rate")}) + "\n")
+                    trace.flush()
+
+        trainer.add_callback(StepTrace())
     return trainer
 
 
@@ -187,7 +236,8 @@ def main():
     set_seed(args.seed)  # before the model: the new classification head is drawn from this seed
     model = AutoModelForSequenceClassification.from_pretrained(
         args.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label_id,
-        problem_type="multi_label_classification" if args.multilabel else "single_label_classification")
+        problem_type="multi_label_classification" if args.multilabel else "single_label_classification",
+        **model_overrides(args))
 
     out_dir = tempfile.mkdtemp(prefix="hf_finetune_")
     trainer = make_trainer(args, model, train_set, tokenizer, out_dir)
@@ -195,6 +245,7 @@ def main():
     t0 = time.time()
     trainer.train()
     train_seconds = time.time() - t0
+    save_model(args.save_final, model, tokenizer)
 
     logits = predict_in_order(trainer, dev_set)
     if isinstance(logits, tuple):

@@ -77,13 +77,14 @@ def main():
     dev_set = encode(dev_rows)
 
     set_seed(args.seed)  # before the model: the new head is drawn from this seed
-    model = AutoModelForMultipleChoice.from_pretrained(args.model)
+    model = AutoModelForMultipleChoice.from_pretrained(args.model, **hf_finetune.model_overrides(args))
     out_dir = tempfile.mkdtemp(prefix="hf_finetune_choice_")
     trainer = hf_finetune.make_trainer(args, model, train_set, tokenizer, out_dir,
                                        data_collator=DataCollatorForMultipleChoice(tokenizer))
     t0 = time.time()
     trainer.train()
     train_seconds = time.time() - t0
+    hf_finetune.save_model(args.save_final, model, tokenizer)
 
     logits = hf_finetune.predict_in_order(trainer, dev_set)
     if isinstance(logits, tuple):

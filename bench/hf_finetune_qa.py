@@ -153,7 +153,7 @@ def main():
     dev_set = [{k: dev_enc[k][i] for k in keys} for i in range(len(dev_enc["input_ids"]))]
 
     set_seed(args.seed)  # before the model: the new qa_outputs head is drawn from this seed
-    model = AutoModelForQuestionAnswering.from_pretrained(args.model)
+    model = AutoModelForQuestionAnswering.from_pretrained(args.model, **hf_finetune.model_overrides(args))
 
     out_dir = tempfile.mkdtemp(prefix="hf_finetune_qa_")
     trainer = hf_finetune.make_trainer(args, model, train_set, tokenizer, out_dir)
@@ -161,6 +161,7 @@ def main():
     t0 = time.time()
     trainer.train()
     train_seconds = time.time() - t0
+    hf_finetune.save_model(args.save_final, model, tokenizer)
 
     start_logits, end_logits = hf_finetune.predict_in_order(trainer, dev_set)[:2]  # padded with -100
     replay = ReplayModel(torch)

@@ -303,6 +303,12 @@ std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_si
   return cut_into_batches(order, static_cast<size_t>(std::max<int64_t>(1, batch_size)));
 }
 
+std::vector<std::vector<size_t>> in_order_batches(size_t count, int64_t batch_size) {
+  std::vector<size_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  return cut_into_batches(order, static_cast<size_t>(std::max<int64_t>(1, batch_size)));
+}
+
 namespace {
 
 // Multiple choice: (B, K, S) arrays, every candidate of the batch padded to the longest one.

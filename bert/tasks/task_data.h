@@ -141,6 +141,9 @@ std::vector<std::vector<size_t>> length_grouped_batches(const std::vector<TaskEx
 // more padding, but batch composition independent of length.
 std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_size, std::mt19937_64& rng);
 
+// Batches of consecutive examples in the data's own order (PyTorch's SequentialSampler).
+std::vector<std::vector<size_t>> in_order_batches(size_t count, int64_t batch_size);
+
 // Pads to the longest example of the batch, or to pad_to if that is longer. num_labels: the width
 // of multilabel targets.
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,

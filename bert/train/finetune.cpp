@@ -237,6 +237,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"precision", o.precision},
           {"gradient_checkpointing", o.gradient_checkpointing},
           {"group_by_length", o.group_by_length},
+          {"in_order", o.in_order},
           {"device", o.device},
           {"seed", o.seed},
           {"class_weights", o.class_weights},
@@ -256,7 +257,7 @@ nlohmann::json identity_of(const nlohmann::json& options) {
                           "label_columns", "tag_column", "max_seq_len", "label_all_subtokens", "label_separator",
                           "doc_stride", "max_query_len",
                           "epochs", "max_steps", "batch_size", "grad_accum", "lr", "seed", "metric", "threshold",
-                          "workers", "group_by_length"})
+                          "workers", "group_by_length", "in_order"})
     id[key] = options[key];
   id["command"] = options["command"];
   return id;
@@ -455,8 +456,11 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       : task == tasks::Task::regress ? fmt::format("one score, {} train examples", train.examples.size())
                                     : fmt::format("{} labels, {} train examples", model.config().num_labels,
                                                   train.examples.size());
-  log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}, {} batches", tasks::task_name(task), what,
-            total_steps, epochs, metric, o.group_by_length ? "length-grouped" : "uniformly shuffled");
+  log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}, {}", tasks::task_name(task), what,
+            total_steps, epochs, metric,
+            o.in_order          ? "batches in the file's order"
+            : o.group_by_length ? "length-grouped batches"
+                                : "uniformly shuffled batches");
 
   // Dev evaluation on rank 0; saves RUN/best when the metric improves. Returns false to stop
   // early (the decision reaches every worker).
@@ -504,8 +508,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   bool keep_going = true;
   for (; epoch < epochs && keep_going && state.step < total_steps; ++epoch, batch_in_epoch = 0) {
     std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
-    auto batches = o.group_by_length ? tasks::length_grouped_batches(train.examples, global_batch, &rng)
-                                     : tasks::shuffled_batches(train.examples.size(), global_batch, rng);
+    auto batches = o.in_order          ? tasks::in_order_batches(train.examples.size(), global_batch)
+                   : o.group_by_length ? tasks::length_grouped_batches(train.examples, global_batch, &rng)
+                                       : tasks::shuffled_batches(train.examples.size(), global_batch, rng);
     double loss_sum = 0;
     int64_t micro = 0;
     for (size_t b = static_cast<size_t>(batch_in_epoch); b < batches.size(); ++b) {

@@ -30,6 +30,7 @@ struct FinetuneOptions {
   std::string precision = "fp32";
   bool gradient_checkpointing = false;  // recompute each layer in backward instead of keeping its activations
   bool group_by_length = true;          // batches of similar length (less padding); false: uniformly shuffled
+  bool in_order = false;                // batches in the training file's order each epoch (overrides group_by_length)
   std::string device = "cpu";
   uint64_t seed = 42;
   std::string class_weights = "none";  // auto | none

@@ -73,6 +73,12 @@ TEST_CASE("length-grouped training batches hold every example once, pad little, 
   CHECK(padding(examples, batches) * 5 < padding(examples, shuffled));
 }
 
+TEST_CASE("in-order training batches are consecutive rows, the last one short") {
+  const auto batches = in_order_batches(10, 4);
+  CHECK(batches == std::vector<std::vector<size_t>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}});
+  CHECK(in_order_batches(0, 4).empty());
+}
+
 TEST_CASE("evaluation batches are longest first") {
   const auto examples = examples_of_mixed_length(100);
   const auto batches = length_grouped_batches(examples, 8, nullptr);
