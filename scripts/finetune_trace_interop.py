@@ -9,6 +9,8 @@ left: every optimizer step must give the same loss, gradient norm (before clippi
 rate, and the trained weights must agree. This checks the whole training loop against the Trainer's
 (labels and windows, padding, loss, averaging over micro-batches, warmup and decay, weight-decay
 groups, clipping, AdamW), where the fixture tests check a forward pass and three optimizer steps.
+Then `bert evaluate` scores the Trainer's trained model on the dev file and must give the number the
+Trainer's script computed from its own predictions (both sides' metric code on one model).
 
 The Trainer's side is the benchmark scripts in bench/ (hf_finetune*.py) with their replay flags.
 
@@ -30,11 +32,24 @@ CASES = {
                  ["--train", "sst2_train_300.tsv", "--dev", "sst2_dev_100.tsv", "--max-seq-len", "64"],
                  ["--train", "sst2_train_300.tsv", "--text-column", "sentence", "--label-column", "label",
                   "--max-seq-len", "64"]),
+    "pair": ("hf_finetune.py",  # MRPC: sentence pairs (the file starts with a BOM)
+             ["--train", "mrpc_train_600.tsv", "--dev", "mrpc_dev_100.tsv", "--text-column", "#1 String",
+              "--text-pair-column", "#2 String", "--label-column", "Quality", "--max-seq-len", "64"],
+             ["--train", "mrpc_train_600.tsv", "--text-column", "#1 String", "--text-pair-column", "#2 String",
+              "--label-column", "Quality", "--quoting", "none", "--max-seq-len", "64"]),
+    "regress": ("hf_finetune.py",  # STS-B: a score per sentence pair
+                ["--train", "stsb_train_200.tsv", "--dev", "stsb_dev_100.tsv", "--regression", "--text-column",
+                 "sentence1", "--text-pair-column", "sentence2", "--label-column", "score", "--max-seq-len", "64"],
+                ["--train", "stsb_train_200.tsv", "--task", "regress", "--text-column", "sentence1",
+                 "--text-pair-column", "sentence2", "--label-column", "score", "--max-seq-len", "64"]),
     "multilabel": ("hf_finetune.py",
                    ["--train", "entity_types_train_600.tsv", "--dev", "entity_types_dev_200.tsv", "--multilabel",
                     "--text-column", "sentence", "--label-column", "entity_types", "--max-seq-len", "64"],
                    ["--train", "entity_types_train_600.tsv", "--task", "multilabel", "--text-column", "sentence",
                     "--label-column", "entity_types", "--max-seq-len", "64"]),
+    "tag": ("hf_finetune_tag.py",
+            ["--train", "conll_train_200.txt", "--dev", "conll_valid_50.txt", "--max-seq-len", "64"],
+            ["--train", "conll_train_200.txt", "--task", "tag", "--format", "conll", "--max-seq-len", "64"]),
     # 128-token windows sharing 32 tokens: many questions need several windows, some hold no answer.
     "qa": ("hf_finetune_qa.py",
            ["--train", "qa_train_300.json", "--dev", "qa_dev_100.json", "--max-seq-len", "128", "--doc-stride", "32"],
@@ -54,6 +69,7 @@ LOSS_TOL = 1e-4        # relative
 GRAD_NORM_TOL = 1e-3   # relative
 LR_TOL = 1e-12         # absolute
 WEIGHT_TOL = 2e-4      # absolute, largest difference over every tensor
+METRIC_TOL = 1e-5      # the scripts round their metrics to 6 decimals
 
 
 def moved_by_rounding_only(name, case):
@@ -67,7 +83,7 @@ def moved_by_rounding_only(name, case):
 
 def resolve(flags):
     """Data file names are in test/data/tasks."""
-    return [os.path.join(TASKS, f) if f.endswith((".tsv", ".json")) else f for f in flags]
+    return [os.path.join(TASKS, f) if f.endswith((".tsv", ".json", ".txt")) else f for f in flags]
 
 
 def run(cmd, log):
@@ -120,6 +136,34 @@ def compare(name, work):
     return failures
 
 
+def compare_dev_metrics(name, work, bert, hf_data, our_data):
+    """`bert evaluate` on the Trainer's trained model and the dev file gives the numbers the Trainer's
+    script computed from its own predictions (accuracy, Pearson, micro F1, entity F1, SQuAD F1 and
+    exact match): both sides' metric code, on one model."""
+    theirs = json.loads(open(os.path.join(work, "hf.log"), encoding="utf-8").read().strip().splitlines()[-1])
+    dev = hf_data[hf_data.index("--dev") + 1]
+    flags, skip = [], False
+    for i, flag in enumerate(our_data):  # our data flags, for the dev file and without --task
+        if skip:
+            skip = False
+        elif flag in ("--train", "--task"):
+            skip = True
+            if flag == "--train":
+                flags += ["--data", dev]
+        else:
+            flags.append(flag)
+    metrics_file = os.path.join(work, "hf_final_metrics.json")
+    run([bert, "evaluate", "--model", os.path.join(work, "hf_final"), *resolve(flags), "--output", metrics_file],
+        os.path.join(work, "evaluate.log"))
+    ours = json.load(open(metrics_file, encoding="utf-8"))
+    keys = [k for k in theirs if k.startswith("dev_")]
+    failures = [f"{name}: dev {k[4:]} of the Trainer's model: ours {ours.get(k[4:])!r}, its script {theirs[k]!r}"
+                for k in keys if not isinstance(ours.get(k[4:]), float) or abs(ours[k[4:]] - theirs[k]) > METRIC_TOL]
+    print(f"{'':12s} the Trainer's model on the dev file: " +
+          ", ".join(f"{k[4:]} {theirs[k]:.4f} (ours {ours.get(k[4:])})" for k in keys), flush=True)
+    return failures
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bert", required=True, help="the bert binary")
@@ -132,12 +176,14 @@ def main():
     args = p.parse_args()
 
     work_root = args.keep or tempfile.mkdtemp(prefix="finetune_trace_")
-    # lr 1e-4 and weight decay 0.5 (higher than usual) so that the weights move enough in a few steps for a
-    # difference to show: a LayerNorm weight (about 1) decayed by mistake would be 1e-3 off after 20 steps.
-    common = ["--max-steps", str(args.steps), "--lr", "1e-4", "--weight-decay", "0.5", "--threads", str(args.threads),
-              "--seed", "42"]
     failures = []
     for name in args.cases.split(","):
+        # lr 1e-4 and weight decay 0.5 (higher than usual) so that the weights move enough in a few steps for
+        # a difference to show: a LayerNorm weight (about 1) decayed by mistake would be 1e-3 off after 20
+        # steps. Tagging gets 3e-4: at 1e-4 it still tags every dev word O, and the entity F1 check is 0 = 0.
+        lr = "3e-4" if name == "tag" else "1e-4"
+        common = ["--max-steps", str(args.steps), "--lr", lr, "--weight-decay", "0.5", "--threads", str(args.threads),
+                  "--seed", "42"]
         accumulate = name == "grad-accum"
         script, hf_data, our_data = CASES["classify" if accumulate else name]
         batch = ["--batch-size", "4", "--grad-accum", "2"] if accumulate else ["--batch-size", "8"]
@@ -155,6 +201,7 @@ def main():
              "--out", os.path.join(work, "ours")],
             os.path.join(work, "ours.log"))
         failures += compare(name, work)
+        failures += compare_dev_metrics(name, work, args.bert, hf_data, our_data)
     if not args.keep:
         import shutil
         shutil.rmtree(work_root, ignore_errors=True)
