@@ -62,13 +62,18 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--seed", r.seed, "seed for the head's initialisation, dropout and batch order (default: 42)")
       ->check(non_negative_number());
   auto* grouping = cmd->add_flag("--group-by-length,!--no-group-by-length", r.group_by_length,
-                "batches of examples of similar length, shuffled within windows of 50 batches: little padding; "
-                "--no-group-by-length: uniformly shuffled batches, as the Trainer's default sampler (default: on)");
+                "batches of examples of similar length, shuffled within windows of 50 batches: the least padding, "
+                "but less varied batches (CoNLL NER: 0.7 points of entity F1 lower); --no-group-by-length: uniformly "
+                "shuffled batches, as the Trainer's default sampler (default: off)");
   cmd->add_flag("--in-order", r.in_order,
                 "batches of consecutive rows in the training file's order, the same every epoch (the Trainer's "
                 "train_sampling_strategy=\"sequential\"): for data already in the order wanted, or to replay "
                 "another tool's run step by step (default: off)")
       ->excludes(grouping);
+  cmd->add_flag("--split-by-length,!--no-split-by-length", r.split_by_length,
+                "run a batch of mixed lengths as a few passes of similar length, each loss weighted by its share "
+                "of the batch: the batch's gradient (to float rounding) with little padding; question answering "
+                "always runs whole batches (its loss sees the padding) (default: on)");
   cmd->add_option("--class-weights", r.class_weights,
                   "auto (inverse frequency; multilabel: each label's positives weighted negatives/positives) | none "
                   "(default: none)")

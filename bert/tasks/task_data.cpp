@@ -7,6 +7,7 @@
 #include "bert/util/text.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <set>
 
@@ -301,6 +302,36 @@ std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_si
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
   return cut_into_batches(order, static_cast<size_t>(std::max<int64_t>(1, batch_size)));
+}
+
+std::vector<std::vector<size_t>> split_by_length(const std::vector<TaskExample>& examples,
+                                                 const std::vector<size_t>& rows, double chunk_cost) {
+  std::vector<size_t> sorted = rows;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [&](size_t a, size_t b) { return examples[a].length() > examples[b].length(); });
+  const size_t n = sorted.size();
+  // best[j]: the cheapest cut of the first j rows; a sub-batch of rows i..j-1 pads to row i's length
+  // (multiple choice: each of its candidates does).
+  std::vector<double> best(n + 1, std::numeric_limits<double>::infinity());
+  std::vector<size_t> cut(n + 1, 0);
+  best[0] = 0;
+  for (size_t j = 1; j <= n; ++j)
+    for (size_t i = 0; i < j; ++i) {
+      const auto& first = examples[sorted[i]];
+      const double sequences = static_cast<double>(std::max<size_t>(1, first.choice_ids.size()));
+      const double cost = best[i] + static_cast<double>(j - i) * sequences * static_cast<double>(first.length()) +
+                          chunk_cost;
+      if (cost < best[j]) {
+        best[j] = cost;
+        cut[j] = i;
+      }
+    }
+  std::vector<std::vector<size_t>> chunks;
+  for (size_t j = n; j > 0; j = cut[j])
+    chunks.emplace_back(sorted.begin() + static_cast<std::ptrdiff_t>(cut[j]),
+                        sorted.begin() + static_cast<std::ptrdiff_t>(j));
+  std::reverse(chunks.begin(), chunks.end());
+  return chunks;
 }
 
 std::vector<std::vector<size_t>> in_order_batches(size_t count, int64_t batch_size) {

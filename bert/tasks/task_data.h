@@ -144,6 +144,14 @@ std::vector<std::vector<size_t>> shuffled_batches(size_t count, int64_t batch_si
 // Batches of consecutive examples in the data's own order (PyTorch's SequentialSampler).
 std::vector<std::vector<size_t>> in_order_batches(size_t count, int64_t batch_size);
 
+// A batch's rows as sub-batches of similar length, to be run one after another with each loss
+// weighted by its share of the batch: the gradient of the whole padded batch (to float rounding)
+// with less padding. The rows, longest first, are cut where the padding saved outweighs one more
+// pass; chunk_cost is what a pass costs besides its tokens, counted in padded token positions
+// (the cuts minimise padded positions + chunk_cost per sub-batch). Sub-batches longest first.
+std::vector<std::vector<size_t>> split_by_length(const std::vector<TaskExample>& examples,
+                                                 const std::vector<size_t>& rows, double chunk_cost);
+
 // Pads to the longest example of the batch, or to pad_to if that is longer. num_labels: the width
 // of multilabel targets.
 TaskBatch collate_task_batch(const std::vector<TaskExample>& examples, const std::vector<size_t>& indices, Task task,

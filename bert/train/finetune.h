@@ -29,8 +29,9 @@ struct FinetuneOptions {
   std::optional<double> dropout, classifier_dropout;
   std::string precision = "fp32";
   bool gradient_checkpointing = false;  // recompute each layer in backward instead of keeping its activations
-  bool group_by_length = true;          // batches of similar length (less padding); false: uniformly shuffled
+  bool group_by_length = false;         // batches of similar length (faster, but see the README); false: uniformly shuffled
   bool in_order = false;                // batches in the training file's order each epoch (overrides group_by_length)
+  bool split_by_length = true;          // run a mixed-length batch as passes of similar length (same gradient)
   std::string device = "cpu";
   uint64_t seed = 42;
   std::string class_weights = "none";  // auto | none

@@ -1,6 +1,7 @@
 // How fine-tuning cuts examples into batches (bert/tasks/task_data.h): length-grouped batches
 // (training, with a seed; evaluation, longest first), uniformly shuffled batches
-// (--no-group-by-length), and collate_task_batch's padding.
+// (the default), in the file's order (--in-order), a batch split into passes of similar length
+// (split_by_length), and collate_task_batch's padding.
 #include <catch2/catch.hpp>
 
 #include "bert/tasks/task_data.h"
@@ -77,6 +78,48 @@ TEST_CASE("in-order training batches are consecutive rows, the last one short") 
   const auto batches = in_order_batches(10, 4);
   CHECK(batches == std::vector<std::vector<size_t>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}});
   CHECK(in_order_batches(0, 4).empty());
+}
+
+TEST_CASE("a batch split by length: every row once, longest first, the cheapest cut") {
+  const auto examples = examples_of_mixed_length(200);
+  std::vector<size_t> rows(32);
+  std::mt19937_64 rng(3);
+  for (auto& r : rows) r = rng() % examples.size();
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  auto cost = [&](const std::vector<std::vector<size_t>>& chunks, double per_pass) {
+    double total = 0;
+    for (const auto& c : chunks) total += static_cast<double>(c.size() * examples[c.front()].length()) + per_pass;
+    return total;
+  };
+  for (double per_pass : {0.0, 64.0, 1e9}) {
+    INFO(per_pass);
+    const auto chunks = split_by_length(examples, rows, per_pass);
+    std::vector<size_t> flat;
+    for (const auto& c : chunks) flat.insert(flat.end(), c.begin(), c.end());
+    // Longest first throughout: each pass pads to its first row.
+    for (size_t i = 1; i < flat.size(); ++i) CHECK(examples[flat[i - 1]].length() >= examples[flat[i]].length());
+    std::sort(flat.begin(), flat.end());
+    CHECK(flat == rows);
+    // No cut into two passes at one point, nor merging two neighbours, is cheaper.
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      for (size_t at = 1; at < chunks[c].size(); ++at) {
+        auto other = chunks;
+        other[c].assign(chunks[c].begin(), chunks[c].begin() + static_cast<std::ptrdiff_t>(at));
+        other.insert(other.begin() + static_cast<std::ptrdiff_t>(c) + 1,
+                     std::vector<size_t>(chunks[c].begin() + static_cast<std::ptrdiff_t>(at), chunks[c].end()));
+        CHECK(cost(chunks, per_pass) <= cost(other, per_pass));
+      }
+      if (c + 1 < chunks.size()) {
+        auto other = chunks;
+        other[c].insert(other[c].end(), chunks[c + 1].begin(), chunks[c + 1].end());
+        other.erase(other.begin() + static_cast<std::ptrdiff_t>(c) + 1);
+        CHECK(cost(chunks, per_pass) <= cost(other, per_pass));
+      }
+    }
+    if (per_pass == 0.0) CHECK(cost(chunks, 0) == [&] { double t = 0; for (size_t r : rows) t += examples[r].length(); return t; }());
+    if (per_pass == 1e9) CHECK(chunks.size() == 1);
+  }
 }
 
 TEST_CASE("evaluation batches are longest first") {
