@@ -25,9 +25,10 @@
 # and the evaluation), SEEDS="1 2 3", EPOCHS=1,
 # BATCH=32, LR=5e-5, THREADS=2, PRECISION=fp32|bf16 (bf16 autocast on both sides: ours --precision bf16,
 # the Trainer's --bf16; fast only on a CPU with AVX-512 BF16 or AMX), PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, qa: to
-# MAX_SEQ_LEN, as the usual tutorials and run_qa.py do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler, as ours
-# uses by default; default off: Trainer's random sampler), OURS_GROUP_BY_LENGTH=0 (ours with
-# --no-group-by-length: uniformly shuffled batches, as Trainer's default sampler), RESULTS=FILE (also append each run's line to FILE as
+# MAX_SEQ_LEN, as the usual tutorials and run_qa.py do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler; default off: Trainer's random sampler),
+# OURS_GROUP_BY_LENGTH=1 (ours with --group-by-length, the default before stop 21, which the older README rows
+# used; default: uniformly shuffled batches, as the Trainer's default sampler), OURS_FLAGS (more `bert finetune`
+# flags, e.g. --no-split-by-length), RESULTS=FILE (also append each run's line to FILE as
 # soon as it ends, so an interrupted long run keeps what it measured), SYSTEMS="ours transformers" (run
 # only one side with SYSTEMS=ours or SYSTEMS=transformers). Needs build/bert and `accelerate` in .venv.
 #
@@ -109,7 +110,9 @@ hf_extra=()
 [[ $precision == bf16 ]] && hf_extra+=(--bf16)
 [[ ${GROUP_BY_LENGTH:-0} == 1 ]] && hf_extra+=(--group-by-length)
 [[ ${PAD_TO_MAX_LENGTH:-0} == 1 ]] && hf_extra+=(--pad-to-max-length)
-[[ ${OURS_GROUP_BY_LENGTH:-1} == 0 ]] && ours_extra+=(--no-group-by-length)
+if [[ ${OURS_GROUP_BY_LENGTH:-0} == 1 ]]; then ours_extra+=(--group-by-length); else ours_extra+=(--no-group-by-length); fi
+read -r -a ours_flags <<<"${OURS_FLAGS:-}"
+ours_extra+=("${ours_flags[@]}")
 
 # `bert finetune` has no --train-rows: both sides read the same header + ROWS rows from this file.
 # Its name must end in .tsv: our reader picks the delimiter from the extension.
