@@ -69,7 +69,7 @@ def add_training_flags(p):
                    help="Trainer's optimizer (default adamw_torch_fused, the Trainer's own default)")
     p.add_argument("--bf16", action="store_true", help="Trainer's bf16 autocast (works on CPU)")
     p.add_argument("--group-by-length", action="store_true",
-                   help="Trainer's length-grouped sampler, as `bert finetune` by default")
+                   help="Trainer's length-grouped sampler, as `bert finetune --group-by-length`")
     # For replaying one run on both sides step by step (scripts/finetune_trace_interop.py):
     p.add_argument("--in-order", action="store_true",
                    help="Trainer's sequential sampler: batches in the data's order, as `bert finetune --in-order`")
@@ -80,6 +80,16 @@ def add_training_flags(p):
     p.add_argument("--save-final", metavar="DIR", help="save the trained model here")
     p.add_argument("--trace", metavar="FILE",
                    help="write each optimizer step's loss, gradient norm and learning rate here (JSON lines)")
+
+
+def quiet_torch(args):
+    """--threads for torch, and transformers' warnings and from_pretrained's progress bar off."""
+    import torch
+    import transformers
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
 
 
 def check_training_flags(args):
@@ -192,14 +202,9 @@ def main():
     check_training_flags(args)
 
     import numpy as np
-    import torch
-    import transformers
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()  # from_pretrained's weight-loading bar
+    quiet_torch(args)
 
     train_texts, train_labels = read_tsv(args.train, args.text_column, args.label_column, args.train_rows,
                                          args.text_pair_column)

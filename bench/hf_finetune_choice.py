@@ -50,15 +50,10 @@ def main():
     hf_finetune.check_training_flags(args)
 
     import numpy as np
-    import torch
-    import transformers
     from transformers import (AutoConfig, AutoModelForMultipleChoice, AutoTokenizer, DataCollatorForMultipleChoice,
                               set_seed)
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    hf_finetune.quiet_torch(args)
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     # As `bert finetune`: no longer than the model's positions.

@@ -97,15 +97,11 @@ def main():
     hf_finetune.check_training_flags(args)
 
     import torch
-    import transformers
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, set_seed
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import qa_reference  # decoding and the SQuAD metric, shared with the qa_interop test
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()  # from_pretrained's weight-loading bar
+    hf_finetune.quiet_torch(args)
 
     train = read_squad(args.train)
     dev = read_squad(args.dev)

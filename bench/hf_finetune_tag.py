@@ -87,15 +87,10 @@ def main():
     hf_finetune.check_training_flags(args)
 
     import numpy as np
-    import torch
-    import transformers
     from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
                               set_seed)
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    hf_finetune.quiet_torch(args)
 
     train = read_conll(args.train, args.tag_column)
     dev = read_conll(args.dev, args.tag_column)
