@@ -165,6 +165,9 @@ def make_trainer(args, model, train_set, tokenizer, out_dir, data_collator=None)
                                             "grad_norm": logs.get("grad_norm"), "lr": logs.get("learning_rate")}) + "\n")
                     trace.flush()
 
+            def on_train_end(self, *_, **__):
+                trace.close()
+
         trainer.add_callback(StepTrace())
     return trainer
 

@@ -19,6 +19,7 @@ The Trainer's side is the benchmark scripts in bench/ (hf_finetune*.py) with the
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -142,14 +143,11 @@ def compare_dev_metrics(name, work, bert, hf_data, our_data):
     exact match): both sides' metric code, on one model."""
     theirs = json.loads(open(os.path.join(work, "hf.log"), encoding="utf-8").read().strip().splitlines()[-1])
     dev = hf_data[hf_data.index("--dev") + 1]
-    flags, skip = [], False
-    for i, flag in enumerate(our_data):  # our data flags, for the dev file and without --task
-        if skip:
-            skip = False
-        elif flag in ("--train", "--task"):
-            skip = True
-            if flag == "--train":
-                flags += ["--data", dev]
+    flags, given = [], iter(our_data)
+    for flag in given:  # our data flags, for the dev file and without --task (evaluate reads the model's)
+        if flag in ("--train", "--task"):
+            next(given)  # the flag's value: the training file, or the task
+            flags += ["--data", dev] if flag == "--train" else []
         else:
             flags.append(flag)
     metrics_file = os.path.join(work, "hf_final_metrics.json")
@@ -203,7 +201,6 @@ def main():
         failures += compare(name, work)
         failures += compare_dev_metrics(name, work, args.bert, hf_data, our_data)
     if not args.keep:
-        import shutil
         shutil.rmtree(work_root, ignore_errors=True)
     if failures:
         sys.exit("\n".join(failures))

@@ -528,6 +528,10 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     checkpoints.save(state, model.config(), model.module(), *optimizer, o.init_dir);
   };
 
+  // Question answering pads to the whole batch's longest window (workers too, and no split by
+  // length): HF's loss takes its softmax over the padded positions, so padding is part of the result.
+  // No other task's loss sees padding.
+  const bool padding_matters = task == tasks::Task::qa;
   model.module().train();
   dist::GradientAverager averager(group, model.module().parameters());
   ProgressReporter progress("[finetune]", total_steps, o.log_every, state.step);
@@ -548,9 +552,6 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       }
       std::vector<size_t> rows = batches[b];
       double share = 1;  // this worker's share of the global batch's loss denominator, x workers
-      // Question answering pads to the whole batch's longest window: HF's loss takes its softmax over
-      // the padded positions too, so padding is part of the result (no other task's loss sees it).
-      const bool padding_matters = task == tasks::Task::qa;
       int64_t pad_to = 0;
       if (group.active()) {
         auto [begin, end] = dist::shard_range(static_cast<int64_t>(rows.size()), group.rank(), world);

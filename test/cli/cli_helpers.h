@@ -1,8 +1,10 @@
 // Running the real `bert` binary (BERT_BINARY_PATH) from the CLI tests: in the foreground with its
 // output captured, or in the background (for signals and kills); a tiny run directory; reading a
-// run's metrics.jsonl.
+// run's metrics.jsonl; comparing two runs' weights.
 #pragma once
 
+#include "bert/io/safetensors.h"
+#include "test/test_helpers.h"
 #include "test/test_paths.h"
 
 #include <catch2/catch.hpp>
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +74,18 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path)
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+// Two model directories' weights within atol, tensor by tensor; `except`: tensors not compared.
+inline void require_close_weights(const std::filesystem::path& a_dir, const std::filesystem::path& b_dir, double atol,
+                                  const std::set<std::string>& except = {}) {
+  auto a = bert::io::read_safetensors((a_dir / "model.safetensors").string()).tensors;
+  auto b = bert::io::read_safetensors((b_dir / "model.safetensors").string()).tensors;
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i].first == b[i].first);
+    if (!except.count(a[i].first)) require_close(a[i].first, a[i].second, b[i].second, atol, 0.0);
+  }
 }
 
 }  // namespace bert::test

@@ -26,6 +26,7 @@
 
 namespace fs = std::filesystem;
 using bert::test::bert_cli;
+using bert::test::require_close_weights;
 using bert::test::bert_start;
 using bert::test::require_ok;
 
@@ -38,18 +39,6 @@ std::string pretrain_command(const fs::path& dir) {
          (dir / "tok").string() + " --model-config " + (dir / "tiny-no-dropout.json").string() +
          " --seq-len 64 --lr 5e-4 --warmup-steps 1 --schedule constant --log-every 1 --eval-every 1000"
          " --save-every 2 --eval-fraction 0 --threads 1 --cache-dir " + (dir / "cache").string();
-}
-
-// `except`: tensors not compared (see the question-answering case).
-void require_close_weights(const fs::path& a_dir, const fs::path& b_dir, double atol,
-                           const std::set<std::string>& except = {}) {
-  auto a = bert::io::read_safetensors((a_dir / "model.safetensors").string()).tensors;
-  auto b = bert::io::read_safetensors((b_dir / "model.safetensors").string()).tensors;
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    REQUIRE(a[i].first == b[i].first);
-    if (!except.count(a[i].first)) bert::test::require_close(a[i].first, a[i].second, b[i].second, atol, 0.0);
-  }
 }
 
 std::string read_text(const fs::path& path) {
