@@ -54,7 +54,7 @@ void setup_pretrain(CLI::App& app) {
   add_run_control_options(cmd, r.resume, r.max_bad_steps);
   cmd->add_option("--max-steps", r.max_steps, "optimizer steps (default: 1000)");
   cmd->add_option("--batch-size", r.batch_size, "sequences per micro-batch (default: 32)");
-  cmd->add_option("--seq-len", r.seq_len, "maximum sequence length in tokens (default: 128)");
+  cmd->add_option("--seq-len,--max-seq-len", r.seq_len, "maximum sequence length in tokens (default: 128)");
   cmd->add_option("--grad-accum", r.grad_accum, "micro-batches per optimizer step (default: 1)");
   cmd->add_option("--seed", r.seed, "seed of every random choice (default: 42)")
       ->check(non_negative_number());

@@ -26,17 +26,19 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
                                Task task) {
   TaskDataset d;
   d.path = in.source;
+  auto line_of = [&](size_t i) { return i < in.lines.size() ? in.lines[i] : i + 1; };
   // Checked as a file's rows would be: one place to tell the user which text is wrong.
-  auto check_text = [&](const std::string& text, size_t i, const char* what) {
-    data::check_utf8(text, in.source, i + 1);
+  auto check_text = [&](const std::string& text, const std::string& where, size_t line, const char* what) {
+    data::check_utf8(text, where, line);
     if (text.find_first_not_of(" \t\r\n") == std::string::npos)
-      throw Error(in.source + ":" + std::to_string(i + 1) + ": empty " + what + " (expected text to predict on)");
+      throw Error(where + ":" + std::to_string(line) + ": empty " + what + " (expected text to predict on)");
   };
   for (size_t i = 0; i < in.texts.size(); ++i) {
-    check_text(in.texts[i], i, task == Task::qa ? "question" : "text");
-    if (i < in.text_pairs.size()) check_text(in.text_pairs[i], i, task == Task::qa ? "context" : "text pair");
+    check_text(in.texts[i], in.source, line_of(i), task == Task::qa ? "question" : "text");
+    if (i < in.text_pairs.size())
+      check_text(in.text_pairs[i], in.source, line_of(i), task == Task::qa ? "context" : "text pair");
   }
-  for (size_t k = 0; k < in.choices.size(); ++k) check_text(in.choices[k], k, "--choice");
+  for (size_t k = 0; k < in.choices.size(); ++k) check_text(in.choices[k], "--choice", k + 1, "candidate");
   if (task == Task::qa) {  // text = question, pair = context
     if (in.text_pairs.empty())
       throw Error("a question-answering model needs a context for each question: --question Q --context C (or "
@@ -45,7 +47,7 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
       data::Question q;
       q.id = std::to_string(i + 1);
       q.question = in.texts[i];
-      q.where = in.source + ":" + q.id;
+      q.where = in.source + ":" + std::to_string(line_of(i));
       if (d.squad.contexts.empty() || d.squad.contexts.back() != in.text_pairs[i]) d.squad.contexts.push_back(in.text_pairs[i]);
       q.context = d.squad.contexts.size() - 1;
       d.squad.questions.push_back(std::move(q));
@@ -58,14 +60,14 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
       data::TaggedSentence s;
       std::istringstream words(in.texts[i]);
       for (std::string w; words >> w;) s.words.push_back(w);
-      s.line = i + 1;
+      s.line = line_of(i);
       d.examples.push_back(encode_sentence(s, {}, o, tok, d.truncated, d.words_lost_to_truncation));
       d.sentences.push_back(std::move(s));
     } else {
       data::LabelledRow row;
       row.text = in.texts[i];
       if (!in.text_pairs.empty()) row.text_pair = in.text_pairs[i];
-      row.line = i + 1;
+      row.line = line_of(i);
       if (task == Task::choice) {
         if (in.choices.size() < 2)
           throw Error("a multiple-choice model needs the candidates: --text CONTEXT --choice A --choice B ... (at least "

@@ -31,6 +31,7 @@ struct PredictInput {
   std::vector<std::string> text_pairs;   // empty or one per text
   std::vector<std::string> choices;      // multiple choice: the candidates, the same for every text
   std::string source = "--text";         // where the texts came from, for errors ("stdin:3: ...")
+  std::vector<size_t> lines;             // each text's line number (stdin skips blank lines); empty: 1, 2, ...
 };
 
 // Writes the predictions in input order to `output` (stdout when empty or "-"), in the format its

@@ -158,7 +158,7 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
   if (options.model_dir.empty()) throw Error("--model: a checkpoint directory is required");
   if (o.corpus.empty()) throw Error("--corpus: at least one file, directory or glob is required");
   if (o.batch_size <= 0) throw Error("--batch-size: must be > 0, found " + std::to_string(o.batch_size));
-  if (o.seq_len != 0 && o.seq_len < 8) throw Error("--max-seq-len: must be at least 8, found " + std::to_string(o.seq_len));
+  if (o.seq_len != 0 && o.seq_len < 8) throw Error("--seq-len: must be at least 8, found " + std::to_string(o.seq_len));
   if (o.mlm_prob <= 0 || o.mlm_prob >= 1) throw Error("--mlm-prob: must be in (0, 1), found " + std::to_string(o.mlm_prob));
   const torch::Device device(options.device);
   const Precision precision = parse_precision(options.precision);
@@ -169,7 +169,7 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
   auto tokenizer = tokenizer::load_tokenizer(options.model_dir, config.vocab_size);
   if (o.seq_len == 0) o.seq_len = std::min<int64_t>(128, config.max_position_embeddings);  // not given
   if (o.seq_len > config.max_position_embeddings)
-    throw Error("--max-seq-len " + std::to_string(o.seq_len) + " exceeds the model's max_position_embeddings " +
+    throw Error("--seq-len " + std::to_string(o.seq_len) + " exceeds the model's max_position_embeddings " +
                 std::to_string(config.max_position_embeddings));
   model::BertForPreTraining model(config);
   auto report = io::load_weights(*model, io::read_weights(options.model_dir), options.model_dir);

@@ -121,6 +121,21 @@ TEST_CASE("bert pretrain --dist-backend nccl where it cannot run", "[cli][errors
   CHECK(unknown.output.find("--dist-backend: mpi not in {auto,gloo,nccl}") != std::string::npos);
 }
 
+// pretrain and evaluate --corpus take a sequence length under either name, finetune's or pretrain's.
+TEST_CASE("the corpus sequence length answers to --seq-len and --max-seq-len", "[cli][errors]") {
+  const auto out = fs::temp_directory_path() / ("bert_cli_seqlen_" + std::to_string(::getpid()));
+  require_one_line_error(run_bert(tiny_pretrain_command(out) + " --max-seq-len 4"),
+                         "--seq-len: must be at least 8, found 4");
+  REQUIRE_FALSE(fs::exists(out));
+  const std::string evaluate = "evaluate --model " + bert::test::data_path("hf-tiny") + " --corpus " +
+                               bert::test::data_path("corpus/alice-in-wonderland.txt");
+  require_one_line_error(run_bert(evaluate + " --seq-len 4"), "--seq-len: must be at least 8, found 4");
+  require_one_line_error(run_bert(evaluate + " --seq-len 4096"),
+                         "--seq-len 4096 exceeds the model's max_position_embeddings 64");
+  CHECK(run_bert(evaluate + " --seq-len 64 --max-seq-len 64").output.find("--seq-len excludes --max-seq-len") !=
+        std::string::npos);
+}
+
 TEST_CASE("bert convert and info on a real checkpoint", "[cli]") {
   auto out = fs::temp_directory_path() / ("bert_cli_convert_" + std::to_string(::getpid()));
   fs::remove_all(out);
@@ -319,9 +334,23 @@ TEST_CASE("predict checks texts from stdin", "[cli][errors]") {
   const std::string predict = "predict --threads 1 --model " + (dir / "run" / "best").string() + " < ";
   std::ofstream(dir / "bad.txt") << "hel\xfflo\n";
   std::ofstream(dir / "blank.txt") << "hello\n\nworld\n";
+  std::ofstream(dir / "blank_then_bad.txt") << "hello\n\r\nwor\xffld\n \n";
+  std::ofstream(dir / "only_blank.txt") << "\n\n";
   require_one_line_error(run_bert(predict + (dir / "bad.txt").string() + " --log-level error"),
                          "stdin:1: invalid UTF-8 at byte column 4");
-  require_one_line_error(run_bert(predict + (dir / "blank.txt").string() + " --log-level error"), "stdin:2: empty text");
+  // Blank lines are skipped, as in a .txt --input; the other lines keep their numbers in errors.
+  auto blank = run_bert(predict + (dir / "blank.txt").string());
+  bert::test::require_ok(blank);
+  CHECK(blank.output.find("stdin: 2 texts; 1 blank line ignored") != std::string::npos);
+  CHECK(blank.output.find("\"text\":\"hello\"}") != std::string::npos);
+  CHECK(blank.output.find("\"text\":\"world\"}") != std::string::npos);
+  require_one_line_error(run_bert(predict + (dir / "blank_then_bad.txt").string() + " --log-level error"),
+                         "stdin:3: invalid UTF-8 at byte column 4");
+  std::ofstream(dir / "blank_then_bad.txt") << "hello\n\n \n";
+  require_one_line_error(run_bert(predict + (dir / "blank_then_bad.txt").string() + " --log-level error"),
+                         "stdin:3: empty text");
+  require_one_line_error(run_bert(predict + (dir / "only_blank.txt").string() + " --log-level error"),
+                         "stdin: no text");
   require_one_line_error(run_bert("tokenizer encode --tokenizer " + bert::test::data_path("hf-tiny") + " --input " +
                                   (dir / "bad.txt").string()),
                          "bad.txt:1: invalid UTF-8 at byte column 4");
