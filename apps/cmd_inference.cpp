@@ -8,6 +8,7 @@
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <fmt/format.h>
 
@@ -50,7 +51,7 @@ void evaluate_corpus(EvaluateCommandOptions& o, const CLI::App* cmd) {
   eval.model_dir = o.run.model_dir;
   eval.objective = o.corpus;
   // Not given: 128, or the model's positions if fewer.
-  if (!cmd->count("--seq-len")) eval.objective.seq_len = cmd->count("--max-seq-len") ? o.data.max_seq_len : 0;
+  eval.objective.seq_len = cmd->count("--max-seq-len") ? o.data.max_seq_len : 0;
   eval.objective.batch_size = o.run.batch_size;
   eval.objective.nsp = !o.no_nsp;
   eval.objective.threads = o.common.threads;
@@ -98,14 +99,10 @@ void setup_evaluate(CLI::App& app) {
                   "--corpus: cap of predictions per sequence; 0 = uncapped (default: 20)");
   cmd->add_flag("--whole-word-mask", o->corpus.whole_word_mask, "--corpus: mask whole words (default: off)");
   cmd->add_flag("--no-nsp", o->no_nsp, "--corpus: no next-sentence pairs, packed sentences (default: off)");
-  auto* seq_len = cmd->add_option("--seq-len", o->corpus.seq_len,
-                                  "--corpus: tokens per sequence, pretrain's flag (--max-seq-len works too) (default: "
-                                  "128, or the model's positions if fewer)");
   cmd->add_option("--output", o->output, "write the metrics as flat JSON here (default: none)");
   cmd->add_option("--scheme", o->run.scheme, "tagging: bio (also called iob2) | iob1 (default: bio)")
       ->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);
-  seq_len->excludes(cmd->get_option("--max-seq-len"))->excludes(data);
   add_label_separator_flag(cmd, o->data);
   add_qa_flags(cmd, o->data);
   add_choice_flags(cmd, o->data);
@@ -176,8 +173,7 @@ void setup_predict(CLI::App& app) {
         throw Error("stdin: either every line or none has a TAB-separated text pair");
       if (input.texts.empty()) throw Error("stdin: no text to predict on (expected one text per line)");
       if (blank_lines)
-        log::info("[data] stdin: {} text{}; {} blank line{} ignored", input.texts.size(), input.texts.size() == 1 ? "" : "s",
-                  blank_lines, blank_lines == 1 ? "" : "s");
+        log::info("[data] stdin: {}; {} ignored", counted(input.texts.size(), "text"), counted(blank_lines, "blank line"));
     }
     tasks::run_predict(o->run, input, o->output);
   });

@@ -73,7 +73,7 @@ void setup_tokenizer_train(CLI::App& parent) {
   auto* cmd = parent.add_subcommand(
       "train",
       "Train a SentencePiece tokenizer on text files (one sentence or paragraph per line); writes "
-      "spm.model, spm.vocab and tokenizer_config.json with [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4. "
+      "spm.model, spm.vocab, tokenizer.json (for Hugging Face tokenizers) and tokenizer_config.json with [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4. "
       "--threads also sets the training threads");
   cmd->add_option("--input", t.inputs, "text files, directories or globs, as pre-training's --corpus, UTF-8, one text per line (blank "
                   "lines skipped)")

@@ -24,9 +24,9 @@ void add_data_flags(CLI::App* cmd, DataFlags& f, bool with_labels) {
   cmd->add_flag("--no-header", f.no_header, "the first row is data, not column names (default: off)");
   if (with_labels) cmd->add_option("--tag-column", f.tag_column, "conll: 0-based column of the tag (default: 3)");
   cmd->add_flag("--skip-bad-rows", f.skip_bad_rows, "skip malformed rows and report their count instead of stopping (default: off)");
-  cmd->add_option("--max-seq-len", f.max_seq_len,
-                  "tokens per example, longer ones truncated (question answering: per window) (default: 128; 384 for "
-                  "question answering)");
+  cmd->add_option("--max-seq-len,--seq-len", f.max_seq_len,
+                  "tokens per example, longer ones truncated (question answering: per window; evaluate --corpus: per "
+                  "sequence, as pretrain's --seq-len) (default: 128; 384 for question answering)");
   if (with_labels)
     cmd->add_flag("--label-all-subtokens", f.label_all_subtokens, "tagging: label every word piece, not only the first (default: off)");
 }

@@ -7,10 +7,13 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 namespace {
 // Flushes what we wrote and leaves without running LibTorch's static destructors, which took
@@ -21,6 +24,62 @@ namespace {
   std::cerr.flush();
   std::fflush(nullptr);
   std::_Exit(code);
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first word on the command line that looks like a flag but is none of the subcommand's
+// ("--trian"), with the nearest real one. CLI11 would rather report a required flag as missing,
+// or list the leftovers backwards ("1 --epoch"); the misspelt flag is what the user needs to see.
+std::string unknown_flag_message(const CLI::App& sub, int argc, char** argv) {
+  std::vector<std::string> names;
+  for (const auto* option : sub.get_options()) {
+    for (const auto& n : option->get_lnames()) names.push_back("--" + n);
+    for (const auto& n : option->get_snames()) names.push_back("-" + n);
+  }
+  for (int i = 2; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word.size() < 2 || word[0] != '-' || std::isdigit(static_cast<unsigned char>(word[1])) || word[1] == '.')
+      continue;  // a value, negative numbers included
+    word = word.substr(0, word.find('='));
+    if (std::find(names.begin(), names.end(), word) != names.end()) continue;
+    // The model directory's flag in the subcommands that call it otherwise.
+    for (const auto& [other, ours] : {std::pair<std::string, std::string>{"--init", "--model"}, {"--model", "--init"}})
+      if (word == other && std::find(names.begin(), names.end(), ours) != names.end())
+        return word + " is not a flag of bert " + sub.get_name() + ": its model directory is " + ours;
+    std::string nearest;
+    size_t best = 3;  // suggest only close spellings
+    for (const auto& name : names) {
+      const size_t d = edit_distance(word, name);
+      if (d < best || (d == best && !nearest.empty() && name.size() < nearest.size())) best = d, nearest = name;
+    }
+    return "unknown flag " + word + " for bert " + sub.get_name() +
+           (nearest.empty() ? std::string() : " (did you mean " + nearest + "?)");
+  }
+  return "";
+}
+
+// CLI11's words for a flag given twice ("--max-seq-len: At Most 1 required but received 2").
+std::string flag_error_message(const CLI::ParseError& e) {
+  std::string what = e.what();
+  const std::string twice = ": At Most 1 required but received ";
+  if (auto at = what.find(twice); at != std::string::npos)
+    return what.substr(0, at) + ": given " + what.substr(at + twice.size()) +
+           " times (under this or another of its names), expected once";
+  return what;
 }
 }  // namespace
 
@@ -52,7 +111,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) leave(app.exit(e));  // --help, --version
-    std::cerr << "error: " << e.what() << " (see bert --help)\n";  // a flag error: exit 1 as every user error
+    // A flag error: exit 1 as every user error, pointing at the subcommand's own help.
+    const auto parsed = app.get_subcommands();
+    const CLI::App* sub = parsed.empty() ? nullptr : parsed.front();
+    std::string message = sub ? unknown_flag_message(*sub, argc, argv) : "";
+    if (message.empty()) message = flag_error_message(e);
+    std::cerr << "error: " << message << " (see bert " << (sub ? sub->get_name() + " " : "") << "--help)\n";
     leave(1);
   } catch (const bert::Error& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -352,12 +352,12 @@ char delimiter_for_path(const std::string& path, std::string_view first_line) {
 }
 
 std::string TableReadReport::summary(const std::string& path) const {
-  std::string s = path + ": " + std::to_string(rows_read) + (rows_read == 1 ? " row" : " rows") + " (" +
-                  delimiter_name(delimiter) + "-separated, quoting " + to_string(quoting) + ", " +
-                  std::to_string(num_columns) + " columns, " + (header.empty() ? "no header" : "header") + ")";
-  if (blank_lines) s += "; " + std::to_string(blank_lines) + " blank line" + (blank_lines == 1 ? "" : "s") + " ignored";
+  std::string s = path + ": " + counted(rows_read, "row") + " (" + delimiter_name(delimiter) + "-separated, quoting " +
+                  to_string(quoting) + ", " + counted(num_columns, "column") + ", " +
+                  (header.empty() ? "no header" : "header") + ")";
+  if (blank_lines) s += "; " + counted(blank_lines, "blank line") + " ignored";
   if (bad_rows_skipped) {
-    s += "; " + std::to_string(bad_rows_skipped) + " bad row" + (bad_rows_skipped == 1 ? "" : "s") + " skipped";
+    s += "; " + counted(bad_rows_skipped, "bad row") + " skipped";
     if (!first_reasons.empty()) s += ", first: " + first_reasons.front();
   }
   return s;

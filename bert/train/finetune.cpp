@@ -13,6 +13,7 @@
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <torch/torch.h>
 
@@ -483,8 +484,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       : task == tasks::Task::regress ? fmt::format("one score, {} train examples", train.examples.size())
                                     : fmt::format("{} labels, {} train examples", model.config().num_labels,
                                                   train.examples.size());
-  log::info("[finetune] task {} ({}), {} steps ({} epochs), metric {}, {}", tasks::task_name(task), what,
-            total_steps, epochs, metric,
+  log::info("[finetune] task {} ({}), {} ({}), metric {}, {}", tasks::task_name(task), what,
+            counted(total_steps, "step"), counted(epochs, "epoch"), metric,
             o.in_order          ? "batches in the file's order"
             : o.group_by_length ? "length-grouped batches"
                                 : "uniformly shuffled batches");
