@@ -156,21 +156,9 @@ ConllData read_conll(const std::string& path, const ConllOptions& options) {
 // ---------------------------------------------------------------------------------------------
 // Numbers
 
-std::optional<double> parse_number(std::string_view s) {
-  s = trim(s);
-  // from_chars takes no leading '+', which spreadsheets and printf("%+f") write.
-  if (s.size() > 1 && s[0] == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);
-  if (s.empty()) return std::nullopt;
-  double v = 0;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
-  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
 double parse_regression_label(const std::string& label, const std::string& file, size_t line) {
   if (auto v = parse_number(label)) return *v;
-  throw Error(file + ":" + std::to_string(line) + ": label " + quote_snippet(label) +
-              " is not a number (a regression task needs a finite decimal number such as 3.8 in every row)");
+  throw Error(file + ":" + std::to_string(line) + ": " + not_a_regression_target(label));
 }
 
 std::vector<double> regression_targets(const std::vector<LabelledRow>& rows, const std::string& file) {
@@ -340,6 +328,18 @@ TaskInference infer_task(const std::vector<std::string>& labels, size_t max_inte
       t.kind = TaskKind::kClassification;
       t.reason = "classification: label " + quote_snippet(l) + " is not a number (" + std::to_string(t.distinct_labels) +
                  " distinct labels)";
+      std::vector<std::string> numbers;
+      std::set<std::string> others;
+      for (const auto& label : labels) {
+        if (parse_number(label)) numbers.push_back(label);
+        else others.insert(label);
+      }
+      if (numbers.empty() || others.size() > 3) return t;
+      try {
+        if (infer_task(numbers, max_integer_classes).kind == TaskKind::kRegression)
+          t.stray_label = *std::find_if(labels.begin(), labels.end(), [](const auto& x) { return !parse_number(x); });
+      } catch (const Error&) {  // "1" and "1.0" among the numbers: integers, so not a regression reading
+      }
       return t;
     }
     values.insert(*v);

@@ -116,12 +116,8 @@ std::vector<std::string> split_label_set(const std::string& field, char separato
 std::vector<std::string> collect_label_sets(const std::vector<LabelledRow>& rows, char separator,
                                             const std::string& file);
 
-// Parses a number as written in data files: optional sign, decimal or exponent notation, no
-// trailing junk (surrounding whitespace ignored); locale-independent. nullopt for anything else,
-// including nan and inf.
-std::optional<double> parse_number(std::string_view s);
-
-// A regression target; throws bert::Error "file:line: label "x" is not a number ..." otherwise.
+// A regression target (parse_number, table_reader.h); throws bert::Error "file:line: label "x" is
+// not a number ..." otherwise.
 double parse_regression_label(const std::string& label, const std::string& file, size_t line);
 std::vector<double> regression_targets(const std::vector<LabelledRow>& rows, const std::string& file);
 
@@ -131,10 +127,14 @@ struct TaskInference {
   TaskKind kind = TaskKind::kClassification;
   size_t distinct_labels = 0;
   std::string reason;  // one sentence for the log, e.g. why regression was chosen
+  // Set when a few labels that are not numbers (the first, in file order, here) stand among labels
+  // that would read as regression targets ("n/a" among STS-B scores): likely a bad row, not classes.
+  std::optional<std::string> stray_label;
 };
 
 // Decides the task from the training labels. The rule:
-//   * some label is not a number (parse_number)            -> classification
+//   * some label is not a number (parse_number)            -> classification (stray_label set
+//     when at most 3 distinct labels are not numbers and the rest alone would be regression)
 //   * all numbers, some value is not an integer (3.8)       -> regression
 //   * all integer-valued ("1", "1.0"), more than
 //     max_integer_classes distinct values                   -> regression

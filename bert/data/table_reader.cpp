@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -351,6 +353,22 @@ char delimiter_for_path(const std::string& path, std::string_view first_line) {
               "line has no tab; give the delimiter explicitly (tab, comma, ...)");
 }
 
+std::optional<double> parse_number(std::string_view s) {
+  s = trim(s);
+  // from_chars takes no leading '+', which spreadsheets and printf("%+f") write.
+  if (s.size() > 1 && s[0] == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
+  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::string not_a_regression_target(const std::string& label) {
+  return "label " + quote_snippet(label) +
+         " is not a number (a regression task needs a finite decimal number such as 3.8 in every row)";
+}
+
 std::string TableReadReport::summary(const std::string& path) const {
   std::string s = path + ": " + counted(rows_read, "row") + " (" + delimiter_name(delimiter) + "-separated, quoting " +
                   to_string(quoting) + ", " + counted(num_columns, "column") + ", " +
@@ -494,6 +512,8 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
         reason = "label: expected the number of the right choice, 0 to " + std::to_string(choice_cols.size() - 1) +
                  ", found " + quote_snippet(std::string(value), 40);
     }
+    if (reason.empty() && options.label && options.numeric_label && !parse_number(rec.fields[label_col]))
+      reason = not_a_regression_target(std::string(trim(rec.fields[label_col])));
     std::vector<std::string> label_set;
     for (size_t k = 0; k < indicator_cols.size() && reason.empty(); ++k) {
       const auto value = trim(rec.fields[indicator_cols[k]]);

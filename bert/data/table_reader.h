@@ -65,6 +65,7 @@ struct TableOptions {
   // Multiple choice (SWAG's layout): one column per candidate answer, each a non-empty text; the
   // label, if any, must then be a candidate's number (0 to choices - 1).
   std::vector<ColumnRef> choices;
+  bool numeric_label = false;       // regression: the label must be a number (parse_number)
   bool skip_bad_rows = false;       // skip and count bad rows instead of throwing
   bool keep_fields = false;         // keep every field of each row (prediction output repeats them)
   size_t max_reported_reasons = 5;  // how many skip reasons the report keeps verbatim
@@ -97,6 +98,14 @@ struct TableData {
   std::vector<LabelledRow> rows;
   TableReadReport report;
 };
+
+// Parses a number as written in data files: optional sign, decimal or exponent notation, no
+// trailing junk (surrounding whitespace ignored); locale-independent. nullopt for anything else,
+// including nan and inf.
+std::optional<double> parse_number(std::string_view s);
+
+// Why `label` cannot be a regression target, for a "file:line: " prefix.
+std::string not_a_regression_target(const std::string& label);
 
 // Reads a whole file. Throws bert::Error for an unreadable file, an unresolvable column, a file
 // without data rows, and (unless skip_bad_rows) the first bad row.

@@ -180,6 +180,7 @@ TaskDataset read_and_encode(const std::string& path, const TaskDataOptions& o, c
     throw Error("--label-columns: one 0/1 column per label is multi-label data, but the task is " + task_name(o.task) +
                 " (use --task multilabel, or --label-column)");
   if (o.task == Task::multilabel) table_options.label_set_separator = o.label_separator;
+  table_options.numeric_label = o.has_labels && o.task == Task::regress;  // a bad score is a bad row
   if (o.task == Task::choice && table_options.choices.size() < 2)
     throw Error("multiple choice: name the candidate columns with --choice-columns (at least two), e.g. "
                 "--choice-columns ending0,ending1,ending2,ending3");

@@ -354,6 +354,14 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
           throw Error(o.train_file + ": " + e.what());
         }
       }();
+      if (inferred.stray_label) {
+        const auto row = std::find_if(probe.rows.begin(), probe.rows.end(),
+                                      [&](const auto& r) { return r.label == *inferred.stray_label; });
+        throw Error(o.train_file + ":" + std::to_string(row->line) + ": label " + quote_snippet(row->label) +
+                    " is not a number, but the other labels read as regression targets, so --task auto will not "
+                    "guess: fix the row (or drop it with --task regress --skip-bad-rows), or give --task classify "
+                    "to make every distinct label a class");
+      }
       task = inferred.kind == data::TaskKind::kRegression ? tasks::Task::regress : tasks::Task::classify;
       log::info("[finetune] --task auto: {} ({})", tasks::task_name(task), inferred.reason);
       const auto sep = data_options.label_separator;

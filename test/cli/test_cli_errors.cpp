@@ -248,6 +248,17 @@ TEST_CASE("finetune refuses labels it cannot learn from", "[cli][errors]") {
   std::ofstream(dir / "spelled.tsv") << "s\tlabel\nhello there\t1\nbye now\t1.0\nok then\t0\n";
   require_one_line_error(run_bert(base + (dir / "spelled.tsv").string()),
                          "spelled.tsv: labels \"1\" and \"1.0\" are the same number written two ways");
+  // One word among scores: a bad row, not a 4-class problem; --task regress --skip-bad-rows drops it.
+  std::ofstream(dir / "scores.tsv") << "s\tscore\nhello there\t4.2\nbye now\tn/a\nok then\t0.8\nfine\t2.5\n";
+  require_one_line_error(run_bert(base + (dir / "scores.tsv").string()),
+                         "scores.tsv:3: label \"n/a\" is not a number, but the other labels read as regression targets");
+  std::string verbose = base;
+  verbose.replace(verbose.find("--log-level error"), 17, "--log-level info");
+  const auto skipped = run_bert(verbose + (dir / "scores.tsv").string() + " --task regress --skip-bad-rows");
+  bert::test::require_ok(skipped);
+  CHECK(skipped.output.find("scores.tsv: 3 rows (tab-separated, quoting none, 2 columns, header); 1 bad row skipped, "
+                            "first: ") != std::string::npos);
+  fs::remove_all(dir / "run");
   std::ofstream(dir / "one.tsv") << "s\tlabel\nhello\t0\nbye\t0\n";
   require_one_line_error(run_bert(base + (dir / "one.tsv").string() + " --task classify"),
                          "one.tsv: every label is \"0\": a classifier needs examples of at least two classes");

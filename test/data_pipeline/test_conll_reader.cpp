@@ -242,6 +242,17 @@ TEST_CASE("infer_task", "[labels]") {
   CHECK(ints.distinct_labels == 11);
   CHECK(infer_task(many, 20).kind == TaskKind::kClassification);
   CHECK_THAT(infer_task({"1", "x"}).reason, Contains("\"x\" is not a number"));
+  CHECK_FALSE(infer_task({"1", "x"}).stray_label);  // "1" alone reads as a class
+  // A few words among what would otherwise be regression targets: most likely bad rows.
+  const auto stray = infer_task({"5.000", "n/a", "3.800", "-", "n/a", "1"});
+  CHECK(stray.kind == TaskKind::kClassification);
+  CHECK(stray.stray_label == "n/a");  // the first in file order
+  CHECK(infer_task({"0.5", "a", "b", "c"}).stray_label == "a");
+  CHECK_FALSE(infer_task({"0.5", "a", "b", "c", "d"}).stray_label);  // four words: classes after all
+  many.push_back("other");
+  CHECK(infer_task(many).stray_label == "other");
+  CHECK_FALSE(infer_task(many, 20).stray_label);
+  CHECK_FALSE(infer_task({"1", "1.0", "x"}).stray_label);
   CHECK_THROWS_AS(infer_task({}), bert::Error);
   CHECK(to_string(TaskKind::kRegression) == "regression");
 }

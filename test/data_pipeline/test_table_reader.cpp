@@ -353,6 +353,19 @@ TEST_CASE("skip_bad_rows skips, counts and reports", "[table_reader]") {
     CHECK(q.report.bad_rows_skipped == 1);
     CHECK_THAT(q.report.first_reasons[0], StartsWith("s.csv:3: unterminated quoted field"));
   }
+  SECTION("a regression label that is not a number is a bad row") {
+    TableOptions r = opts("t", ColumnRef("l"));
+    r.numeric_label = true;
+    const std::string scores = "t\tl\na\t3.8\nb\tn/a\nc\t +1e-1 \n";
+    CHECK(error_of(scores, "r.tsv", r) ==
+          "r.tsv:3: label \"n/a\" is not a number (a regression task needs a finite decimal number such as 3.8 in "
+          "every row)");
+    r.skip_bad_rows = true;
+    const auto kept = parse_labelled_table(scores, "r.tsv", r);
+    REQUIRE(kept.rows.size() == 2);
+    CHECK(kept.rows[1].label == "+1e-1");
+    CHECK(kept.report.bad_rows_skipped == 1);
+  }
   SECTION("all rows bad is still an error") {
     CHECK_THAT(error_of("t\tl\n\t1\n", "s.tsv", o), Contains("no data rows after the header (all 1 rows were bad"));
   }
