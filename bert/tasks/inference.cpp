@@ -13,7 +13,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 namespace bert::tasks {
@@ -273,8 +275,17 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   // The input's columns (all of them for a file; text and text_pair for --text/stdin), then the
   // prediction columns.
   const bool from_file = !data.rows.empty() && !data.rows.front().fields.empty();
+  std::vector<std::string> prediction_columns;
+  if (with_probabilities) {
+    prediction_columns.push_back("prediction");
+    for (const auto& n : names) prediction_columns.push_back("prob_" + n);
+  } else if (model.task() != Task::tag) {
+    prediction_columns.push_back("score");
+  }
   std::vector<std::string> input_columns;
-  if (from_file) {
+  if (from_file && data.header.empty() && data.rows.front().fields.size() == 1 && ends_with(data.path, ".txt")) {
+    input_columns = {"text"};  // one text per line, as on stdin
+  } else if (from_file) {
     input_columns = data.header;
     for (size_t c = input_columns.size(); c < data.rows.front().fields.size(); ++c)
       input_columns.push_back("column_" + std::to_string(c));
@@ -283,6 +294,19 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     if (!data.rows.empty() && data.rows.front().text_pair) input_columns.push_back("text_pair");
     for (size_t k = 0; !data.rows.empty() && k < data.rows.front().choices.size(); ++k)
       input_columns.push_back("choice_" + std::to_string(k));
+  }
+  // An input column named like a prediction column (STS-B's gold "score") or like another input
+  // column is renamed, not lost: JSON keeps one value per key, and a table needs distinct names.
+  std::set<std::string> taken(prediction_columns.begin(), prediction_columns.end());
+  for (auto& column : input_columns) {
+    std::string name = column;
+    while (taken.count(name)) name = "input_" + name;
+    if (name != column)
+      log::warn("[predict] input column \"{}\" is written as \"{}\" (the name is taken by {})", column, name,
+                std::count(prediction_columns.begin(), prediction_columns.end(), column) ? "a prediction column"
+                                                                                        : "another input column");
+    taken.insert(name);
+    column = name;
   }
   auto input_values = [&](size_t i) {
     if (from_file) return data.rows[i].fields;
@@ -318,12 +342,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   } else {
     const char delim = format == OutputFormat::csv ? ',' : '\t';
     std::vector<std::string> header = input_columns;
-    if (with_probabilities) {
-      header.push_back("prediction");
-      for (const auto& n : names) header.push_back("prob_" + n);
-    } else {
-      header.push_back("score");
-    }
+    header.insert(header.end(), prediction_columns.begin(), prediction_columns.end());
     // A file read without a header gets none back: same layout as the input, new columns last.
     if (!from_file || !data.header.empty()) write_row(out, header, delim);
     for (size_t i = 0; i < data.rows.size(); ++i) {

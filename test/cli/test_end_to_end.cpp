@@ -333,6 +333,22 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     REQUIRE(m.contains("pearson"));
     REQUIRE(m.contains("spearman"));
     REQUIRE(m.contains("mse"));
+    // The file's gold "score" column is kept beside the predicted score, renamed, in both formats.
+    const std::string predict = "predict --model " + (reg / "best").string() + " --input " +
+                                task_file("stsb_train_200.tsv") +
+                                " --text-column sentence1 --text-pair-column sentence2 --output ";
+    auto r = bert_cli(predict + (dir / "reg.jsonl").string());
+    require_ok(r);
+    CHECK(r.output.find("input column \"score\" is written as \"input_score\"") != std::string::npos);
+    const auto rows = read_jsonl(dir / "reg.jsonl");
+    REQUIRE(rows.size() == 200);
+    CHECK(rows[0]["input_score"] == "5.000");
+    CHECK(rows[0]["score"].is_number());
+    require_ok(bert_cli(predict + (dir / "reg.tsv").string()));
+    std::ifstream tsv(dir / "reg.tsv");
+    std::string header;
+    std::getline(tsv, header);
+    CHECK(header == "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tinput_score\tscore");
   }
 
   SECTION("an unknown label in the dev file names file and line") {
@@ -778,6 +794,7 @@ TEST_CASE("a fine-tuned head given to --init keeps its label order", "[cli][e2e]
   };
   const auto before = probabilities(dir / "swapped");
   REQUIRE(before.size() == 3);  // every line a text: no header taken from the first
+  CHECK(read_jsonl(dir / "p.jsonl")[1]["text"] == "\"the worst\" thing i have seen");  // named as stdin's texts
   // lr 0: the weights stay; the names must stay on the same rows.
   auto r = bert_cli("finetune --init " + (dir / "swapped").string() + " --train " + train + " --out " +
                     (dir / "continued").string() + " --epochs 1 --lr 0 --threads 1");
