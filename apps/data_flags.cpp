@@ -122,6 +122,11 @@ tasks::TaskDataOptions to_task_data_options(const DataFlags& f, bool with_labels
     throw Error(std::string("--label-separator: ") + e.what());
   }
   o.has_labels = with_labels;
+  // Without a command line (a library caller), every setting counts as given.
+  o.columns_given = !cmd || given(cmd, "--text-column") || given(cmd, "--text-pair-column") ||
+                    given(cmd, "--label-column") || given(cmd, "--label-columns") || given(cmd, "--choice-columns");
+  o.max_query_len_given = !cmd || given(cmd, "--max-query-len");
+  o.label_separator_given = !cmd || given(cmd, "--label-separator");
   o.txt_is_lines = !(given(cmd, "--delimiter") || given(cmd, "--quoting") || given(cmd, "--no-header") ||
                      given(cmd, "--text-pair-column") || given(cmd, "--text-column"));
   return o;

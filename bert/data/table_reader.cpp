@@ -381,11 +381,11 @@ std::string TableReadReport::summary(const std::string& path) const {
   return s;
 }
 
-TableData parse_labelled_table(std::string_view contents, const std::string& path, const TableOptions& options) {
-  if (contents.substr(0, kBom.size()) == kBom) contents.remove_prefix(kBom.size());
+namespace {
 
-  TableData out;
-  TableReadReport& rep = out.report;
+// The delimiter and quoting a file is read with: the options', else from the name and first line.
+void resolve_layout(std::string_view contents, const std::string& path, const TableOptions& options,
+                    TableReadReport& rep) {
   const size_t nl = contents.find('\n');
   rep.delimiter = options.delimiter ? *options.delimiter
                                     : delimiter_for_path(path, contents.substr(0, nl == std::string_view::npos
@@ -397,6 +397,31 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
                                                   : (rep.delimiter == ',' ? Quoting::kRfc4180 : Quoting::kNone);
   if (rep.quoting == Quoting::kRfc4180 && rep.delimiter == '"')
     throw Error(path + ": the delimiter cannot be the quote character with rfc4180 quoting");
+}
+
+}  // namespace
+
+std::vector<std::string> read_table_header(const std::string& path, const TableOptions& options) {
+  if (!options.has_header) return {};
+  const std::string file = read_text_file(path);
+  std::string_view contents = file;
+  if (contents.substr(0, kBom.size()) == kBom) contents.remove_prefix(kBom.size());
+  TableReadReport layout;
+  resolve_layout(contents, path, options, layout);
+  RecordReader reader(contents, layout.delimiter, layout.quoting);
+  RawRecord rec;
+  std::vector<std::string> header;
+  if (reader.next(rec) && rec.error.empty())
+    for (const auto& f : rec.fields) header.emplace_back(trim(f));
+  return header;
+}
+
+TableData parse_labelled_table(std::string_view contents, const std::string& path, const TableOptions& options) {
+  if (contents.substr(0, kBom.size()) == kBom) contents.remove_prefix(kBom.size());
+
+  TableData out;
+  TableReadReport& rep = out.report;
+  resolve_layout(contents, path, options, rep);
   // Unquoted, a label set holding the delimiter would split into fields (a quoted CSV field may hold it).
   if (options.label && options.label_set_separator == rep.delimiter && rep.quoting == Quoting::kNone) {
     const std::string separator = rep.delimiter == '\t' ? "tab" : std::string(1, rep.delimiter);

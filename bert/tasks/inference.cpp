@@ -178,11 +178,12 @@ LoadedModel load_for_inference(const InferenceOptions& o) {
   auto options = o.data;
   options.task = model.task();
   options.model_vocab_size = model.config().vocab_size;
+  const auto& extra = model.config().extra;
+  if (extra.contains(kFinetuneInputsKey)) apply_finetune_settings(extra[kFinetuneInputsKey], options);
   options.max_seq_len =
       fit_max_seq_len(resolve_max_seq_len(options.max_seq_len, model.task()), model.config().max_position_embeddings);
   if (model.task() == Task::tag) options.conll = true;
   // A question-answering model trained on SQuAD v2.0 data answers "none" unless told otherwise.
-  const auto& extra = model.config().extra;
   if (extra.contains(kAllowNoAnswerKey) && extra[kAllowNoAnswerKey].is_boolean() && extra[kAllowNoAnswerKey].get<bool>())
     options.qa.allow_no_answer = true;
   auto tokenizer = tokenizer::load_tokenizer(o.model_dir, model.config().vocab_size);
@@ -197,6 +198,8 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
   io::refuse_output_over_model_or_data("--output", output, o.model_dir, data_file);
   auto loaded = load_for_inference(o);
   auto& [device, precision, model, tokenizer, options] = loaded;
+  if (model.config().extra.contains(kFinetuneInputsKey))
+    apply_finetune_columns(model.config().extra[kFinetuneInputsKey], data_file, options);
   auto labels = model.label_map();
   TaskDataset data;
   try {
@@ -243,6 +246,8 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   if (!in.file.empty()) {
     data::LabelMap none;
     options.table.keep_fields = true;  // the output repeats every input column
+    if (model.config().extra.contains(kFinetuneInputsKey))
+      apply_finetune_columns(model.config().extra[kFinetuneInputsKey], in.file, options);
     data = load_task_data(in.file, options, *tokenizer, none, false);
     log::info("[data] {}", data.read_summary);
   } else {

@@ -59,6 +59,110 @@ int64_t resolve_max_seq_len(int64_t requested, Task task) {
   return task == Task::qa ? 384 : 128;
 }
 
+namespace {
+
+nlohmann::json column_json(const data::ColumnRef& c) {
+  return c.is_index() ? nlohmann::json(c.index()) : nlohmann::json(c.name());
+}
+
+nlohmann::json columns_json(const std::vector<data::ColumnRef>& columns) {
+  auto j = nlohmann::json::array();
+  for (const auto& c : columns) j.push_back(column_json(c));
+  return j;
+}
+
+data::ColumnRef column_from_json(const nlohmann::json& j, const std::string& key) {
+  if (j.is_string()) return data::ColumnRef(j.get<std::string>());
+  if (j.is_number_unsigned()) return data::ColumnRef(j.get<size_t>());
+  throw Error(std::string("config.json: ") + kFinetuneInputsKey + "." + key + ": expected a column name or index, found " +
+              j.dump());
+}
+
+std::vector<data::ColumnRef> columns_from_json(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_array()) throw Error(std::string("config.json: ") + kFinetuneInputsKey + "." + key + ": expected a list");
+  std::vector<data::ColumnRef> columns;
+  for (const auto& c : j) columns.push_back(column_from_json(c, key));
+  return columns;
+}
+
+int64_t positive_from_json(const nlohmann::json& inputs, const std::string& key) {
+  const auto& j = inputs.at(key);
+  if (!j.is_number_integer() || j.get<int64_t>() < 0)
+    throw Error(std::string("config.json: ") + kFinetuneInputsKey + "." + key + ": expected a count, found " + j.dump());
+  return j.get<int64_t>();
+}
+
+}  // namespace
+
+nlohmann::json finetune_inputs(const TaskDataOptions& o) {
+  nlohmann::json j = {{"max_seq_len", o.max_seq_len}};
+  if (o.task == Task::qa) {
+    if (o.qa.doc_stride >= 0) j["doc_stride"] = o.qa.doc_stride;
+    j["max_query_len"] = o.qa.max_query_len;
+    return j;
+  }
+  if (o.conll) return j;
+  j["text_column"] = column_json(o.table.text);
+  if (o.table.text_pair) j["text_pair_column"] = column_json(*o.table.text_pair);
+  if (!o.table.indicator_labels.empty()) j["label_columns"] = columns_json(o.table.indicator_labels);
+  else if (o.table.label) j["label_column"] = column_json(*o.table.label);
+  if (!o.table.choices.empty()) j["choice_columns"] = columns_json(o.table.choices);
+  if (o.task == Task::multilabel) j["label_separator"] = std::string(1, o.label_separator);
+  return j;
+}
+
+void apply_finetune_settings(const nlohmann::json& inputs, TaskDataOptions& o) {
+  if (!inputs.is_object()) return;
+  if (o.max_seq_len == 0 && inputs.contains("max_seq_len")) o.max_seq_len = positive_from_json(inputs, "max_seq_len");
+  if (o.qa.doc_stride < 0 && inputs.contains("doc_stride")) o.qa.doc_stride = positive_from_json(inputs, "doc_stride");
+  if (!o.max_query_len_given && inputs.contains("max_query_len"))
+    o.qa.max_query_len = positive_from_json(inputs, "max_query_len");
+  if (!o.label_separator_given && inputs.contains("label_separator")) {
+    const auto& sep = inputs["label_separator"];
+    if (!sep.is_string() || sep.get<std::string>().size() != 1)
+      throw Error(std::string("config.json: ") + kFinetuneInputsKey + ".label_separator: expected one character");
+    o.label_separator = sep.get<std::string>()[0];
+  }
+}
+
+void apply_finetune_columns(const nlohmann::json& inputs, const std::string& path, TaskDataOptions& o) {
+  if (o.columns_given || o.conll || !inputs.is_object() || !inputs.contains("text_column") || data::is_squad_path(path))
+    return;
+  if (o.txt_is_lines && !o.has_labels && ends_with(path, ".txt")) return;  // one text per line: nothing to choose
+  auto table = o.table;
+  table.text = column_from_json(inputs["text_column"], "text_column");
+  table.text_pair.reset();
+  if (inputs.contains("text_pair_column")) table.text_pair = column_from_json(inputs["text_pair_column"], "text_pair_column");
+  if (o.has_labels && inputs.contains("label_columns")) {
+    table.indicator_labels = columns_from_json(inputs["label_columns"], "label_columns");
+    table.label.reset();
+  } else if (o.has_labels && inputs.contains("label_column")) {
+    table.label = column_from_json(inputs["label_column"], "label_column");
+  }
+  if (inputs.contains("choice_columns")) table.choices = columns_from_json(inputs["choice_columns"], "choice_columns");
+  std::vector<data::ColumnRef> used = {table.text};
+  if (table.text_pair) used.push_back(*table.text_pair);
+  if (o.has_labels && table.label) used.push_back(*table.label);
+  if (o.has_labels) used.insert(used.end(), table.indicator_labels.begin(), table.indicator_labels.end());
+  used.insert(used.end(), table.choices.begin(), table.choices.end());
+  std::string names, missing;
+  const bool named = std::any_of(used.begin(), used.end(), [](const auto& c) { return !c.is_index(); });
+  const auto header = named ? data::read_table_header(path, table) : std::vector<std::string>{};
+  for (const auto& c : used) {
+    names += (names.empty() ? "" : ", ") + c.to_string();
+    if (!c.is_index() && std::find(header.begin(), header.end(), c.name()) == header.end())
+      missing += (missing.empty() ? "" : ", ") + c.to_string();
+  }
+  if (!missing.empty()) {
+    log::warn("[data] {}: no column {} of those the model was fine-tuned on ({}): reading the default columns; name "
+              "them with --text-column, --text-pair-column, --label-column",
+              path, missing, names);
+    return;
+  }
+  o.table = table;
+  log::info("[data] {}: the columns the model was fine-tuned on: {} (--text-column etc. choose others)", path, names);
+}
+
 TaskExample encode_row(const data::LabelledRow& row, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
                        size_t& truncated) {
   auto full = row.text_pair ? tok.encode(row.text, std::string_view(*row.text_pair)) : tok.encode(row.text);

@@ -15,6 +15,7 @@
 #include "bert/data/table_reader.h"
 #include "bert/tokenizer/tokenizer.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include <random>
@@ -55,6 +56,9 @@ struct TaskDataOptions {
   // Prediction input: a .txt file is one text per line, no header (unless the command was given
   // the file's layout: --delimiter, --quoting, --no-header, --text-pair-column).
   bool txt_is_lines = true;
+  // Which settings the command line gave; evaluate and predict take the others from a model's
+  // finetune_inputs (below). max_seq_len 0 and qa.doc_stride -1 say "not given" themselves.
+  bool columns_given = true, max_query_len_given = true, label_separator_given = true;
   int64_t model_vocab_size = 0;  // > 0: a token id from it on is an error naming the example
   QaOptions qa;
 };
@@ -104,6 +108,18 @@ int64_t resolve_max_seq_len(int64_t requested, Task task);
 // config.json key under which a question-answering model records that it was trained to answer
 // "none" (SQuAD v2.0 data), so that predict does the same by default.
 inline constexpr const char* kAllowNoAnswerKey = "qa_allow_no_answer";
+
+// config.json key under which finetune records how the model read its data: the columns (names or
+// indexes), the sequence length, question answering's windows, multi-label's separator. evaluate
+// and predict default to them where their command line says nothing, so that a model trained on
+// STS-B's sentence1/sentence2 reads those columns again rather than column 0.
+inline constexpr const char* kFinetuneInputsKey = "finetune_inputs";
+nlohmann::json finetune_inputs(const TaskDataOptions& options);
+// The sequence length, windows and separator of `inputs` where `options` has none given.
+void apply_finetune_settings(const nlohmann::json& inputs, TaskDataOptions& options);
+// The columns of `inputs` when no column was given and `path`'s header has every named one (a log
+// line says so); a warning when the header lacks them and the defaults are read instead.
+void apply_finetune_columns(const nlohmann::json& inputs, const std::string& path, TaskDataOptions& options);
 
 // Reads and tokenizes `path`. Labels map through `labels` (classify/multilabel/tag); a label missing from
 // it is an error naming file:line, unless `labels` is empty and `build_labels` is set, in which

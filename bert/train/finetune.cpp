@@ -409,7 +409,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                 (labels.size() ? "\"" + labels.names()[0] + "\"" : "missing") +
                 ": a classifier needs examples of at least two classes");
 
-  // The model: encoder from --init, a fresh head.
+  // The model: encoder from --init, a fresh head; how it read its data, for evaluate and predict.
+  config.extra[tasks::kFinetuneInputsKey] = tasks::finetune_inputs(data_options);
   if (task == tasks::Task::qa) {
     config.extra[tasks::kAllowNoAnswerKey] = data_options.qa.allow_no_answer;  // predict's default
   } else if (task != tasks::Task::regress && task != tasks::Task::choice) {

@@ -325,18 +325,27 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
                         " --dev " + task_file("stsb_train_200.tsv") +
                         " --text-column sentence1 --text-pair-column sentence2 --label-column score --epochs 1 "
                         "--batch-size 16 --out " + reg.string()));
-    auto out = dir / "reg_metrics.json";
-    require_ok(bert_cli("evaluate --model " + (reg / "best").string() + " --data " + task_file("stsb_train_200.tsv") +
-                        " --text-column sentence1 --text-pair-column sentence2 --label-column score --output " +
-                        out.string()));
+    // The model remembers its columns (config.json's finetune_inputs): evaluate and predict need none.
+    const auto config = nlohmann::json::parse(std::ifstream(reg / "best" / "config.json"));
+    CHECK(config["finetune_inputs"] == nlohmann::json{{"text_column", "sentence1"}, {"text_pair_column", "sentence2"},
+                                                      {"label_column", "score"}, {"max_seq_len", 128}});
+    auto out = dir / "reg_metrics.json", named = dir / "reg_metrics_named.json";
+    const std::string evaluate = "evaluate --model " + (reg / "best").string() + " --data " +
+                                 task_file("stsb_train_200.tsv") + " --output ";
+    auto e = bert_cli(evaluate + out.string());
+    require_ok(e);
+    CHECK(e.output.find("the columns the model was fine-tuned on: \"sentence1\", \"sentence2\", \"score\"") !=
+          std::string::npos);
+    require_ok(bert_cli(evaluate + named.string() +
+                        " --text-column sentence1 --text-pair-column sentence2 --label-column score"));
     auto m = nlohmann::json::parse(std::ifstream(out));
     REQUIRE(m.contains("pearson"));
     REQUIRE(m.contains("spearman"));
     REQUIRE(m.contains("mse"));
+    CHECK(m == nlohmann::json::parse(std::ifstream(named)));
     // The file's gold "score" column is kept beside the predicted score, renamed, in both formats.
     const std::string predict = "predict --model " + (reg / "best").string() + " --input " +
-                                task_file("stsb_train_200.tsv") +
-                                " --text-column sentence1 --text-pair-column sentence2 --output ";
+                                task_file("stsb_train_200.tsv") + " --output ";
     auto r = bert_cli(predict + (dir / "reg.jsonl").string());
     require_ok(r);
     CHECK(r.output.find("input column \"score\" is written as \"input_score\"") != std::string::npos);
@@ -344,6 +353,12 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     REQUIRE(rows.size() == 200);
     CHECK(rows[0]["input_score"] == "5.000");
     CHECK(rows[0]["score"].is_number());
+    require_ok(bert_cli(predict + (dir / "reg_named.jsonl").string() + " --text-column sentence1 --text-pair-column sentence2"));
+    const auto named_rows = read_jsonl(dir / "reg_named.jsonl");
+    for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i]["score"] == named_rows[i]["score"]);
+    // Given one text column of its own choosing, the user gets what they asked for.
+    require_ok(bert_cli(predict + (dir / "reg_one.jsonl").string() + " --text-column sentence1"));
+    CHECK(read_jsonl(dir / "reg_one.jsonl")[0]["score"] != rows[0]["score"]);
     require_ok(bert_cli(predict + (dir / "reg.tsv").string()));
     std::ifstream tsv(dir / "reg.tsv");
     std::string header;
