@@ -29,6 +29,7 @@ void run_pretrain(PretrainCommandOptions& o) {
   o.run.random_ratio = o.mask_ratios[1];
   o.run.nsp = !o.no_nsp;
   o.run.threads = o.common.threads;
+  if (o.run.tokenizer_dir.empty()) o.run.tokenizer_dir = o.run.init_dir;  // a checkpoint carries its tokenizer
   if (launched_workers(o.dist, o.run.device)) return;
   train::run_pretraining(o.run, *join_workers(o.dist, o.run.device));
 }
@@ -45,8 +46,9 @@ void setup_pretrain(CLI::App& app) {
                   "prose: start a new document every N paragraphs; 0 = one document per file (default: 20)");
   cmd->add_option("--eval-corpus", r.eval_corpus, "held-out text (default: none, use --eval-fraction)");
   cmd->add_option("--eval-fraction", r.eval_fraction, "share of documents held out when no --eval-corpus (default: 0.01)");
-  cmd->add_option("--tokenizer", r.tokenizer_dir, "tokenizer directory: vocab.txt (WordPiece) or spm.model (required)")
-      ->required();
+  cmd->add_option("--tokenizer", r.tokenizer_dir,
+                  "tokenizer directory: vocab.txt (WordPiece) or spm.model (default: --init's; required with "
+                  "--model-config)");
   cmd->add_option("--cache-dir", r.cache_dir, "token cache directory (default: OUT/cache)");
   cmd->add_option("--model-config", r.model_config, "config.json of a fresh model, e.g. configs/bert-mini.json (this or --init is required)");
   cmd->add_option("--init", r.init_dir, "continue pre-training from this checkpoint directory, ours or Hugging Face's (this or --model-config is required)");

@@ -141,6 +141,7 @@ ConllData parse_conll(std::string_view contents, const std::string& path, const 
     if (current.words.empty()) current.line = line_no;
     current.words.emplace_back(cols[options.word_column]);
     if (options.has_tags) current.tags.emplace_back(cols[tag_col]);
+    if (options.keep_lines) current.lines.emplace_back(line);
   }
   flush();
   rep.sentences = out.sentences.size();

@@ -26,6 +26,7 @@ struct TaggedSentence {
   std::vector<std::string> words;
   std::vector<std::string> tags;  // same length as words; empty when read with has_tags = false
   size_t line = 0;                // 1-based line of the first token; token i is on line + i
+  std::vector<std::string> lines;  // each token's whole line as read, only with ConllOptions::keep_lines
 };
 
 struct ConllOptions {
@@ -34,6 +35,7 @@ struct ConllOptions {
   // `word POS chunk NER`, 1 in two-column `word tag` files).
   std::optional<size_t> tag_column;
   bool has_tags = true;  // false for prediction input: words only, any number of columns
+  bool keep_lines = false;  // keep each token's line (prediction output repeats it)
 };
 
 struct ConllReport {

@@ -229,6 +229,16 @@ std::string list_columns(const std::vector<std::string>& header) {
   return s;
 }
 
+// A header read as one column that holds another common delimiter: the likely cause of a missing
+// column ("sentence,label" in a .tsv).
+std::string other_delimiter_hint(const std::vector<std::string>& header) {
+  if (header.size() != 1) return "";
+  for (const auto& [c, flag] : {std::pair<char, const char*>{',', ","}, {'\t', "tab"}, {';', ";"}, {'|', "|"}})
+    if (header[0].find(c) != std::string::npos)
+      return std::string(" (the header is one column holding '") + flag + "': give --delimiter " + flag + "?)";
+  return "";
+}
+
 // Resolves one ColumnRef; `width_source` says where the column count came from, for messages.
 size_t resolve_column(const ColumnRef& ref, const char* role, const std::string& path,
                       const std::vector<std::string>& header, size_t num_columns,
@@ -238,7 +248,7 @@ size_t resolve_column(const ColumnRef& ref, const char* role, const std::string&
       std::string msg = path + ": " + role + " column index " + std::to_string(ref.index()) +
                         " (0-based) does not exist: " + width_source + " has " + std::to_string(num_columns) +
                         (num_columns == 1 ? " column" : " columns");
-      if (!header.empty()) msg += ": " + list_columns(header);
+      if (!header.empty()) msg += ": " + list_columns(header) + other_delimiter_hint(header);
       throw Error(msg);
     }
     return ref.index();
@@ -259,7 +269,7 @@ size_t resolve_column(const ColumnRef& ref, const char* role, const std::string&
                 "; select it by 0-based index");
   }
   throw Error(path + ": no column named " + ref.to_string() + " (for the " + role + ") in " + width_source +
-              "; available: " + list_columns(header));
+              "; available: " + list_columns(header) + other_delimiter_hint(header));
 }
 
 // Checks one selected field's encoding; returns a reason or "".

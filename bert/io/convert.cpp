@@ -117,8 +117,12 @@ std::string convert_checkpoint(const ConvertOptions& o) {
   // The source's architecture name and only its tensors: a BertForMaskedLM stays one, without a
   // pooler and next-sentence head drawn at random (transformers would load those as trained).
   save_model(o.out_dir, config, *model, o.dtype, report.initialised);
-  const int copied = copy_tokenizer_files(source_dir.string(), o.out_dir) +
-                     copy_sentence_transformers_files(source_dir, o.out_dir);
+  const int tokenizer_files = copy_tokenizer_files(source_dir.string(), o.out_dir);
+  if (tokenizer_files == 0)  // else fine-tuning the copy would stop later at "no tokenizer found"
+    log::warn("[convert] {} has no tokenizer files (vocab.txt, spm.model, tokenizer.json): copy the model's into {} "
+              "before using it",
+              source_dir.string(), o.out_dir);
+  const int copied = tokenizer_files + copy_sentence_transformers_files(source_dir, o.out_dir);
   int64_t params = 0, left_out = 0;
   for (const auto& item : model->named_parameters()) {
     params += item.value().numel();

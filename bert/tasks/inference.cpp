@@ -88,10 +88,10 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
 
 enum class OutputFormat { jsonl, csv, tsv, conll, json };
 
-// By the output file's extension: .csv, .tsv/.txt (CoNLL layout for tagging), anything else and
-// stdout JSON lines.
+// By the output file's extension: .csv, .tsv/.txt (CoNLL layout for tagging), .json (one JSON
+// document), anything else and stdout JSON lines.
 OutputFormat output_format(const std::string& output, Task task) {
-  if (ends_with(output, ".json") && task == Task::qa) return OutputFormat::json;
+  if (ends_with(output, ".json")) return OutputFormat::json;  // QA: SQuAD's {"id": "answer"}; else a list of rows
   if (ends_with(output, ".csv") && task != Task::tag) return OutputFormat::csv;
   if (ends_with(output, ".tsv") || ends_with(output, ".txt") || ends_with(output, ".conll"))
     return task == Task::tag ? OutputFormat::conll : OutputFormat::tsv;
@@ -254,6 +254,11 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     if (!in.text_pairs.empty() && in.text_pairs.size() != in.texts.size())
       throw Error("--text-pair: give one per --text (found " + std::to_string(in.text_pairs.size()) + " for " +
                   std::to_string(in.texts.size()) + " texts)");
+    const auto& extra = model.config().extra;
+    if (!in.text_pairs.empty() && model.task() != Task::qa && extra.contains(kFinetuneInputsKey) &&
+        extra[kFinetuneInputsKey].contains("text_column") && !extra[kFinetuneInputsKey].contains("text_pair_column"))
+      log::warn("[predict] the model was fine-tuned on single texts (config.json's {}), but {} gives text pairs{}",
+                kFinetuneInputsKey, in.source, in.source == "stdin" ? " (a TAB in a line starts the pair)" : "");
     data = dataset_from_texts(in, options, *tokenizer, model.task());
   }
   auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
@@ -320,7 +325,9 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     v.insert(v.end(), data.rows[i].choices.begin(), data.rows[i].choices.end());
     return v;
   };
-  if (format == OutputFormat::jsonl) {
+  if (format == OutputFormat::jsonl || format == OutputFormat::json) {
+    // .json: one list of the rows JSON lines would give, a row a line.
+    if (format == OutputFormat::json) out << "[";
     for (size_t i = 0; i < data.examples.size(); ++i) {
       nlohmann::json j;
       if (model.task() == Task::tag) {
@@ -337,11 +344,20 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
           j["score"] = p.values[i];
         }
       }
-      out << j.dump() << "\n";
+      if (format == OutputFormat::json) out << (i ? ",\n " : "\n ") << j.dump();
+      else out << j.dump() << "\n";
     }
+    if (format == OutputFormat::json) out << "\n]\n";
   } else if (format == OutputFormat::conll) {
+    // Each token's input line (gold tags included, so conlleval reads the result) and the predicted
+    // tag, after the line's own separator.
     for (size_t i = 0; i < data.examples.size(); ++i) {
-      for (size_t w = 0; w < data.sentences[i].words.size(); ++w) out << data.sentences[i].words[w] << '\t' << p.tags[i][w] << '\n';
+      const auto& s = data.sentences[i];
+      for (size_t w = 0; w < s.words.size(); ++w) {
+        const std::string& line = w < s.lines.size() ? s.lines[w] : s.words[w];
+        const char separator = line.find('\t') == std::string::npos && line.find(' ') != std::string::npos ? ' ' : '\t';
+        out << line << separator << p.tags[i][w] << '\n';
+      }
       out << '\n';
     }
   } else {

@@ -255,6 +255,7 @@ TaskDataset read_and_encode(const std::string& path, const TaskDataOptions& o, c
   if (o.task == Task::tag) {
     auto options = o.conll_options;
     options.has_tags = o.has_labels;
+    options.keep_lines = o.table.keep_fields;  // prediction: the output repeats each token's line
     auto conll = data::read_conll(path, options);
     d.read_summary = conll.report.summary(path);
     d.sentences = std::move(conll.sentences);

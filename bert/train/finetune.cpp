@@ -434,6 +434,17 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
                                       }),
                        init_weights.end());
   auto report = io::load_weights(model.module(), std::move(init_weights), o.init_dir);
+  // A new head is what fine-tuning expects; any other tensor drawn fresh still gets a warning.
+  std::string new_head;
+  auto& fresh = report.initialised;
+  fresh.erase(std::remove_if(fresh.begin(), fresh.end(),
+                             [&](const std::string& k) {
+                               if (k.rfind("classifier.", 0) != 0 && k.rfind("qa_outputs.", 0) != 0) return false;
+                               new_head += (new_head.empty() ? "" : ", ") + k;
+                               return true;
+                             }),
+              fresh.end());
+  if (!new_head.empty()) log::info("[finetune] a new {} head, drawn at random: {}", tasks::task_name(task), new_head);
   io::log_load_report(report, o.init_dir);
   model.module().to(device);
   model::set_gradient_checkpointing(model.module(), o.gradient_checkpointing);

@@ -65,7 +65,8 @@ AdamWSettings adamw_settings(const PretrainOptions& o) {
 
 void validate(const PretrainOptions& o) {
   if (o.corpus.empty()) throw Error("--corpus: at least one file, directory or glob is required");
-  if (o.tokenizer_dir.empty()) throw Error("--tokenizer: a tokenizer directory is required");
+  if (o.tokenizer_dir.empty())
+    throw Error("--tokenizer: a tokenizer directory is required with --model-config (--init's is its own)");
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
   if (o.model_config.empty() == o.init_dir.empty())
     throw Error("exactly one of --model-config (a fresh model) and --init (continue from a checkpoint) is required");
@@ -235,7 +236,6 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   // Every worker starts from rank 0's weights; dropout draws differ between workers.
   group.broadcast_from_main(model->parameters());
   if (group.rank() > 0) torch::manual_seed(o.seed + 1000003ULL * group.rank() + 7919ULL * state.step);
-  if (main_rank) write_run_json(o.out_dir, run_options);
 
   // Data: the token cache (built once, memory-mapped) and the held-out split. Rank 0 builds the
   // cache; the other workers open it once it is complete.
@@ -253,6 +253,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   }
   if (main_rank) group.barrier("waiting for the other workers to start");
   log::info("[data] {} training documents, {} held-out documents", train_view.num_documents, eval_view.num_documents);
+  if (main_rank) write_run_json(o.out_dir, run_options);  // once the data is there: a run that cannot start leaves none
 
   auto source = pretraining_batch_options(o, *tokenizer);
   // Each worker builds only its own examples: global examples rank, rank + W, ... of each epoch.

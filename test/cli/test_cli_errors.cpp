@@ -121,6 +121,38 @@ TEST_CASE("bert pretrain --dist-backend nccl where it cannot run", "[cli][errors
   CHECK(unknown.output.find("--dist-backend: mpi not in {auto,gloo,nccl}") != std::string::npos);
 }
 
+// Continued pre-training from a Hugging Face BertForPreTraining directory: every tensor of it is
+// loaded (at lr 0 the final model is the file, heads included), and its own tokenizer is used.
+TEST_CASE("pretrain --init continues from a Hugging Face checkpoint with its own tokenizer", "[cli][pretrain]") {
+  const auto out = fs::temp_directory_path() / ("bert_cli_init_" + std::to_string(::getpid()));
+  const auto init = fs::path(bert::test::data_path("hf-tiny"));
+  bert::test::require_ok(run_bert("pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") +
+                                  " --init " + init.string() + " --max-steps 2 --batch-size 4 --seq-len 32 --lr 0 " +
+                                  "--eval-fraction 0 --threads 1 --out " + out.string()));
+  CHECK(fs::exists(out / "final" / "vocab.txt"));
+  const auto theirs = bert::io::read_safetensors((init / "model.safetensors").string()).tensors;
+  const auto ours = bert::io::read_safetensors((out / "final" / "model.safetensors").string()).tensors;
+  size_t compared = 0;
+  for (const auto& [name, tensor] : ours) {
+    auto it = std::find_if(theirs.begin(), theirs.end(), [&](const auto& t) { return t.first == name; });
+    if (it == theirs.end()) continue;
+    INFO(name);
+    CHECK(torch::equal(tensor, it->second));
+    ++compared;
+  }
+  CHECK(compared + 1 >= theirs.size());  // all but (at most) a buffer such as position_ids
+  require_one_line_error(run_bert("pretrain --corpus " + bert::test::data_path("corpus/alice-in-wonderland.txt") +
+                                  " --model-config " + BERT_SOURCE_DIR + "/configs/bert-tiny.json --out " +
+                                  (out / "fresh").string()),
+                         "--tokenizer: a tokenizer directory is required with --model-config");
+  // A run that cannot start (no corpus) leaves no run directory behind.
+  require_one_line_error(run_bert("pretrain --corpus " + (out / "none" / "*.txt").string() + " --init " +
+                                  init.string() + " --seq-len 32 --out " + (out / "empty").string()),
+                         "the pattern matches no file");
+  CHECK_FALSE(fs::exists(out / "empty"));
+  fs::remove_all(out);
+}
+
 // Every subcommand takes a sequence length under either name, pretrain's or finetune's.
 TEST_CASE("the corpus sequence length answers to --seq-len and --max-seq-len", "[cli][errors]") {
   const auto out = fs::temp_directory_path() / ("bert_cli_seqlen_" + std::to_string(::getpid()));
@@ -370,6 +402,11 @@ TEST_CASE("predict checks texts from stdin", "[cli][errors]") {
                          "stdin:3: empty text");
   require_one_line_error(run_bert(predict + (dir / "only_blank.txt").string() + " --log-level error"),
                          "stdin: no text");
+  std::ofstream(dir / "pairs.txt") << "a fine film\tand more\n";  // the model saw single sentences
+  auto pairs = run_bert(predict + (dir / "pairs.txt").string());
+  bert::test::require_ok(pairs);
+  CHECK(pairs.output.find("the model was fine-tuned on single texts (config.json's finetune_inputs), but stdin gives "
+                          "text pairs (a TAB in a line starts the pair)") != std::string::npos);
   require_one_line_error(run_bert("tokenizer encode --tokenizer " + bert::test::data_path("hf-tiny") + " --input " +
                                   (dir / "bad.txt").string()),
                          "bad.txt:1: invalid UTF-8 at byte column 4");
@@ -434,5 +471,20 @@ TEST_CASE("an untied masked-LM decoder is kept", "[cli][convert]") {
   for (const auto& [name, t] : bert::io::read_safetensors((dir / "out" / "model.safetensors").string()).tensors)
     if (name == "cls.predictions.decoder.weight") found = torch::equal(t, decoder);
   CHECK(found);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("convert says when the source has no tokenizer to copy", "[cli][convert]") {
+  const auto dir = fs::temp_directory_path() / ("bert_cli_notok_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "weights");
+  for (const char* name : {"config.json", "model.safetensors"})
+    fs::copy_file(fs::path(bert::test::data_path("hf-tiny")) / name, dir / "weights" / name);
+  auto r = run_bert("convert --input " + (dir / "weights").string() + " --out " + (dir / "out").string());
+  bert::test::require_ok(r);
+  CHECK(r.output.find("has no tokenizer files (vocab.txt, spm.model, tokenizer.json): copy the model's into") !=
+        std::string::npos);
+  auto with = run_bert("convert --input " + bert::test::data_path("hf-tiny") + " --out " + (dir / "out2").string());
+  bert::test::require_ok(with);
+  CHECK(with.output.find("has no tokenizer files") == std::string::npos);
   fs::remove_all(dir);
 }

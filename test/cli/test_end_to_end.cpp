@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <thread>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -258,7 +259,7 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
   SECTION("a mixed-length batch run as passes of similar length gives the one-pass gradient") {
     // No dropout, so that the passes' masks cannot differ; tagging: the loss is over the labelled
     // tokens of the whole batch, the hardest share to get right.
-    for (const std::string data : {" --train " + task_file("sst2_train_300.tsv") + " --text-column sentence --label-column label",
+    for (const std::string& data : {" --train " + task_file("sst2_train_300.tsv") + " --text-column sentence --label-column label",
                                    " --train " + task_file("conll_train_200.txt") + " --format conll --class-weights auto"}) {
       const std::string finetune = "finetune --init " + final_dir.string() + data +
                                    " --max-steps 6 --batch-size 32 --lr 1e-3 --dropout 0 --classifier-dropout 0 --threads 1 --out ";
@@ -356,6 +357,12 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     require_ok(bert_cli(predict + (dir / "reg_named.jsonl").string() + " --text-column sentence1 --text-pair-column sentence2"));
     const auto named_rows = read_jsonl(dir / "reg_named.jsonl");
     for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i]["score"] == named_rows[i]["score"]);
+    // .json: the same rows as one JSON list.
+    require_ok(bert_cli(predict + (dir / "reg.json").string()));
+    const auto list = nlohmann::json::parse(std::ifstream(dir / "reg.json"));
+    REQUIRE(list.is_array());
+    REQUIRE(list.size() == rows.size());
+    CHECK(list[7] == rows[7]);
     // Given one text column of its own choosing, the user gets what they asked for.
     require_ok(bert_cli(predict + (dir / "reg_one.jsonl").string() + " --text-column sentence1"));
     CHECK(read_jsonl(dir / "reg_one.jsonl")[0]["score"] != rows[0]["score"]);
@@ -393,6 +400,29 @@ TEST_CASE("NER tagging on CoNLL with a WordPiece model", "[cli][e2e]") {
   auto m = nlohmann::json::parse(std::ifstream(out));
   REQUIRE(m.contains("entity_f1"));
   REQUIRE(m.contains("token_accuracy"));
+  // predict to .tsv: each token's line (gold tag included) and the predicted tag, as conlleval
+  // reads it; scoring that file gives evaluate's entity F1.
+  require_ok(bert_cli("predict --model " + (dir / "best").string() + " --input " + task_file("conll_valid_50.txt") +
+                      " --output " + (dir / "pred.tsv").string()));
+  std::ifstream predicted(dir / "pred.tsv");
+  std::vector<std::vector<std::string>> gold(1), tagged(1);
+  for (std::string line; std::getline(predicted, line);) {
+    if (line.empty()) {
+      gold.emplace_back();
+      tagged.emplace_back();
+      continue;
+    }
+    std::istringstream fields(line);
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), std::istream_iterator<std::string>()};
+    REQUIRE(f.size() == 5);  // word POS chunk gold predicted
+    gold.back().push_back(f[3]);
+    tagged.back().push_back(f[4]);
+  }
+  gold.pop_back();
+  tagged.pop_back();
+  CHECK(gold.size() == 47);  // the 50 blocks less the -DOCSTART- lines
+  const auto report = bert::eval::tagging_report(gold, tagged, bert::eval::Scheme::kBIO);
+  CHECK(report.f1 == Approx(m["entity_f1"].get<double>()).margin(1e-9));
   auto p = bert_cli("predict --model " + (dir / "best").string() + " --text \"EU rejects German call\"");
   require_ok(p);
   auto j = nlohmann::json::parse(p.output.substr(p.output.find('{')));
@@ -412,6 +442,10 @@ TEST_CASE("multiple choice: which sentence of a novel comes next", "[cli][e2e][c
                           " --label-column label --epochs 2 --batch-size 16 --lr 1e-3 --threads 1 --out " + dir.string());
   require_ok(trained);
   REQUIRE(trained.output.find("task choice (4 candidates, 400 train examples)") != std::string::npos);
+  // The new head is expected, not a warning; nothing else of hf-tiny is missing.
+  CHECK(trained.output.find("a new choice head, drawn at random: classifier.bias, classifier.weight") !=
+        std::string::npos);
+  CHECK(trained.output.find("freshly initialised") == std::string::npos);
   const auto best = (dir / "best").string();
   auto config = nlohmann::json::parse(std::ifstream(dir / "best" / "config.json"));
   REQUIRE(config["architectures"][0] == "BertForMultipleChoice");

@@ -238,6 +238,12 @@ TEST_CASE("column selection errors", "[table_reader]") {
     CHECK_THAT(e, StartsWith("h.tsv: no column named \"text\" (for the text) in the header on line 1;"));
     CHECK_THAT(e, Contains("available: 0 \"sentence\", 1 \"label\""));
   }
+  SECTION("a comma-separated file read with tabs: the hint names the delimiter") {
+    CHECK_THAT(error_of("sentence,label\nfoo,1\n", "c.tsv", opts("sentence", ColumnRef("label"))),
+               Contains("available: 0 \"sentence,label\" (the header is one column holding ',': give --delimiter ,?)"));
+    CHECK_THAT(error_of("sentence,label\nfoo,1\n", "c.tsv", opts(size_t{0}, ColumnRef(size_t{1}))),
+               Contains("has 1 column: 0 \"sentence,label\" (the header is one column holding ','"));
+  }
   SECTION("index out of range") {
     CHECK_THAT(error_of(tsv, "h.tsv", opts("sentence", ColumnRef(size_t{2}))),
                Contains("label column index 2 (0-based) does not exist: the header on line 1 has 2 columns"));
