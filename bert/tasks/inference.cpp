@@ -86,6 +86,12 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
   return d;
 }
 
+// How the model read its data when we fine-tuned it (config.json's finetune_inputs); null for a
+// model from elsewhere.
+nlohmann::json finetune_inputs_of(const TaskModel& model) {
+  return model.config().extra.value(kFinetuneInputsKey, nlohmann::json());
+}
+
 enum class OutputFormat { jsonl, csv, tsv, conll, json };
 
 // By the output file's extension: .csv, .tsv/.txt (CoNLL layout for tagging), .json (one JSON
@@ -178,12 +184,12 @@ LoadedModel load_for_inference(const InferenceOptions& o) {
   auto options = o.data;
   options.task = model.task();
   options.model_vocab_size = model.config().vocab_size;
-  const auto& extra = model.config().extra;
-  if (extra.contains(kFinetuneInputsKey)) apply_finetune_settings(extra[kFinetuneInputsKey], options);
+  apply_finetune_settings(finetune_inputs_of(model), options);
   options.max_seq_len =
       fit_max_seq_len(resolve_max_seq_len(options.max_seq_len, model.task()), model.config().max_position_embeddings);
   if (model.task() == Task::tag) options.conll = true;
   // A question-answering model trained on SQuAD v2.0 data answers "none" unless told otherwise.
+  const auto& extra = model.config().extra;
   if (extra.contains(kAllowNoAnswerKey) && extra[kAllowNoAnswerKey].is_boolean() && extra[kAllowNoAnswerKey].get<bool>())
     options.qa.allow_no_answer = true;
   auto tokenizer = tokenizer::load_tokenizer(o.model_dir, model.config().vocab_size);
@@ -198,8 +204,7 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
   io::refuse_output_over_model_or_data("--output", output, o.model_dir, data_file);
   auto loaded = load_for_inference(o);
   auto& [device, precision, model, tokenizer, options] = loaded;
-  if (model.config().extra.contains(kFinetuneInputsKey))
-    apply_finetune_columns(model.config().extra[kFinetuneInputsKey], data_file, options);
+  apply_finetune_columns(finetune_inputs_of(model), data_file, options);
   auto labels = model.label_map();
   TaskDataset data;
   try {
@@ -246,17 +251,16 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   if (!in.file.empty()) {
     data::LabelMap none;
     options.table.keep_fields = true;  // the output repeats every input column
-    if (model.config().extra.contains(kFinetuneInputsKey))
-      apply_finetune_columns(model.config().extra[kFinetuneInputsKey], in.file, options);
+    apply_finetune_columns(finetune_inputs_of(model), in.file, options);
     data = load_task_data(in.file, options, *tokenizer, none, false);
     log::info("[data] {}", data.read_summary);
   } else {
     if (!in.text_pairs.empty() && in.text_pairs.size() != in.texts.size())
       throw Error("--text-pair: give one per --text (found " + std::to_string(in.text_pairs.size()) + " for " +
                   std::to_string(in.texts.size()) + " texts)");
-    const auto& extra = model.config().extra;
-    if (!in.text_pairs.empty() && model.task() != Task::qa && extra.contains(kFinetuneInputsKey) &&
-        extra[kFinetuneInputsKey].contains("text_column") && !extra[kFinetuneInputsKey].contains("text_pair_column"))
+    const auto inputs = finetune_inputs_of(model);
+    if (!in.text_pairs.empty() && model.task() != Task::qa && inputs.contains("text_column") &&
+        !inputs.contains("text_pair_column"))
       log::warn("[predict] the model was fine-tuned on single texts (config.json's {}), but {} gives text pairs{}",
                 kFinetuneInputsKey, in.source, in.source == "stdin" ? " (a TAB in a line starts the pair)" : "");
     data = dataset_from_texts(in, options, *tokenizer, model.task());

@@ -20,6 +20,7 @@
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <torch/torch.h>
 
@@ -303,10 +304,10 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   };
 
   suggest_bf16_where_native(precision, device);  // once the run is set up: after every usage error
-  log::info("[pretrain] {} parameters, {} layers x {}, batch {} x {} (accum {}{}), {} steps, {} on {}",
+  log::info("[pretrain] {} parameters, {} layers x {}, batch {} x {} (accum {}{}), {}, {} on {}",
             [&] { int64_t n = 0; for (auto& p : model->parameters()) n += p.numel(); return n; }(),
             config.num_hidden_layers, config.hidden_size, o.batch_size * world, o.seq_len, o.grad_accum,
-            group.active() ? fmt::format(", {} workers x {}", world, o.batch_size) : "", o.max_steps,
+            group.active() ? fmt::format(", {} workers x {}", world, o.batch_size) : "", counted(o.max_steps, "step"),
             precision_name(precision), device.str());
   ProgressReporter progress("[pretrain]", o.max_steps, o.log_every, state.step);
   BatchWithState last_batch;
@@ -445,7 +446,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
   io::save_model(final_dir, config, *model);
   io::copy_tokenizer_files(o.tokenizer_dir, final_dir);
   if (non_finite.skipped_total() > 0)
-    log::warn("[pretrain] {} steps were skipped for a non-finite loss or gradient", non_finite.skipped_total());
+    log::warn("[pretrain] {} skipped for a non-finite loss or gradient", counted(non_finite.skipped_total(), "step"));
   if (state.extra.contains("best_step"))
     log::info("[pretrain] best held-out masked-LM loss {:.4f} at step {} ({}/step-{:08d})", best_eval_loss,
               state.extra["best_step"].get<int64_t>(), checkpoints.checkpoints_dir(),
