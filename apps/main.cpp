@@ -44,29 +44,34 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 // The first word on the command line that looks like a flag but is none of the subcommand's
 // ("--trian"), with the nearest real one. CLI11 would rather report a required flag as missing,
 // or list the leftovers backwards ("1 --epoch"); the misspelt flag is what the user needs to see.
-std::string unknown_flag_message(const CLI::App& sub, int argc, char** argv) {
+// `first_flag` is argv's index after the subcommand's name(s).
+std::string unknown_flag_message(const CLI::App& sub, const std::string& command, int first_flag, int argc,
+                                 char** argv) {
   std::vector<std::string> names;
   for (const auto* option : sub.get_options()) {
     for (const auto& n : option->get_lnames()) names.push_back("--" + n);
     for (const auto& n : option->get_snames()) names.push_back("-" + n);
   }
-  for (int i = 2; i < argc; ++i) {
+  for (int i = first_flag; i < argc; ++i) {
     std::string word = argv[i];
     if (word.size() < 2 || word[0] != '-' || std::isdigit(static_cast<unsigned char>(word[1])) || word[1] == '.')
       continue;  // a value, negative numbers included
     word = word.substr(0, word.find('='));
     if (std::find(names.begin(), names.end(), word) != names.end()) continue;
     // The model directory's flag in the subcommands that call it otherwise.
-    for (const auto& [other, ours] : {std::pair<std::string, std::string>{"--init", "--model"}, {"--model", "--init"}})
-      if (word == other && std::find(names.begin(), names.end(), ours) != names.end())
-        return word + " is not a flag of bert " + sub.get_name() + ": its model directory is " + ours;
+    const auto has = [&](const char* name) { return std::find(names.begin(), names.end(), name) != names.end(); };
+    if (word == "--model" && has("--model-config"))
+      return "--model is not a flag of bert " + command +
+             ": a checkpoint to continue from is --init, a fresh model's config.json --model-config";
+    if ((word == "--init" && has("--model")) || (word == "--model" && has("--init")))
+      return word + " is not a flag of bert " + command + ": its model directory is " + (has("--model") ? "--model" : "--init");
     std::string nearest;
     size_t best = 3;  // suggest only close spellings
     for (const auto& name : names) {
       const size_t d = edit_distance(word, name);
       if (d < best || (d == best && !nearest.empty() && name.size() < nearest.size())) best = d, nearest = name;
     }
-    return "unknown flag " + word + " for bert " + sub.get_name() +
+    return "unknown flag " + word + " for bert " + command +
            (nearest.empty() ? std::string() : " (did you mean " + nearest + "?)");
   }
   return "";
@@ -111,12 +116,20 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) leave(app.exit(e));  // --help, --version
-    // A flag error: exit 1 as every user error, pointing at the subcommand's own help.
-    const auto parsed = app.get_subcommands();
-    const CLI::App* sub = parsed.empty() ? nullptr : parsed.front();
-    std::string message = sub ? unknown_flag_message(*sub, argc, argv) : "";
+    // A flag error: exit 1 as every user error, pointing at the (innermost) subcommand's own help.
+    const CLI::App* sub = &app;
+    std::string command;
+    int depth = 0;
+    while (!sub->get_subcommands().empty()) {
+      sub = sub->get_subcommands().front();
+      command += (command.empty() ? "" : " ") + sub->get_name();
+      ++depth;
+    }
+    // Leftover or missing flags may come from a misspelt one; other errors (a bad value) say so themselves.
+    const bool flags_wrong = dynamic_cast<const CLI::ExtrasError*>(&e) || dynamic_cast<const CLI::RequiredError*>(&e);
+    std::string message = depth && flags_wrong ? unknown_flag_message(*sub, command, 1 + depth, argc, argv) : "";
     if (message.empty()) message = flag_error_message(e);
-    std::cerr << "error: " << message << " (see bert " << (sub ? sub->get_name() + " " : "") << "--help)\n";
+    std::cerr << "error: " << message << " (see bert " << (depth ? command + " " : "") << "--help)\n";
     leave(1);
   } catch (const bert::Error& e) {
     std::cerr << "error: " << e.what() << "\n";

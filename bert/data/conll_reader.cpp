@@ -335,7 +335,8 @@ TaskInference infer_task(const std::vector<std::string>& labels, size_t max_inte
         if (parse_number(label)) numbers.push_back(label);
         else others.insert(label);
       }
-      if (numbers.empty() || others.size() > 3) return t;
+      // A stray is rare: at most 3 distinct words, on at most 5 % of the rows.
+      if (numbers.empty() || others.size() > 3 || (labels.size() - numbers.size()) * 20 > labels.size()) return t;
       try {
         if (infer_task(numbers, max_integer_classes).kind == TaskKind::kRegression)
           t.stray_label = *std::find_if(labels.begin(), labels.end(), [](const auto& x) { return !parse_number(x); });

@@ -136,7 +136,8 @@ struct TaskInference {
 
 // Decides the task from the training labels. The rule:
 //   * some label is not a number (parse_number)            -> classification (stray_label set
-//     when at most 3 distinct labels are not numbers and the rest alone would be regression)
+//     when at most 3 distinct labels, on at most 5 % of the rows, are not numbers and the rest
+//     alone would be regression)
 //   * all numbers, some value is not an integer (3.8)       -> regression
 //   * all integer-valued ("1", "1.0"), more than
 //     max_integer_classes distinct values                   -> regression

@@ -411,8 +411,7 @@ void resolve_layout(std::string_view contents, const std::string& path, const Ta
 
 }  // namespace
 
-std::vector<std::string> read_table_header(const std::string& path, const TableOptions& options) {
-  if (!options.has_header) return {};
+std::vector<std::string> read_first_row(const std::string& path, const TableOptions& options) {
   const std::string file = read_text_file(path);
   std::string_view contents = file;
   if (contents.substr(0, kBom.size()) == kBom) contents.remove_prefix(kBom.size());
@@ -420,10 +419,10 @@ std::vector<std::string> read_table_header(const std::string& path, const TableO
   resolve_layout(contents, path, options, layout);
   RecordReader reader(contents, layout.delimiter, layout.quoting);
   RawRecord rec;
-  std::vector<std::string> header;
+  std::vector<std::string> fields;
   if (reader.next(rec) && rec.error.empty())
-    for (const auto& f : rec.fields) header.emplace_back(trim(f));
-  return header;
+    for (const auto& f : rec.fields) fields.emplace_back(trim(f));
+  return fields;
 }
 
 TableData parse_labelled_table(std::string_view contents, const std::string& path, const TableOptions& options) {

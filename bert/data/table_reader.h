@@ -115,10 +115,10 @@ TableData read_labelled_table(const std::string& path, const TableOptions& optio
 TableData parse_labelled_table(std::string_view contents, const std::string& path,
                                const TableOptions& options);
 
-// The column names on a file's first line as read_labelled_table would take them (trimmed); empty
-// without a header (options.has_header false) or when the first record cannot be split. Reads the
-// whole file: meant for the small files evaluate and predict take.
-std::vector<std::string> read_table_header(const std::string& path, const TableOptions& options);
+// The fields of a file's first record as read_labelled_table would split them (trimmed): the
+// header, or without one the first row; empty when it cannot be split. Reads the whole file: meant
+// for the small files evaluate and predict take.
+std::vector<std::string> read_first_row(const std::string& path, const TableOptions& options);
 
 // '\t' for .tsv and .txt, ',' for .csv (case-insensitive). Any other name: '\t' when
 // first_line contains a tab, otherwise a bert::Error asking for an explicit delimiter (guessing a

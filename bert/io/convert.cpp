@@ -118,7 +118,9 @@ std::string convert_checkpoint(const ConvertOptions& o) {
   // pooler and next-sentence head drawn at random (transformers would load those as trained).
   save_model(o.out_dir, config, *model, o.dtype, report.initialised);
   const int tokenizer_files = copy_tokenizer_files(source_dir.string(), o.out_dir);
-  if (tokenizer_files == 0)  // else fine-tuning the copy would stop later at "no tokenizer found"
+  const fs::path out(o.out_dir);
+  if (!fs::exists(out / "vocab.txt") && !fs::exists(out / "spm.model") && !fs::exists(out / "tokenizer.json"))
+    // else fine-tuning the copy would stop later at "no tokenizer found"
     log::warn("[convert] {} has no tokenizer files (vocab.txt, spm.model, tokenizer.json): copy the model's into {} "
               "before using it",
               source_dir.string(), o.out_dir);

@@ -73,7 +73,7 @@ nlohmann::json columns_json(const std::vector<data::ColumnRef>& columns) {
 
 data::ColumnRef column_from_json(const nlohmann::json& j, const std::string& key) {
   if (j.is_string()) return data::ColumnRef(j.get<std::string>());
-  if (j.is_number_unsigned()) return data::ColumnRef(j.get<size_t>());
+  if (j.is_number_integer() && j.get<int64_t>() >= 0) return data::ColumnRef(j.get<size_t>());
   throw Error(std::string("config.json: ") + kFinetuneInputsKey + "." + key + ": expected a column name or index, found " +
               j.dump());
 }
@@ -113,10 +113,14 @@ nlohmann::json finetune_inputs(const TaskDataOptions& o) {
 
 void apply_finetune_settings(const nlohmann::json& inputs, TaskDataOptions& o) {
   if (!inputs.is_object()) return;
-  if (o.max_seq_len == 0 && inputs.contains("max_seq_len")) o.max_seq_len = positive_from_json(inputs, "max_seq_len");
-  if (o.qa.doc_stride < 0 && inputs.contains("doc_stride")) o.qa.doc_stride = positive_from_json(inputs, "doc_stride");
-  if (!o.max_query_len_given && inputs.contains("max_query_len"))
-    o.qa.max_query_len = positive_from_json(inputs, "max_query_len");
+  // The windows only with the length they were made for: a --max-seq-len of the user's own gets
+  // the usual defaults (a stride of a third of it), not a stride that may not fit.
+  if (o.max_seq_len == 0 && inputs.contains("max_seq_len")) {
+    o.max_seq_len = positive_from_json(inputs, "max_seq_len");
+    if (o.qa.doc_stride < 0 && inputs.contains("doc_stride")) o.qa.doc_stride = positive_from_json(inputs, "doc_stride");
+    if (!o.max_query_len_given && inputs.contains("max_query_len"))
+      o.qa.max_query_len = positive_from_json(inputs, "max_query_len");
+  }
   if (!o.label_separator_given && inputs.contains("label_separator")) {
     const auto& sep = inputs["label_separator"];
     if (!sep.is_string() || sep.get<std::string>().size() != 1)
@@ -145,18 +149,26 @@ void apply_finetune_columns(const nlohmann::json& inputs, const std::string& pat
   if (o.has_labels && table.label) used.push_back(*table.label);
   if (o.has_labels) used.insert(used.end(), table.indicator_labels.begin(), table.indicator_labels.end());
   used.insert(used.end(), table.choices.begin(), table.choices.end());
+  // Each named column exactly once in the header, each index within the first row: anything else
+  // keeps the defaults (and says why) rather than fail on a column the user never named.
+  const auto first_row = data::read_first_row(path, table);
   std::string names, missing;
-  const bool named = std::any_of(used.begin(), used.end(), [](const auto& c) { return !c.is_index(); });
-  const auto header = named ? data::read_table_header(path, table) : std::vector<std::string>{};
   for (const auto& c : used) {
     names += (names.empty() ? "" : ", ") + c.to_string();
-    if (!c.is_index() && std::find(header.begin(), header.end(), c.name()) == header.end())
-      missing += (missing.empty() ? "" : ", ") + c.to_string();
+    const bool found = c.is_index() ? c.index() < first_row.size()
+                                    : table.has_header && std::count(first_row.begin(), first_row.end(), c.name()) == 1;
+    if (!found) missing += (missing.empty() ? "" : ", ") + c.to_string();
   }
   if (!missing.empty()) {
-    log::warn("[data] {}: no column {} of those the model was fine-tuned on ({}): reading the default columns; name "
-              "them with --text-column, --text-pair-column, --label-column",
-              path, missing, names);
+    std::string layout = "read without a header, " + counted(first_row.size(), "column");
+    if (table.has_header) {
+      std::string header;
+      for (const auto& name : first_row) header += (header.empty() ? "" : ", ") + name;
+      layout = "header " + quote_snippet(header, 100);
+    }
+    log::warn("[data] {}: the model was fine-tuned on columns {} (config.json's {}), but this file has no single {} "
+              "({}): reading the default columns; choose them with --text-column, --text-pair-column, --label-column",
+              path, names, kFinetuneInputsKey, missing, layout);
     return;
   }
   o.table = table;

@@ -66,11 +66,11 @@ AdamWSettings adamw_settings(const PretrainOptions& o) {
 
 void validate(const PretrainOptions& o) {
   if (o.corpus.empty()) throw Error("--corpus: at least one file, directory or glob is required");
-  if (o.tokenizer_dir.empty())
-    throw Error("--tokenizer: a tokenizer directory is required with --model-config (--init's is its own)");
   if (o.out_dir.empty()) throw Error("--out: a run directory is required");
   if (o.model_config.empty() == o.init_dir.empty())
     throw Error("exactly one of --model-config (a fresh model) and --init (continue from a checkpoint) is required");
+  if (o.tokenizer_dir.empty())
+    throw Error("--tokenizer: a tokenizer directory is required with --model-config (--init's is its own)");
   if (!o.init_dir.empty()) require_directory("--init", o.init_dir);
   require_directory("--tokenizer", o.tokenizer_dir);
   require_directory_if_present("--out", o.out_dir);

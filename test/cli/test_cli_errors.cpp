@@ -270,6 +270,17 @@ TEST_CASE("finetune checks its flag values before it starts", "[cli][errors]") {
   require_one_line_error(run_bert("predict --init " + bert::test::data_path("hf-tiny") + " --text hi"),
                          "--init is not a flag of bert predict: its model directory is --model");
   require_one_line_error(run_bert("predict --text hi"), "--model is required (see bert predict --help)");
+  require_one_line_error(run_bert("pretrain --model x --corpus y --out z"),
+                         "--model is not a flag of bert pretrain: a checkpoint to continue from is --init, a fresh "
+                         "model's config.json --model-config");
+  // Nested subcommands: the innermost one's flags and help.
+  const std::string encode = "tokenizer encode --tokenizer " + bert::test::data_path("hf-tiny") + " --text hi";
+  require_one_line_error(run_bert(encode + " --fromat ids"),
+                         "unknown flag --fromat for bert tokenizer encode (did you mean --format?) (see bert "
+                         "tokenizer encode --help)");
+  require_one_line_error(run_bert(encode + " --format bogus"), "--format: bogus not in {ids,tokens,jsonl}");
+  require_one_line_error(run_bert("tokenizer train --input " + (dir / "train.tsv").string()),
+                         "--out is required (see bert tokenizer train --help)");
   fs::remove_all(dir);
 }
 
@@ -281,14 +292,18 @@ TEST_CASE("finetune refuses labels it cannot learn from", "[cli][errors]") {
   require_one_line_error(run_bert(base + (dir / "spelled.tsv").string()),
                          "spelled.tsv: labels \"1\" and \"1.0\" are the same number written two ways");
   // One word among scores: a bad row, not a 4-class problem; --task regress --skip-bad-rows drops it.
-  std::ofstream(dir / "scores.tsv") << "s\tscore\nhello there\t4.2\nbye now\tn/a\nok then\t0.8\nfine\t2.5\n";
+  {
+    std::ofstream scores(dir / "scores.tsv");
+    scores << "s\tscore\nhello there\t4.2\nbye now\tn/a\n";
+    for (int i = 0; i < 30; ++i) scores << "row " << i << "\t" << i % 5 << ".5\n";
+  }
   require_one_line_error(run_bert(base + (dir / "scores.tsv").string()),
                          "scores.tsv:3: label \"n/a\" is not a number, but the other labels read as regression targets");
   std::string verbose = base;
   verbose.replace(verbose.find("--log-level error"), 17, "--log-level info");
   const auto skipped = run_bert(verbose + (dir / "scores.tsv").string() + " --task regress --skip-bad-rows");
   bert::test::require_ok(skipped);
-  CHECK(skipped.output.find("scores.tsv: 3 rows (tab-separated, quoting none, 2 columns, header); 1 bad row skipped, "
+  CHECK(skipped.output.find("scores.tsv: 31 rows (tab-separated, quoting none, 2 columns, header); 1 bad row skipped, "
                             "first: ") != std::string::npos);
   fs::remove_all(dir / "run");
   std::ofstream(dir / "one.tsv") << "s\tlabel\nhello\t0\nbye\t0\n";

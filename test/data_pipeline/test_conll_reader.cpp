@@ -244,14 +244,26 @@ TEST_CASE("infer_task", "[labels]") {
   CHECK_THAT(infer_task({"1", "x"}).reason, Contains("\"x\" is not a number"));
   CHECK_FALSE(infer_task({"1", "x"}).stray_label);  // "1" alone reads as a class
   // A few words among what would otherwise be regression targets: most likely bad rows.
-  const auto stray = infer_task({"5.000", "n/a", "3.800", "-", "n/a", "1"});
+  std::vector<std::string> scores;
+  for (int i = 0; i < 60; ++i) scores.push_back(std::to_string(i % 50) + ".5");
+  auto with = [&](std::vector<std::string> words) {
+    auto labels = scores;
+    labels.insert(labels.begin() + 7, words.begin(), words.end());
+    return infer_task(labels);
+  };
+  const auto stray = with({"n/a", "-", "n/a"});
   CHECK(stray.kind == TaskKind::kClassification);
   CHECK(stray.stray_label == "n/a");  // the first in file order
-  CHECK(infer_task({"0.5", "a", "b", "c"}).stray_label == "a");
-  CHECK_FALSE(infer_task({"0.5", "a", "b", "c", "d"}).stray_label);  // four words: classes after all
+  CHECK(with({"a", "b", "c"}).stray_label == "a");
+  CHECK_FALSE(with({"a", "b", "c", "d"}).stray_label);  // four distinct words: classes after all
+  CHECK_FALSE(with({"a", "a", "a", "a"}).stray_label);  // on more than 5 % of the rows: a class
+  std::vector<std::string> words(1000, "pos");
+  words.push_back("0.5");  // one number among words: classification, nothing stray
+  CHECK_FALSE(infer_task(words).stray_label);
+  for (int i = 11; i <= 30; ++i) many.push_back(std::to_string(i));
   many.push_back("other");
   CHECK(infer_task(many).stray_label == "other");
-  CHECK_FALSE(infer_task(many, 20).stray_label);
+  CHECK_FALSE(infer_task(many, 40).stray_label);  // 31 integers read as classes: "other" is one more
   CHECK_FALSE(infer_task({"1", "1.0", "x"}).stray_label);
   CHECK_THROWS_AS(infer_task({}), bert::Error);
   CHECK(to_string(TaskKind::kRegression) == "regression");

@@ -78,6 +78,13 @@ TEST_CASE("evaluate and predict take the model's lengths where none is given", "
   CHECK(given.qa.doc_stride == 50);
   CHECK(given.qa.max_query_len == 30);
   CHECK(given.label_separator == ';');
+  // A length of the user's own: the model's windows (made for its length) are not taken.
+  auto shorter = nothing_given(true);
+  shorter.max_seq_len = 128;
+  apply_finetune_settings({{"max_seq_len", 384}, {"doc_stride", 128}, {"max_query_len", 40}}, shorter);
+  CHECK(shorter.max_seq_len == 128);
+  CHECK(shorter.qa.doc_stride == -1);  // a third of 128, later
+  CHECK(shorter.qa.max_query_len == 64);
   auto bad = nothing_given(true);
   CHECK_THROWS_WITH(apply_finetune_settings({{"max_seq_len", "long"}}, bad),
                     Contains("finetune_inputs.max_seq_len: expected a count, found \"long\""));
@@ -119,6 +126,32 @@ TEST_CASE("evaluate and predict read the model's columns when the header has the
     CHECK(d.table.text.index() == 0);
     CHECK_FALSE(d.table.text_pair);
     std::filesystem::remove(other);
+  }
+  SECTION("a name twice in the header, or a file read without one: the defaults stay") {
+    const auto twice = write_temp("fi_twice.tsv", "sentence1\tsentence2\tscore\tsentence1\na\tb\t1\tc\n");
+    auto d = nothing_given(true);
+    apply_finetune_columns(inputs, twice, d);
+    CHECK(d.table.text.is_index());
+    auto n = nothing_given(true);
+    n.table.has_header = false;
+    apply_finetune_columns(inputs, stsb, n);
+    CHECK(n.table.text.is_index());
+    CHECK_FALSE(n.table.text_pair);
+    std::filesystem::remove(twice);
+  }
+  SECTION("columns by index: taken when the file is that wide") {
+    const nlohmann::json by_index = {{"text_column", 3}, {"label_column", 1}};
+    const auto cola = write_temp("fi_cola.tsv", "gj04\t1\t\tOur friends won't buy this analysis.\n");
+    auto wide = nothing_given(true);
+    wide.table.has_header = false;
+    apply_finetune_columns(by_index, cola, wide);
+    CHECK(wide.table.text.index() == 3);
+    const auto narrow_file = write_temp("fi_narrow.tsv", "index\tsentence\n0\tfine\n");
+    auto narrow = nothing_given(false);
+    apply_finetune_columns(by_index, narrow_file, narrow);
+    CHECK(narrow.table.text.index() == 0);  // column 3 does not exist there
+    std::filesystem::remove(cola);
+    std::filesystem::remove(narrow_file);
   }
   SECTION("one text per line in a .txt: nothing to choose") {
     const auto lines = write_temp("fi_lines.txt", "sentence1\tsentence2\n");
