@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,21 @@ namespace {
   std::fflush(nullptr);
   std::_Exit(code);
 }
+
+// CLI11 shows a flag's negating name with the value it sets ("--no-split-by-length{false}"); the
+// names alone read better, and every description says the default.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* option, bool is_positional) const override {
+    std::string name = CLI::Formatter::make_option_name(option, is_positional);
+    for (size_t open = name.find('{'); open != std::string::npos; open = name.find('{', open)) {
+      const size_t close = name.find('}', open);
+      if (close == std::string::npos) break;
+      name.erase(open, close - open + 1);
+    }
+    return name;
+  }
+};
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -90,6 +106,7 @@ std::string flag_error_message(const CLI::ParseError& e) {
 
 int main(int argc, char** argv) {
   CLI::App app{"bert: pre-train, fine-tune, evaluate and run BERT models with LibTorch"};
+  app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands, which copy it
   app.require_subcommand(1);
   app.set_version_flag("--version", "bert 0.1.0");
   bert::app::setup_info(app);

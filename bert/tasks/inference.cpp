@@ -4,6 +4,7 @@
 #include "bert/io/checkpoint.h"
 #include "bert/tasks/task_model.h"
 #include "bert/tokenizer/load.h"
+#include "bert/tokenizer/unicode.h"
 #include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
@@ -22,8 +23,34 @@ namespace bert::tasks {
 
 namespace {
 
+// A raw text's words as BERT's pre-tokenizer sees them (transformers' token-classification pipeline
+// too): split at whitespace, each punctuation mark and CJK character a word of its own, so that
+// "Paris." is tagged as "Paris" and ".", as CoNLL-style training data has them.
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string current;
+  auto finish = [&] {
+    if (!current.empty()) words.push_back(std::move(current));
+    current.clear();
+  };
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t start = pos;
+    const char32_t cp = tokenizer::unicode::decode_utf8(text, pos);
+    if (tokenizer::unicode::is_whitespace(cp)) {
+      finish();
+    } else if (tokenizer::unicode::is_punctuation(cp) || tokenizer::unicode::is_chinese_char(cp)) {
+      finish();
+      words.push_back(text.substr(start, pos - start));
+    } else {
+      current.append(text, start, pos - start);
+    }
+  }
+  finish();
+  return words;
+}
+
 // Texts given on the command line or stdin, tokenized exactly as a data file's rows would be
-// (for tagging, a text is split into words at whitespace).
+// (for tagging, a text is split into words by split_words).
 TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o, const tokenizer::Tokenizer& tok,
                                Task task) {
   TaskDataset d;
@@ -60,8 +87,7 @@ TaskDataset dataset_from_texts(const PredictInput& in, const TaskDataOptions& o,
   for (size_t i = 0; i < in.texts.size(); ++i) {
     if (task == Task::tag) {
       data::TaggedSentence s;
-      std::istringstream words(in.texts[i]);
-      for (std::string w; words >> w;) s.words.push_back(w);
+      s.words = split_words(in.texts[i]);
       s.line = line_of(i);
       d.examples.push_back(encode_sentence(s, {}, o, tok, d.truncated, d.words_lost_to_truncation));
       d.sentences.push_back(std::move(s));
@@ -235,6 +261,7 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
   if (!output.empty()) {
     nlohmann::json j(result.metrics);
     j["examples"] = model.task() == Task::qa ? data.squad.questions.size() : data.examples.size();
+    j.update(result.details);
     write_file_atomic(output, j.dump(2) + "\n");
     log::info("[evaluate] metrics written to {}", output);
   }

@@ -199,6 +199,7 @@ EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset&
     auto report = eval::classification_report(gold, p.classes, names);
     r.metrics = eval::metrics_map(report);
     r.report = eval::format_report(report);
+    r.details = {{"labels", names}, {"confusion_matrix", report.confusion}};
   } else if (model.task() == Task::multilabel) {
     std::vector<std::vector<int64_t>> gold;
     for (const auto& ex : data.examples) gold.push_back(ex.label_set);

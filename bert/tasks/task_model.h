@@ -71,6 +71,9 @@ Predictions predict_dataset(TaskModel& model, const TaskDataset& data, int64_t b
 struct EvaluationResult {
   std::map<std::string, double> metrics;  // flat keys (accuracy, macro_f1, mcc, micro_f1, pearson, entity_f1, ...)
   std::string report;                     // the readable table
+  // What the flat keys cannot hold, for `evaluate --output`: classification's and multiple
+  // choice's {"labels": [...], "confusion_matrix": [[...]]} (rows gold, columns predicted).
+  nlohmann::json details = nlohmann::json::object();
 };
 
 EvaluationResult evaluate_predictions(const TaskModel& model, const TaskDataset& data, const Predictions& predictions,

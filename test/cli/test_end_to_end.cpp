@@ -188,6 +188,15 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     REQUIRE(m["accuracy"].get<double>() >= 0.0);
     REQUIRE(m.contains("mcc"));
     REQUIRE(m.contains("macro_f1"));
+    // The confusion matrix too (rows gold, columns predicted): its diagonal is the accuracy.
+    CHECK(m["labels"] == nlohmann::json{"0", "1"});
+    const auto& confusion = m["confusion_matrix"];
+    REQUIRE(confusion.size() == 2);
+    int64_t total = 0, right = 0;
+    for (size_t g = 0; g < 2; ++g)
+      for (size_t q = 0; q < 2; ++q) total += confusion[g][q].get<int64_t>(), right += g == q ? confusion[g][q].get<int64_t>() : 0;
+    CHECK(total == 100);
+    CHECK(static_cast<double>(right) / 100 == Approx(m["accuracy"].get<double>()));
     auto p = bert_cli("predict --model " + (cls / "best").string() + " --text \"a charming film\" --text \"dull\"");
     require_ok(p);
     std::istringstream lines(p.output);
@@ -423,11 +432,12 @@ TEST_CASE("NER tagging on CoNLL with a WordPiece model", "[cli][e2e]") {
   CHECK(gold.size() == 47);  // the 50 blocks less the -DOCSTART- lines
   const auto report = bert::eval::tagging_report(gold, tagged, bert::eval::Scheme::kBIO);
   CHECK(report.f1 == Approx(m["entity_f1"].get<double>()).margin(1e-9));
-  auto p = bert_cli("predict --model " + (dir / "best").string() + " --text \"EU rejects German call\"");
+  // A raw text is split as BERT's pre-tokenizer splits it: punctuation is a word of its own.
+  auto p = bert_cli("predict --model " + (dir / "best").string() + " --text \"EU rejects German call, Paris.\"");
   require_ok(p);
   auto j = nlohmann::json::parse(p.output.substr(p.output.find('{')));
-  REQUIRE(j["words"].size() == 4);
-  REQUIRE(j["tags"].size() == 4);
+  CHECK(j["words"] == nlohmann::json{"EU", "rejects", "German", "call", ",", "Paris", "."});
+  REQUIRE(j["tags"].size() == 7);
   fs::remove_all(dir);
 }
 
