@@ -93,9 +93,16 @@ TEST_CASE("evaluate and predict take the model's lengths where none is given", "
 TEST_CASE("evaluate and predict read the model's columns when the header has them", "[finetune_inputs]") {
   const nlohmann::json inputs = {{"text_column", "sentence1"}, {"text_pair_column", "sentence2"},
                                  {"label_column", "score"}, {"max_seq_len", 128}};
-  const auto stsb = write_temp("fi_stsb.tsv", "id\tsentence1\tsentence2\tscore\n1\ta\tb\t4.0\n");
-  auto o = nothing_given(true);
-  apply_finetune_columns(inputs, stsb, o);
+  // `o` after apply_finetune_columns(recorded, a file named `name` holding `contents`).
+  auto applied = [](const nlohmann::json& recorded, const std::string& name, const std::string& contents,
+                    TaskDataOptions o) {
+    const auto path = write_temp(name, contents);
+    apply_finetune_columns(recorded, path, o);
+    std::filesystem::remove(path);
+    return o;
+  };
+  const std::string stsb = "id\tsentence1\tsentence2\tscore\n1\ta\tb\t4.0\n";
+  const auto o = applied(inputs, "fi_stsb.tsv", stsb, nothing_given(true));
   CHECK(o.table.text.name() == "sentence1");
   REQUIRE(o.table.text_pair);
   CHECK(o.table.text_pair->name() == "sentence2");
@@ -103,62 +110,43 @@ TEST_CASE("evaluate and predict read the model's columns when the header has the
   CHECK(o.table.label->name() == "score");
 
   SECTION("a column given on the command line: none is taken") {
-    auto g = nothing_given(true);
-    g.columns_given = true;
-    apply_finetune_columns(inputs, stsb, g);
+    auto given = nothing_given(true);
+    given.columns_given = true;
+    const auto g = applied(inputs, "fi_stsb.tsv", stsb, given);
     CHECK(g.table.text.is_index());
     CHECK_FALSE(g.table.text_pair);
   }
   SECTION("prediction input needs no label column") {
-    const auto unlabelled = write_temp("fi_unlabelled.tsv", "sentence2\tsentence1\nb\ta\n");
-    auto p = nothing_given(false);
-    p.table.label.reset();
-    apply_finetune_columns(inputs, unlabelled, p);
+    auto unlabelled = nothing_given(false);
+    unlabelled.table.label.reset();
+    const auto p = applied(inputs, "fi_unlabelled.tsv", "sentence2\tsentence1\nb\ta\n", unlabelled);
     CHECK(p.table.text.name() == "sentence1");
     CHECK_FALSE(p.table.label);
-    std::filesystem::remove(unlabelled);
   }
-  SECTION("a header without them: the defaults stay") {
-    const auto other = write_temp("fi_other.tsv", "sentence\tlabel\nx\t1\n");
-    auto d = nothing_given(true);
-    apply_finetune_columns(inputs, other, d);
-    CHECK(d.table.text.is_index());
-    CHECK(d.table.text.index() == 0);
-    CHECK_FALSE(d.table.text_pair);
-    std::filesystem::remove(other);
-  }
-  SECTION("a name twice in the header, or a file read without one: the defaults stay") {
-    const auto twice = write_temp("fi_twice.tsv", "sentence1\tsentence2\tscore\tsentence1\na\tb\t1\tc\n");
-    auto d = nothing_given(true);
-    apply_finetune_columns(inputs, twice, d);
-    CHECK(d.table.text.is_index());
-    auto n = nothing_given(true);
-    n.table.has_header = false;
-    apply_finetune_columns(inputs, stsb, n);
-    CHECK(n.table.text.is_index());
-    CHECK_FALSE(n.table.text_pair);
-    std::filesystem::remove(twice);
+  SECTION("a header without them, with one twice, or none: the defaults stay") {
+    const auto other = applied(inputs, "fi_other.tsv", "sentence\tlabel\nx\t1\n", nothing_given(true));
+    CHECK(other.table.text.is_index());
+    CHECK(other.table.text.index() == 0);
+    CHECK_FALSE(other.table.text_pair);
+    const auto twice =
+        applied(inputs, "fi_twice.tsv", "sentence1\tsentence2\tscore\tsentence1\na\tb\t1\tc\n", nothing_given(true));
+    CHECK(twice.table.text.is_index());
+    auto headerless = nothing_given(true);
+    headerless.table.has_header = false;
+    const auto none = applied(inputs, "fi_stsb.tsv", stsb, headerless);
+    CHECK(none.table.text.is_index());
+    CHECK_FALSE(none.table.text_pair);
   }
   SECTION("columns by index: taken when the file is that wide") {
     const nlohmann::json by_index = {{"text_column", 3}, {"label_column", 1}};
-    const auto cola = write_temp("fi_cola.tsv", "gj04\t1\t\tOur friends won't buy this analysis.\n");
-    auto wide = nothing_given(true);
-    wide.table.has_header = false;
-    apply_finetune_columns(by_index, cola, wide);
-    CHECK(wide.table.text.index() == 3);
-    const auto narrow_file = write_temp("fi_narrow.tsv", "index\tsentence\n0\tfine\n");
-    auto narrow = nothing_given(false);
-    apply_finetune_columns(by_index, narrow_file, narrow);
-    CHECK(narrow.table.text.index() == 0);  // column 3 does not exist there
-    std::filesystem::remove(cola);
-    std::filesystem::remove(narrow_file);
+    auto headerless = nothing_given(true);
+    headerless.table.has_header = false;
+    CHECK(applied(by_index, "fi_cola.tsv", "gj04\t1\t\tOur friends won't buy this analysis.\n", headerless)
+              .table.text.index() == 3);
+    // Column 3 does not exist in a two-column file.
+    CHECK(applied(by_index, "fi_narrow.tsv", "index\tsentence\n0\tfine\n", nothing_given(false)).table.text.index() == 0);
   }
   SECTION("one text per line in a .txt: nothing to choose") {
-    const auto lines = write_temp("fi_lines.txt", "sentence1\tsentence2\n");
-    auto t = nothing_given(false);
-    apply_finetune_columns(inputs, lines, t);
-    CHECK(t.table.text.is_index());
-    std::filesystem::remove(lines);
+    CHECK(applied(inputs, "fi_lines.txt", "sentence1\tsentence2\n", nothing_given(false)).table.text.is_index());
   }
-  std::filesystem::remove(stsb);
 }
