@@ -340,7 +340,8 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     CHECK(config["finetune_inputs"] == nlohmann::json{{"text_column", "sentence1"}, {"text_pair_column", "sentence2"},
                                                       {"label_column", "score"}, {"max_seq_len", 128}});
     auto out = dir / "reg_metrics.json", named = dir / "reg_metrics_named.json";
-    const std::string evaluate = "evaluate --model " + (reg / "best").string() + " --data " +
+    // One thread: the same numbers twice, to the last bit (two threads may split sums differently).
+    const std::string evaluate = "evaluate --threads 1 --model " + (reg / "best").string() + " --data " +
                                  task_file("stsb_train_200.tsv") + " --output ";
     auto e = bert_cli(evaluate + out.string());
     require_ok(e);
@@ -354,7 +355,7 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
     REQUIRE(m.contains("mse"));
     CHECK(m == nlohmann::json::parse(std::ifstream(named)));
     // The file's gold "score" column is kept beside the predicted score, renamed, in both formats.
-    const std::string predict = "predict --model " + (reg / "best").string() + " --input " +
+    const std::string predict = "predict --threads 1 --model " + (reg / "best").string() + " --input " +
                                 task_file("stsb_train_200.tsv") + " --output ";
     auto r = bert_cli(predict + (dir / "reg.jsonl").string());
     require_ok(r);
