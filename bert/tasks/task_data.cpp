@@ -85,7 +85,7 @@ std::vector<data::ColumnRef> columns_from_json(const nlohmann::json& j, const st
   return columns;
 }
 
-int64_t positive_from_json(const nlohmann::json& inputs, const std::string& key) {
+int64_t count_from_json(const nlohmann::json& inputs, const std::string& key) {
   const auto& j = inputs.at(key);
   if (!j.is_number_integer() || j.get<int64_t>() < 0)
     throw Error(std::string("config.json: ") + kFinetuneInputsKey + "." + key + ": expected a count, found " + j.dump());
@@ -116,10 +116,10 @@ void apply_finetune_settings(const nlohmann::json& inputs, TaskDataOptions& o) {
   // The windows only with the length they were made for: a --max-seq-len of the user's own gets
   // the usual defaults (a stride of a third of it), not a stride that may not fit.
   if (o.max_seq_len == 0 && inputs.contains("max_seq_len")) {
-    o.max_seq_len = positive_from_json(inputs, "max_seq_len");
-    if (o.qa.doc_stride < 0 && inputs.contains("doc_stride")) o.qa.doc_stride = positive_from_json(inputs, "doc_stride");
+    o.max_seq_len = count_from_json(inputs, "max_seq_len");
+    if (o.qa.doc_stride < 0 && inputs.contains("doc_stride")) o.qa.doc_stride = count_from_json(inputs, "doc_stride");
     if (!o.max_query_len_given && inputs.contains("max_query_len"))
-      o.qa.max_query_len = positive_from_json(inputs, "max_query_len");
+      o.qa.max_query_len = count_from_json(inputs, "max_query_len");
   }
   if (!o.label_separator_given && inputs.contains("label_separator")) {
     const auto& sep = inputs["label_separator"];
