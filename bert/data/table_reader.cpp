@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <stdexcept>
 
 #include "bert/tokenizer/unicode.h"
@@ -412,7 +413,11 @@ void resolve_layout(std::string_view contents, const std::string& path, const Ta
 }  // namespace
 
 std::vector<std::string> read_first_row(const std::string& path, const TableOptions& options) {
-  const std::string file = read_text_file(path);
+  // The file's start only: the whole is read again by read_labelled_table.
+  std::string file(size_t{1} << 20, '\0');
+  std::ifstream in(path, std::ios::binary);
+  in.read(file.data(), static_cast<std::streamsize>(file.size()));
+  file.resize(static_cast<size_t>(in.gcount()));
   std::string_view contents = file;
   if (contents.substr(0, kBom.size()) == kBom) contents.remove_prefix(kBom.size());
   TableReadReport layout;

@@ -116,8 +116,8 @@ TableData parse_labelled_table(std::string_view contents, const std::string& pat
                                const TableOptions& options);
 
 // The fields of a file's first record as read_labelled_table would split them (trimmed): the
-// header, or without one the first row; empty when it cannot be split. Reads the whole file: meant
-// for the small files evaluate and predict take.
+// header, or without one the first row; empty when it cannot be split (or the file not read).
+// Reads the file's first MiB only.
 std::vector<std::string> read_first_row(const std::string& path, const TableOptions& options);
 
 // '\t' for .tsv and .txt, ',' for .csv (case-insensitive). Any other name: '\t' when
