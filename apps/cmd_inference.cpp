@@ -126,8 +126,14 @@ struct PredictCommandOptions {
 
 void setup_predict(CLI::App& app) {
   auto o = std::make_shared<PredictCommandOptions>();
-  auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model (CSV/TSV, CoNLL or JSON lines, by --output extension)");
-  add_inference_flags(cmd, o->run, "checkpoint directory of a fine-tuned model (required)");
+  auto* cmd = app.add_subcommand("predict", "Predictions of a fine-tuned model, or a pre-trained model's tokens at each [MASK] "
+                                                 "(CSV/TSV, CoNLL or JSON lines, by --output extension)");
+  add_inference_flags(cmd, o->run,
+                      "checkpoint directory: a fine-tuned model, or a pre-trained one, whose predictions are the "
+                      "tokens at each [MASK] of the input (required)");
+  cmd->add_option("--top-k", o->run.top_k, "pre-trained model: candidates per [MASK] (default: 5)");
+  cmd->add_option("--target", o->run.targets,
+                  "pre-trained model: rank only this word at each [MASK], repeatable (default: the whole vocabulary)");
   auto* input = cmd->add_option("--input", o->input.file,
                   "CSV/TSV, CoNLL or (question answering) SQuAD JSON / JSON lines file (default: --text, else stdin, "
                   "one text per line, a TAB before a text pair)");

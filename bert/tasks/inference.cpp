@@ -2,6 +2,7 @@
 
 #include "bert/data/corpus_reader.h"
 #include "bert/io/checkpoint.h"
+#include "bert/tasks/fill_mask.h"
 #include "bert/tasks/task_model.h"
 #include "bert/tokenizer/load.h"
 #include "bert/tokenizer/unicode.h"
@@ -15,6 +16,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -146,6 +148,97 @@ void write_row(std::ostream& out, const std::vector<std::string>& fields, char d
   out << '\n';
 }
 
+// The rows to predict on: a data file (every column kept for the output), or --text / stdin texts
+// read as that file's rows would be. `inputs`: how the model read its data (finetune_inputs).
+TaskDataset read_predict_input(const PredictInput& in, TaskDataOptions& options, const tokenizer::Tokenizer& tokenizer,
+                               const nlohmann::json& inputs) {
+  options.has_labels = false;
+  if (!in.file.empty()) {
+    data::LabelMap none;
+    options.table.keep_fields = true;  // the output repeats every input column
+    apply_finetune_columns(inputs, in.file, options);
+    auto data = load_task_data(in.file, options, tokenizer, none, false);
+    log::info("[data] {}", data.read_summary);
+    return data;
+  }
+  if (!in.text_pairs.empty() && in.text_pairs.size() != in.texts.size())
+    throw Error("--text-pair: give one per --text (found " + std::to_string(in.text_pairs.size()) + " for " +
+                std::to_string(in.texts.size()) + " texts)");
+  if (!in.text_pairs.empty() && options.task != Task::qa && inputs.contains("text_column") &&
+      !inputs.contains("text_pair_column"))
+    log::warn("[predict] the model was fine-tuned on single texts (config.json's {}), but {} gives text pairs{}",
+              kFinetuneInputsKey, in.source, in.source == "stdin" ? " (a TAB in a line starts the pair)" : "");
+  return dataset_from_texts(in, options, tokenizer, options.task);
+}
+
+// The input's columns as predict writes them back before its own: all of a file's (a .txt's one
+// column is `text`), `text` (and `text_pair`, `choice_K`) for --text / stdin.
+class InputColumns {
+ public:
+  InputColumns(const TaskDataset& data, const std::vector<std::string>& prediction_columns) : data_(data) {
+    from_file_ = !data.rows.empty() && !data.rows.front().fields.empty();
+    if (from_file_ && data.header.empty() && data.rows.front().fields.size() == 1 && ends_with(data.path, ".txt")) {
+      names_ = {"text"};  // one text per line, as on stdin
+    } else if (from_file_) {
+      names_ = data.header;
+      for (size_t c = names_.size(); c < data.rows.front().fields.size(); ++c) names_.push_back("column_" + std::to_string(c));
+    } else {
+      names_ = {"text"};
+      if (!data.rows.empty() && data.rows.front().text_pair) names_.push_back("text_pair");
+      for (size_t k = 0; !data.rows.empty() && k < data.rows.front().choices.size(); ++k)
+        names_.push_back("choice_" + std::to_string(k));
+    }
+    // An input column named like a prediction column (STS-B's gold "score") or like another input
+    // column is renamed, not lost: JSON keeps one value per key, and a table needs distinct names.
+    std::set<std::string> taken(prediction_columns.begin(), prediction_columns.end());
+    for (auto& column : names_) {
+      std::string name = column;
+      while (taken.count(name)) name = "input_" + name;
+      if (name != column)
+        log::warn("[predict] input column \"{}\" is written as \"{}\" (the name is taken by {})", column, name,
+                  std::count(prediction_columns.begin(), prediction_columns.end(), column) ? "a prediction column"
+                                                                                          : "another input column");
+      taken.insert(name);
+      column = name;
+    }
+  }
+
+  std::vector<std::string> values(size_t row) const {
+    const auto& r = data_.rows[row];
+    if (from_file_) return r.fields;
+    std::vector<std::string> v = {r.text};
+    if (r.text_pair) v.push_back(*r.text_pair);
+    v.insert(v.end(), r.choices.begin(), r.choices.end());
+    return v;
+  }
+  template <class Json>
+  void add_to(Json& j, size_t row) const {
+    const auto v = values(row);
+    for (size_t c = 0; c < v.size(); ++c) j[names_[c]] = v[c];
+  }
+  // A file read without a header gets none back: the same layout as the input, new columns last.
+  void write_header(std::ostream& out, const std::vector<std::string>& prediction_columns, char delim) const {
+    if (from_file_ && data_.header.empty()) return;
+    std::vector<std::string> header = names_;
+    header.insert(header.end(), prediction_columns.begin(), prediction_columns.end());
+    write_row(out, header, delim);
+  }
+
+ private:
+  const TaskDataset& data_;
+  bool from_file_ = false;
+  std::vector<std::string> names_;
+};
+
+// Writes the finished output to `output` (stdout when empty or "-"); returns `count`.
+size_t emit(const std::string& output, const std::string& text, size_t count, const std::string& noun) {
+  const bool to_stdout = output.empty() || output == "-";
+  if (to_stdout) std::cout << text;
+  else write_file_atomic(output, text);
+  log::info("[predict] {}{}", counted(count, noun), to_stdout ? "" : " written to " + output);
+  return count;
+}
+
 // Question answering: one record per question, in the format the extension names: .json is
 // SQuAD's predictions file ({"id": "answer"}, what its official evaluation script reads), .csv and
 // .tsv a table, anything else (and stdout) JSON lines {"id", "question", "answer", "score", "start",
@@ -175,10 +268,7 @@ size_t write_answers(const TaskDataset& data, const std::vector<QaAnswer>& answe
       out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }
   }
-  if (output.empty() || output == "-") std::cout << out.str();
-  else write_file_atomic(output, out.str());
-  log::info("[predict] {} answers{}", questions.size(), output.empty() || output == "-" ? "" : " written to " + output);
-  return questions.size();
+  return emit(output, out.str(), questions.size(), "answer");
 }
 
 // What evaluate and predict both start from: the model on its device and its tokenizer, and
@@ -220,6 +310,93 @@ LoadedModel load_for_inference(const InferenceOptions& o) {
     options.qa.allow_no_answer = true;
   auto tokenizer = tokenizer::load_tokenizer(o.model_dir, model.config().vocab_size);
   return {device, precision, std::move(model), std::move(tokenizer), options};
+}
+
+// `predict` with a pre-trained model: the top-k tokens at each [MASK] (fill_mask.h).
+size_t run_fill_mask(const InferenceOptions& o, const model::BertConfig& config, const PredictInput& in,
+                     const std::string& output) {
+  require_non_negative("--top-k", o.top_k);
+  const torch::Device device = parse_device(o.device);
+  const auto precision = train::parse_precision(o.precision);
+  train::check_precision_supported(precision, device);
+  auto model = load_masked_lm(o.model_dir);
+  model->to(device);
+  auto tokenizer = tokenizer::load_tokenizer(o.model_dir, config.vocab_size);
+  auto options = o.data;
+  options.task = Task::classify;  // rows of one text (or a pair), read as a classifier's
+  options.model_vocab_size = config.vocab_size;
+  // Not given: as long as the model reads (transformers' pipeline does not truncate at all).
+  options.max_seq_len = options.max_seq_len > 0 ? fit_max_seq_len(options.max_seq_len, config.max_position_embeddings)
+                                                : config.max_position_embeddings;
+  auto data = read_predict_input(in, options, *tokenizer, nlohmann::json());
+  const int64_t mask_id = tokenizer->mask_id();
+  const std::string mask = tokenizer->id_to_token(mask_id);
+  size_t masks = 0;
+  for (size_t i = 0; i < data.examples.size(); ++i) {
+    const auto& ids = data.examples[i].ids;
+    const auto n = static_cast<size_t>(std::count(ids.begin(), ids.end(), mask_id));
+    masks += n;
+    if (n > 0) continue;
+    const auto& row = data.rows[i];
+    const auto whole = tokenizer->encode(row.text, row.text_pair ? std::optional<std::string_view>(*row.text_pair)
+                                                                  : std::nullopt).ids;
+    const bool cut_off = std::count(whole.begin(), whole.end(), mask_id) > 0;
+    throw Error(data.path + ":" + std::to_string(row.line) + ": " +
+                (cut_off ? "every " + mask + " lies past --max-seq-len " + std::to_string(options.max_seq_len) +
+                               " (the text is " + std::to_string(whole.size()) + " tokens long)"
+                         : "no " + mask + " in the text: " + o.model_dir +
+                               " is a pre-trained model, and predict fills in the " + mask +
+                               " tokens of its input (\"The capital of France is " + mask + ".\")"));
+  }
+  FillMaskOptions fill;
+  fill.top_k = o.top_k > 0 ? o.top_k : 5;
+  fill.targets = target_ids(o.targets, *tokenizer);
+  fill.batch_size = o.batch_size;
+  fill.precision = precision;
+  log::info("[predict] {}: the top {} tokens at each of {} in {}", o.model_dir, fill.top_k, counted(masks, mask),
+            counted(data.examples.size(), "text"));
+  const auto filled = fill_masks(model, *tokenizer, data.examples, fill, device);
+
+  const auto format = output_format(output, Task::classify);
+  const bool table = format == OutputFormat::csv || format == OutputFormat::tsv;
+  const std::vector<std::string> prediction_columns =
+      table ? std::vector<std::string>{"mask", "rank", "token", "token_str", "score", "sequence"}
+            : std::vector<std::string>{"masks"};
+  const InputColumns inputs(data, prediction_columns);
+  std::ostringstream out;
+  if (table) {  // a row per candidate: the mask's number in its text (from 1), the candidate's rank (from 1)
+    const char delim = format == OutputFormat::csv ? ',' : '\t';
+    inputs.write_header(out, prediction_columns, delim);
+    for (size_t i = 0; i < filled.size(); ++i)
+      for (size_t m = 0; m < filled[i].size(); ++m)
+        for (size_t r = 0; r < filled[i][m].size(); ++r) {
+          const auto& c = filled[i][m][r];
+          auto row = inputs.values(i);
+          for (auto field : {std::to_string(m + 1), std::to_string(r + 1), std::to_string(c.token), c.token_str,
+                             fmt::format("{:.6g}", c.score), c.sequence})
+            row.push_back(std::move(field));
+          write_row(out, row, delim);
+        }
+  } else {  // "masks": one list per mask of {score, token, token_str, sequence}, as transformers' pipeline
+    if (format == OutputFormat::json) out << "[";
+    for (size_t i = 0; i < filled.size(); ++i) {
+      nlohmann::ordered_json j;
+      inputs.add_to(j, i);
+      auto per_mask = nlohmann::ordered_json::array();
+      for (const auto& candidates : filled[i]) {
+        auto list = nlohmann::ordered_json::array();
+        for (const auto& c : candidates)
+          list.push_back({{"score", c.score}, {"token", c.token}, {"token_str", c.token_str}, {"sequence", c.sequence}});
+        per_mask.push_back(std::move(list));
+      }
+      j["masks"] = std::move(per_mask);
+      const auto line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      if (format == OutputFormat::json) out << (i ? ",\n " : "\n ") << line;
+      else out << line << "\n";
+    }
+    if (format == OutputFormat::json) out << "\n]\n";
+  }
+  return emit(output, out.str(), data.examples.size(), "text");
 }
 
 }  // namespace
@@ -271,27 +448,16 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
 size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std::string& output) {
   require_positive("--batch-size", o.batch_size);
   io::refuse_output_over_model_or_data("--output", output, o.model_dir, in.file);
+  require_directory("--model", o.model_dir);
+  io::require_config_json(o.model_dir);
+  const auto config = model::BertConfig::load((std::filesystem::path(o.model_dir) / "config.json").string());
+  if (!task_of_config(config)) return run_fill_mask(o, config, in, output);
+  if (o.top_k || !o.targets.empty())
+    throw Error(std::string(o.top_k ? "--top-k" : "--target") + ": only for a pre-trained model's [MASK] predictions; " +
+                o.model_dir + " is a fine-tuned " + config.architecture);
   auto loaded = load_for_inference(o);
   auto& [device, precision, model, tokenizer, options] = loaded;
-  options.has_labels = false;
-  TaskDataset data;
-  if (!in.file.empty()) {
-    data::LabelMap none;
-    options.table.keep_fields = true;  // the output repeats every input column
-    apply_finetune_columns(finetune_inputs_of(model), in.file, options);
-    data = load_task_data(in.file, options, *tokenizer, none, false);
-    log::info("[data] {}", data.read_summary);
-  } else {
-    if (!in.text_pairs.empty() && in.text_pairs.size() != in.texts.size())
-      throw Error("--text-pair: give one per --text (found " + std::to_string(in.text_pairs.size()) + " for " +
-                  std::to_string(in.texts.size()) + " texts)");
-    const auto inputs = finetune_inputs_of(model);
-    if (!in.text_pairs.empty() && model.task() != Task::qa && inputs.contains("text_column") &&
-        !inputs.contains("text_pair_column"))
-      log::warn("[predict] the model was fine-tuned on single texts (config.json's {}), but {} gives text pairs{}",
-                kFinetuneInputsKey, in.source, in.source == "stdin" ? " (a TAB in a line starts the pair)" : "");
-    data = dataset_from_texts(in, options, *tokenizer, model.task());
-  }
+  auto data = read_predict_input(in, options, *tokenizer, finetune_inputs_of(model));
   auto p = predict_dataset(model, data, o.batch_size, precision, device, tokenizer->pad_id(), o.threshold);
   require_finite_outputs(p, data, o);
   if (model.task() == Task::qa) return write_answers(data, p.answers, output);
@@ -313,9 +479,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   };
   const auto format = output_format(output, model.task());
   std::ostringstream out;
-  // The input's columns (all of them for a file; text and text_pair for --text/stdin), then the
-  // prediction columns.
-  const bool from_file = !data.rows.empty() && !data.rows.front().fields.empty();
+  // The input's columns, then the prediction columns.
   std::vector<std::string> prediction_columns;
   if (with_probabilities) {
     prediction_columns.push_back("prediction");
@@ -323,39 +487,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
   } else if (model.task() != Task::tag) {
     prediction_columns.push_back("score");
   }
-  std::vector<std::string> input_columns;
-  if (from_file && data.header.empty() && data.rows.front().fields.size() == 1 && ends_with(data.path, ".txt")) {
-    input_columns = {"text"};  // one text per line, as on stdin
-  } else if (from_file) {
-    input_columns = data.header;
-    for (size_t c = input_columns.size(); c < data.rows.front().fields.size(); ++c)
-      input_columns.push_back("column_" + std::to_string(c));
-  } else {
-    input_columns = {"text"};
-    if (!data.rows.empty() && data.rows.front().text_pair) input_columns.push_back("text_pair");
-    for (size_t k = 0; !data.rows.empty() && k < data.rows.front().choices.size(); ++k)
-      input_columns.push_back("choice_" + std::to_string(k));
-  }
-  // An input column named like a prediction column (STS-B's gold "score") or like another input
-  // column is renamed, not lost: JSON keeps one value per key, and a table needs distinct names.
-  std::set<std::string> taken(prediction_columns.begin(), prediction_columns.end());
-  for (auto& column : input_columns) {
-    std::string name = column;
-    while (taken.count(name)) name = "input_" + name;
-    if (name != column)
-      log::warn("[predict] input column \"{}\" is written as \"{}\" (the name is taken by {})", column, name,
-                std::count(prediction_columns.begin(), prediction_columns.end(), column) ? "a prediction column"
-                                                                                        : "another input column");
-    taken.insert(name);
-    column = name;
-  }
-  auto input_values = [&](size_t i) {
-    if (from_file) return data.rows[i].fields;
-    std::vector<std::string> v = {data.rows[i].text};
-    if (data.rows[i].text_pair) v.push_back(*data.rows[i].text_pair);
-    v.insert(v.end(), data.rows[i].choices.begin(), data.rows[i].choices.end());
-    return v;
-  };
+  const InputColumns inputs(data, prediction_columns);
   if (format == OutputFormat::jsonl || format == OutputFormat::json) {
     // .json: one list of the rows JSON lines would give, a row a line.
     if (format == OutputFormat::json) out << "[";
@@ -365,8 +497,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
         j["words"] = data.sentences[i].words;
         j["tags"] = p.tags[i];
       } else {
-        const auto values = input_values(i);
-        for (size_t c = 0; c < values.size(); ++c) j[input_columns[c]] = values[c];
+        inputs.add_to(j, i);
         if (with_probabilities) {
           if (pick_one) j["prediction"] = prediction_field(i);
           else j["prediction"] = predicted_names(i);
@@ -393,12 +524,9 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
     }
   } else {
     const char delim = format == OutputFormat::csv ? ',' : '\t';
-    std::vector<std::string> header = input_columns;
-    header.insert(header.end(), prediction_columns.begin(), prediction_columns.end());
-    // A file read without a header gets none back: same layout as the input, new columns last.
-    if (!from_file || !data.header.empty()) write_row(out, header, delim);
+    inputs.write_header(out, prediction_columns, delim);
     for (size_t i = 0; i < data.rows.size(); ++i) {
-      std::vector<std::string> row = input_values(i);
+      std::vector<std::string> row = inputs.values(i);
       if (with_probabilities) {
         row.push_back(prediction_field(i));
         for (size_t c = 0; c < names.size(); ++c) row.push_back(fmt::format("{:.6f}", p.probabilities[i][c]));
@@ -408,10 +536,7 @@ size_t run_predict(const InferenceOptions& o, const PredictInput& in, const std:
       write_row(out, row, delim);
     }
   }
-  if (output.empty() || output == "-") std::cout << out.str();
-  else write_file_atomic(output, out.str());
-  log::info("[predict] {} predictions{}", data.examples.size(), output.empty() || output == "-" ? "" : " written to " + output);
-  return data.examples.size();
+  return emit(output, out.str(), data.examples.size(), "prediction");
 }
 
 }  // namespace bert::tasks

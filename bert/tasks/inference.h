@@ -19,6 +19,10 @@ struct InferenceOptions {
   std::string device = "cpu";
   std::string scheme = "bio";
   double threshold = 0.5;  // multilabel: probability from which a label is predicted
+  // predict with a pre-trained model (no task head): candidates per [MASK] (0: 5) and, when given,
+  // the only words ranked.
+  int64_t top_k = 0;
+  std::vector<std::string> targets;
 };
 
 // Prints the report to stdout; writes flat metrics JSON to `output` when given. Returns the metrics.
@@ -34,7 +38,11 @@ struct PredictInput {
   std::vector<size_t> lines;             // each text's line number (stdin skips blank lines); empty: 1, 2, ...
 };
 
-// Writes the predictions in input order to `output` (stdout when empty or "-"), in the format its
+// Writes the predictions in input order. A pre-trained model (no task head) predicts the tokens at
+// each [MASK] of the texts instead (fill_mask.h): JSON {input columns..., "masks": [[{"score",
+// "token", "token_str", "sequence"}, ...top-k], ...per mask]}, or a CSV/TSV row per candidate
+// (mask, rank, token, token_str, score, sequence).
+// Otherwise it writes the predictions in input order to `output` (stdout when empty or "-"), in the format its
 // extension names: .csv / .tsv → the input text columns plus `prediction` and `prob_<label>`
 // (classify; multilabel: the predicted labels joined by the label separator, in JSON a list) or
 // `score` (regress); .tsv/.txt for tagging → CoNLL layout (word TAB tag); anything

@@ -1,6 +1,7 @@
 #include "bert/train/pretraining_eval.h"
 
 #include "bert/io/checkpoint.h"
+#include "bert/tasks/fill_mask.h"
 #include "bert/tokenizer/load.h"
 #include "bert/tokenizer/sentencepiece_tokenizer.h"
 #include "bert/util/error.h"
@@ -41,10 +42,6 @@ std::vector<bool> continuation_table(const tokenizer::Tokenizer& tok) {
         !special && (sentencepiece ? piece.rfind(word_start, 0) != 0 : piece.rfind("##", 0) == 0);
   }
   return table;
-}
-
-bool contains(const std::vector<std::string>& names, const std::string& prefix) {
-  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
 }
 
 }  // namespace
@@ -171,12 +168,9 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
   if (o.seq_len > config.max_position_embeddings)
     throw Error("--seq-len " + std::to_string(o.seq_len) + " exceeds the model's max_position_embeddings " +
                 std::to_string(config.max_position_embeddings));
-  model::BertForPreTraining model(config);
-  auto report = io::load_weights(*model, io::read_weights(options.model_dir), options.model_dir);
-  if (contains(report.initialised, "cls.predictions."))
-    throw Error(options.model_dir + " has no masked-LM head (cls.predictions.*): a fine-tuned model? "
-                "evaluate --corpus needs a pre-trained checkpoint");
-  if (o.nsp && contains(report.initialised, "cls.seq_relationship.")) {
+  bool has_nsp_head = false;
+  auto model = tasks::load_masked_lm(options.model_dir, &has_nsp_head);
+  if (o.nsp && !has_nsp_head) {
     log::info("[evaluate] {} has no next-sentence head: reporting masked-LM metrics only", options.model_dir);
     o.nsp = false;
   }

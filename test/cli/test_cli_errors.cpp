@@ -504,3 +504,55 @@ TEST_CASE("convert says when the source has no tokenizer to copy", "[cli][conver
   CHECK(with.output.find("has no tokenizer files") == std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("predict with a pre-trained model fills in each [MASK]", "[cli][fill_mask]") {
+  const auto dir = make_checkpoint_copy("fill_mask");
+  const std::string predict = "predict --threads 1 --model " + dir.string() + " ";
+  std::ofstream(dir / "texts.txt") << "The cat sat on the [MASK].\n\n[MASK] went to [MASK].\n";
+  auto run = run_bert(predict + "--input " + (dir / "texts.txt").string() + " --output " + (dir / "out.jsonl").string());
+  bert::test::require_ok(run);
+  const auto rows = bert::test::read_jsonl(dir / "out.jsonl");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["text"] == "The cat sat on the [MASK].");
+  REQUIRE(rows[0]["masks"].size() == 1);
+  REQUIRE(rows[1]["masks"].size() == 2);
+  for (const auto& row : rows)
+    for (const auto& candidates : row["masks"]) {
+      REQUIRE(candidates.size() == 5);  // the default top-k
+      for (size_t r = 1; r < candidates.size(); ++r) CHECK(candidates[r - 1]["score"] >= candidates[r]["score"]);
+    }
+  // One mask: the sequence leaves the special tokens out; two: it keeps them, the other mask visible.
+  for (const auto& c : rows[0]["masks"][0]) {
+    const std::string word = c["token_str"];
+    if (word.rfind("##", 0) != 0 && word.find('[') == std::string::npos)
+      CHECK(c["sequence"] == "the cat sat on the " + word + ".");
+  }
+  const std::string second = rows[1]["masks"][1][0]["sequence"];
+  CHECK(second.rfind("[CLS] [MASK] went to ", 0) == 0);
+
+  // A table: a row per candidate; --target ranks only the words given.
+  run = run_bert(predict + "--text \"The [MASK] sat.\" --top-k 2 --output " + (dir / "out.csv").string());
+  bert::test::require_ok(run);
+  auto table = slurp(dir / "out.csv");
+  CHECK(table.rfind("text,mask,rank,token,token_str,score,sequence\n", 0) == 0);
+  CHECK(std::count(table.begin(), table.end(), '\n') == 3);
+  run = run_bert(predict + "--text \"The [MASK] sat.\" --target cat --target dog --target cat --log-level error");
+  bert::test::require_ok(run);
+  const auto targets = nlohmann::json::parse(run.output)["masks"][0];
+  REQUIRE(targets.size() == 2);
+  CHECK(std::set<std::string>{targets[0]["token_str"], targets[1]["token_str"]} == std::set<std::string>{"cat", "dog"});
+
+  std::ofstream(dir / "no_mask.txt") << "The cat sat on the [MASK].\n\nno mask here\n";
+  require_one_line_error(run_bert(predict + "--input " + (dir / "no_mask.txt").string() + " --log-level error"),
+                         "no_mask.txt:3: no [MASK] in the text");
+  require_one_line_error(run_bert(predict + "--text \"one two three four five six seven [MASK]\" --max-seq-len 8 "
+                                            "--log-level error"),
+                         "--text:1: every [MASK] lies past --max-seq-len 8");
+  require_one_line_error(run_bert("predict --threads 1 --model " + bert::test::data_path("reference/bertmodel-legacy-keys") +
+                                  " --text \"a [MASK]\""),
+                         "has no masked-LM head (cls.predictions.*)");
+  require_one_line_error(run_bert("predict --threads 1 --model " + bert::test::data_path("reference/seqcls-3labels") +
+                                  " --text hi --top-k 3"),
+                         "--top-k: only for a pre-trained model's [MASK] predictions");
+  fs::remove_all(dir);
+}
