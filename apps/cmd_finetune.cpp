@@ -87,6 +87,10 @@ void setup_finetune(CLI::App& app) {
   cmd->add_option("--eval-every", r.eval_every, "steps between dev evaluations; 0 = each epoch (default: 0)");
   cmd->add_option("--early-stopping", r.early_stopping, "stop after N evaluations without improvement; 0 = off (default: 0)");
   cmd->add_option("--log-every", r.log_every, "steps between log lines (default: 20)");
+  cmd->add_option("--save-every", r.save_every,
+                  "steps between checkpoints in RUN/checkpoints, to resume from, besides the one written at each dev "
+                  "evaluation and epoch end; 0 = only those (default: 0)");
+  cmd->add_option("--keep-last,--keep-checkpoints", r.keep_last, "newest checkpoints kept (default: 1)");
   cmd->add_option("--scheme", r.scheme, "tagging: bio (also called iob2) | iob1 (default: bio)")->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_distributed_options(cmd, o->dist);
   add_common_options(cmd, o->common);

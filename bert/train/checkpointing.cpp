@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fmt/format.h>
 #include <sstream>
@@ -161,6 +163,24 @@ TrainingState CheckpointManager::load_newest(torch::nn::Module& model, torch::op
   }
   throw *newest_error;
 }
+
+namespace {
+std::atomic<bool> g_stop_requested{false};
+extern "C" void request_stop(int) { g_stop_requested = true; }
+}  // namespace
+
+StopOnSignal::StopOnSignal() {
+  g_stop_requested = false;
+  previous_int_ = std::signal(SIGINT, request_stop);
+  previous_term_ = std::signal(SIGTERM, request_stop);
+}
+
+StopOnSignal::~StopOnSignal() {
+  std::signal(SIGINT, previous_int_);
+  std::signal(SIGTERM, previous_term_);
+}
+
+bool StopOnSignal::requested() { return g_stop_requested; }
 
 std::optional<std::string> checkpoint_to_resume(const CheckpointManager& checkpoints, const std::string& mode) {
   auto latest = checkpoints.latest();

@@ -58,6 +58,21 @@ class CheckpointManager {
   std::optional<int64_t> keep_step_;
 };
 
+// SIGINT / SIGTERM during training: the loop finishes its step, saves a checkpoint and stops with
+// "interrupted", and the same command resumes. The handlers are installed for the guard's lifetime.
+class StopOnSignal {
+ public:
+  StopOnSignal();
+  ~StopOnSignal();
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+  static bool requested();
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
 // What --resume MODE means for this run directory: "auto" continues from the newest checkpoint
 // when there is one and starts afresh otherwise; "always" requires one; "never" refuses a run
 // directory that already holds checkpoints. Returns the checkpoint to continue from, if any.

@@ -97,6 +97,8 @@ void validate(const FinetuneOptions& o) {
   require_non_negative("--warmup-steps", o.warmup_steps);
   require_in_range("--warmup-ratio", o.warmup_ratio, 0, 1);
   require_non_negative("--eval-every", o.eval_every);
+  require_non_negative("--save-every", o.save_every);
+  require_positive("--keep-last", o.keep_last);
   require_non_negative("--early-stopping", o.early_stopping);
   if (o.dropout) require_in_range("--dropout", *o.dropout, 0, 1, /*below_hi=*/true);
   if (o.classifier_dropout) require_in_range("--classifier-dropout", *o.classifier_dropout, 0, 1, /*below_hi=*/true);
@@ -247,6 +249,7 @@ nlohmann::json options_json(const FinetuneOptions& o) {
           {"eval_every", o.eval_every},
           {"early_stopping", o.early_stopping},
           {"log_every", o.log_every},
+          {"save_every", o.save_every},
           {"keep_last", o.keep_last},
           {"max_bad_steps", o.max_bad_steps},
           {"scheme", o.scheme}};
@@ -488,7 +491,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   scaler.restore(state.extra);
   int64_t epoch = state.data.value("epoch", int64_t{0});
   int64_t batch_in_epoch = state.data.value("batch", int64_t{0});
-  double best = state.extra.value("best_metric", -std::numeric_limits<double>::infinity());
+  // No evaluation yet (or only NaN metrics): -infinity, which JSON writes as null.
+  const auto& saved_best = state.extra.value("best_metric", nlohmann::json());
+  double best = saved_best.is_number() ? saved_best.get<double>() : -std::numeric_limits<double>::infinity();
   int64_t evals_without_improvement = state.extra.value("evals_without_improvement", int64_t{0});
 
   std::optional<MetricsLog> metrics;  // rank 0 writes the run directory
@@ -556,9 +561,10 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   model.module().train();
   dist::GradientAverager averager(group, model.module().parameters());
   ProgressReporter progress("[finetune]", total_steps, o.log_every, state.step);
+  std::optional<StopOnSignal> stop_on_signal(std::in_place);
   int64_t tokens = 0;
-  bool keep_going = true;
-  for (; epoch < epochs && keep_going && state.step < total_steps; ++epoch, batch_in_epoch = 0) {
+  bool keep_going = true, interrupted = false;
+  for (; epoch < epochs && keep_going && !interrupted && state.step < total_steps; ++epoch, batch_in_epoch = 0) {
     std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
     auto batches = o.in_order          ? tasks::in_order_batches(train.examples.size(), global_batch)
                    : o.group_by_length ? tasks::length_grouped_batches(train.examples, global_batch, &rng)
@@ -611,7 +617,9 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       batch_in_epoch = static_cast<int64_t>(b) + 1;
       if (micro < o.grad_accum && b + 1 < batches.size()) continue;
       averager.finish();
-      const double mean_loss = group.sum({loss_sum})[0] / static_cast<double>(micro * world);
+      const auto sums = group.sum({loss_sum, StopOnSignal::requested() ? 1.0 : 0.0});  // every worker stops together
+      const double mean_loss = sums[0] / static_cast<double>(micro * world);
+      const bool stop_requested = sums[1] > 0;
       const bool finite = scaler.unscale(model.module().parameters());
       const double grad_norm = clip_gradient_norm(model.module().parameters(), o.clip_norm);
       const double lr = schedule.lr_at(state.step);
@@ -619,6 +627,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
       scaler.update(finite);
       ++state.step;
       micro = 0;
+      interrupted = stop_requested && state.step < total_steps;  // at the last step the run just finishes
       const auto numbers =
           fmt::format("epoch {} loss {:.4f} lr {:.3e} grad {:.3f}", epoch + 1, mean_loss, lr, grad_norm);
       if (auto rate = progress.step(state.step, tokens, numbers)) {
@@ -631,9 +640,17 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
         save_checkpoint();
         progress.restart_clock(state.step);
         if (!keep_going) break;
+      } else if (interrupted || (o.save_every > 0 && state.step % o.save_every == 0 && state.step < total_steps &&
+                                 (o.eval_every > 0 || b + 1 < batches.size()))) {
+        // Resumed from, the run continues with this epoch's next batch. (The end of an epoch that is
+        // evaluated, and the last step, save below.)
+        save_checkpoint();
+        progress.restart_clock(state.step);
       }
+      if (interrupted) break;
       if (state.step >= total_steps) break;  // --max-steps reached mid-epoch
     }
+    if (interrupted) break;
     const bool evaluated_now = o.eval_every > 0 && state.step % o.eval_every == 0;
     if (keep_going && (o.eval_every == 0 || (state.step >= total_steps && !evaluated_now))) {
       batch_in_epoch = static_cast<int64_t>(batches.size());
@@ -646,6 +663,11 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
     }
   }
   progress.finish();
+  stop_on_signal.reset();
+  if (interrupted) {
+    log::info("[finetune] stop requested: checkpoint saved at step {}", state.step);
+    throw Error("interrupted at step " + std::to_string(state.step) + "; run the same command again to continue");
+  }
   if (!keep_going) log::info("[finetune] early stopping: no improvement in {} evaluations", o.early_stopping);
   if (!dev && main_rank) {  // nothing to select on: the last model is the result
     io::save_model(best_dir, model.config(), model.module());

@@ -40,7 +40,8 @@ struct FinetuneOptions {
   int64_t eval_every = 0;              // 0 = once per epoch
   int64_t early_stopping = 0;          // evaluations without improvement before stopping; 0 = off
   int64_t log_every = 20;
-  int keep_last = 1;
+  int64_t save_every = 0;              // steps between checkpoints besides each evaluation's; 0 = only those
+  int keep_last = 1;                   // newest checkpoints kept in RUN/checkpoints
   int max_bad_steps = 5;               // non-finite steps in a row that stop the run
   std::string scheme = "bio";          // tagging entity scheme: bio | iob1
 };

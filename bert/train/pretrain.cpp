@@ -24,8 +24,6 @@
 
 #include <torch/torch.h>
 
-#include <atomic>
-#include <csignal>
 #include <filesystem>
 
 namespace bert::train {
@@ -33,9 +31,6 @@ namespace bert::train {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::atomic<bool> g_stop_requested{false};
-extern "C" void request_stop(int) { g_stop_requested = true; }
 
 // The held-out split when no --eval-corpus is given: the last documents of the corpus.
 std::pair<data::TokenizedCorpusView, data::TokenizedCorpusView> split_documents(const data::TokenizedCorpusView& all,
@@ -283,9 +278,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
 
   std::optional<MetricsLog> metrics;  // rank 0 writes the run directory
   if (main_rank) metrics.emplace(o.out_dir);
-  g_stop_requested = false;
-  auto previous_int = std::signal(SIGINT, request_stop);
-  auto previous_term = std::signal(SIGTERM, request_stop);
+  std::optional<StopOnSignal> stop_on_signal(std::in_place);
 
   // The best held-out checkpoint is kept besides the last --keep-last ones.
   double best_eval_loss = state.extra.value("best_eval_mlm_loss", std::numeric_limits<double>::infinity());
@@ -376,7 +369,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     }
     averager.finish();
     const auto sums =
-        group.sum({loss_sum, mlm_sum, nsp_sum, g_stop_requested ? 1.0 : 0.0, static_cast<double>(tokens)});
+        group.sum({loss_sum, mlm_sum, nsp_sum, StopOnSignal::requested() ? 1.0 : 0.0, static_cast<double>(tokens)});
     stop = sums[3] > 0;
     tokens = static_cast<int64_t>(sums[4]);  // all workers' tokens, for the throughput
     const double per_step = static_cast<double>(o.grad_accum) * world;
@@ -437,8 +430,7 @@ std::string run_pretraining(const PretrainOptions& o, dist::ProcessGroup& group)
     log::info("[pretrain] stop requested: saving a checkpoint at step {}", state.step);
     save(last_batch);
   }
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
+  stop_on_signal.reset();
   if (stop) throw Error("interrupted at step " + std::to_string(state.step) + "; run the same command again to continue");
 
   const std::string final_dir = (fs::path(o.out_dir) / "final").string();

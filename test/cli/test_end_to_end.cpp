@@ -928,3 +928,69 @@ TEST_CASE("finetune --max-steps stops mid-epoch and evaluates there", "[cli][e2e
   CHECK(read_jsonl(dir / "metrics.jsonl").size() == 15);  // nothing more trained or evaluated
   fs::remove_all(dir);
 }
+
+TEST_CASE("finetune --save-every: a mid-epoch checkpoint resumes to the uninterrupted weights; SIGTERM saves and stops",
+          "[cli][e2e][save-every]") {
+  const auto dir = fs::temp_directory_path() / ("bert_e2e_save_every_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  // 300 rows, batch 32: 10 steps an epoch; checkpoints every 3 steps and at each epoch's end.
+  const std::string command = "finetune --init " + bert::test::data_path("hf-tiny") + " --train " +
+                              task_file("sst2_train_300.tsv") + " --dev " + task_file("sst2_dev_100.tsv") +
+                              " --batch-size 32 --lr 1e-3 --log-every 1 --threads 1 --save-every 3 --out ";
+  const auto whole = dir / "whole";
+  require_ok(bert_cli(command + whole.string() + " --epochs 2 --keep-last 10"));
+  std::set<std::string> saved;
+  for (const auto& entry : fs::directory_iterator(whole / "checkpoints")) saved.insert(entry.path().filename().string());
+  CHECK(saved == std::set<std::string>{"step-00000003", "step-00000006", "step-00000009", "step-00000010",
+                                       "step-00000012", "step-00000015", "step-00000018", "step-00000020"});
+  // A run directory holding only the checkpoint of step 6 (epoch 1) or 12 (epoch 2), as a run
+  // stopped there leaves it: the same command continues to the same weights and the same best model.
+  for (const char* step : {"step-00000006", "step-00000012"}) {
+    const auto resumed = dir / (std::string("from-") + step);
+    fs::create_directories(resumed / "checkpoints");
+    fs::copy_file(whole / "run.json", resumed / "run.json");
+    fs::copy(whole / "checkpoints" / step, resumed / "checkpoints" / step);
+    auto r = bert_cli(command + resumed.string() + " --epochs 2 --keep-last 10");
+    require_ok(r);
+    REQUIRE(r.output.find("resumed from") != std::string::npos);
+    require_same_weights(whole / "checkpoints" / "step-00000020", resumed / "checkpoints" / "step-00000020");
+    // From step 6 both runs evaluate the same models at steps 10 and 20. (From step 12, best/ of step
+    // 10 would be in a stopped run's directory, not in this copy.)
+    if (std::string(step) == "step-00000006") require_same_weights(whole / "best", resumed / "best");
+  }
+  CHECK(fs::is_directory(whole / "checkpoints"));
+  auto kept = bert_cli(command + (dir / "kept").string() + " --epochs 2 --keep-last 2");
+  require_ok(kept);
+  CHECK(std::distance(fs::directory_iterator(dir / "kept" / "checkpoints"), fs::directory_iterator{}) == 2);
+
+  // SIGTERM once training runs: the step finishes, a checkpoint is saved, exit 1; the same command
+  // continues from it.
+  const auto stopped = dir / "stopped";
+  const std::string long_run = command + stopped.string() + " --epochs 40";
+  pid_t pid = bert_start(long_run, dir / "stopped.log");
+  for (int i = 0; i < 600 && (!fs::exists(stopped / "metrics.jsonl") || read_jsonl(stopped / "metrics.jsonl").size() < 3); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::ifstream log_in(dir / "stopped.log");
+  const std::string log((std::istreambuf_iterator<char>(log_in)), std::istreambuf_iterator<char>());
+  INFO(log);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 1);
+  REQUIRE(log.find("interrupted at step") != std::string::npos);
+  int64_t last = 0;
+  for (const auto& rec : read_jsonl(stopped / "metrics.jsonl"))
+    if (rec.contains("loss")) last = rec["step"];
+  REQUIRE(last < 400);
+  REQUIRE(fs::exists(stopped / "checkpoints" / fmt::format("step-{:08d}", last) / "DONE"));
+  auto r = bert_cli(long_run);
+  require_ok(r);
+  REQUIRE(r.output.find("resumed from") != std::string::npos);
+  std::vector<int64_t> steps;
+  for (const auto& rec : read_jsonl(stopped / "metrics.jsonl"))
+    if (rec.contains("loss")) steps.push_back(rec["step"]);
+  REQUIRE(steps.size() == 400);  // every step once: none lost, none run twice
+  for (size_t i = 0; i < steps.size(); ++i) REQUIRE(steps[i] == static_cast<int64_t>(i) + 1);
+  fs::remove_all(dir);
+}
