@@ -5,6 +5,7 @@
 #include "bert/tasks/embed.h"
 #include "bert/tasks/inference.h"
 #include "bert/train/pretraining_eval.h"
+#include "bert/train/run_log.h"
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
@@ -66,10 +67,7 @@ void evaluate_corpus(EvaluateCommandOptions& o, const CLI::App* cmd) {
     std::cout << fmt::format("next-sentence acc.   {:.4f}\n", r["nsp_accuracy"].get<double>());
   std::cout << fmt::format("sequences {} masked tokens {} (seq len {}, masking seed {})\n", r["sequences"].get<int64_t>(),
                            r["masked_tokens"].get<int64_t>(), r["seq_len"].get<int64_t>(), r["seed"].get<uint64_t>());
-  if (!o.output.empty()) {
-    write_file_atomic(o.output, r.dump(2) + "\n");
-    log::info("[evaluate] metrics written to {}", o.output);
-  }
+  if (!o.output.empty()) train::write_metrics_file(o.output, r);
 }
 
 }  // namespace
@@ -99,7 +97,8 @@ void setup_evaluate(CLI::App& app) {
                   "--corpus: cap of predictions per sequence; 0 = uncapped (default: 20)");
   cmd->add_flag("--whole-word-mask", o->corpus.whole_word_mask, "--corpus: mask whole words (default: off)");
   cmd->add_flag("--no-nsp", o->no_nsp, "--corpus: no next-sentence pairs, packed sentences (default: off)");
-  cmd->add_option("--output", o->output, "write the metrics as flat JSON here (default: none)");
+  cmd->add_option("--output", o->output,
+                  "write the metrics here: JSON, or for a .csv / .tsv file a metric,value table (default: none)");
   cmd->add_option("--scheme", o->run.scheme, "tagging: bio (also called iob2) | iob1 (default: bio)")
       ->check(CLI::IsMember({"bio", "iob1", "iob2"}));
   add_data_flags(cmd, o->data, /*with_labels=*/true);

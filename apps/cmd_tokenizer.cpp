@@ -191,7 +191,7 @@ void setup_tokenizer_encode(CLI::App& parent) {
   auto* input = cmd->add_option("--input", o->input,
                                 "file with one text per line, or text<TAB>pair; \\r\\n line ends accepted (default: none)");
   text->excludes(input);
-  cmd->add_option("--max-length", o->max_length,
+  cmd->add_option("--max-length,--max-seq-len", o->max_length,
                   "truncate (longest_first) to this many tokens, specials included; 0 = no limit (default: 0)")
       ->check(non_negative_number());
   cmd->add_option("--format", o->format,

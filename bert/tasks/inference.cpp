@@ -6,6 +6,7 @@
 #include "bert/tasks/task_model.h"
 #include "bert/tokenizer/load.h"
 #include "bert/tokenizer/unicode.h"
+#include "bert/train/run_log.h"
 #include "bert/util/checks.h"
 #include "bert/util/device.h"
 #include "bert/util/error.h"
@@ -439,8 +440,7 @@ std::map<std::string, double> run_evaluate(const InferenceOptions& o, const std:
     nlohmann::json j(result.metrics);
     j["examples"] = model.task() == Task::qa ? data.squad.questions.size() : data.examples.size();
     j.update(result.details);
-    write_file_atomic(output, j.dump(2) + "\n");
-    log::info("[evaluate] metrics written to {}", output);
+    train::write_metrics_file(output, j);
   }
   return result.metrics;
 }

@@ -3,6 +3,7 @@
 #include "bert/util/error.h"
 #include "bert/util/files.h"
 #include "bert/util/log.h"
+#include "bert/util/text.h"
 
 #include <algorithm>
 #include <cmath>
@@ -88,6 +89,26 @@ std::optional<ProgressReporter::Rate> ProgressReporter::step(int64_t step, int64
 void write_run_json(const std::string& run_dir, const nlohmann::json& options) {
   std::filesystem::create_directories(run_dir);
   write_file_atomic((std::filesystem::path(run_dir) / "run.json").string(), options.dump(2) + "\n");
+}
+
+void write_metrics_file(const std::string& path, const nlohmann::json& metrics) {
+  const bool csv = ends_with(path, ".csv"), tsv = ends_with(path, ".tsv");
+  if (!csv && !tsv) {
+    write_file_atomic(path, metrics.dump(2) + "\n");
+  } else {
+    const char delim = csv ? ',' : '\t';
+    std::string table = fmt::format("metric{}value\n", delim);
+    std::string left_out;
+    for (const auto& [key, value] : metrics.items()) {
+      if (value.is_number_float()) table += fmt::format("{}{}{}\n", key, delim, value.get<double>());  // NaN: "nan"
+      else if (value.is_number()) table += fmt::format("{}{}{}\n", key, delim, value.dump());
+      else left_out += (left_out.empty() ? "" : ", ") + key;
+    }
+    write_file_atomic(path, table);
+    if (!left_out.empty())
+      log::info("[evaluate] {}: not in the table (lists; --output x.json has them): {}", path, left_out);
+  }
+  log::info("[evaluate] metrics written to {}", path);
 }
 
 void check_resume_compatible(const std::string& run_dir, const nlohmann::json& identity) {

@@ -19,6 +19,10 @@ std::string format_duration(double seconds);
 // 12400 → "12.4k", 3.2e6 → "3.20M".
 std::string format_rate(double per_second);
 
+// `bert evaluate --output PATH`: the metrics as JSON (indented), or, for a .csv / .tsv path, a
+// two-column table `metric,value` of the numbers (the confusion matrix and other lists are JSON only).
+void write_metrics_file(const std::string& path, const nlohmann::json& metrics);
+
 class MetricsLog {
  public:
   explicit MetricsLog(const std::string& run_dir);

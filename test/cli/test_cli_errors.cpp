@@ -164,6 +164,13 @@ TEST_CASE("the corpus sequence length answers to --seq-len and --max-seq-len", "
   require_one_line_error(run_bert(evaluate + " --seq-len 4"), "--seq-len: must be at least 8, found 4");
   require_one_line_error(run_bert(evaluate + " --seq-len 4096"),
                          "--seq-len 4096 exceeds the model's max_position_embeddings 64");
+  // tokenizer encode says --max-length, as transformers does, and takes --max-seq-len as the rest.
+  for (const char* flag : {"--max-length", "--max-seq-len"}) {
+    auto r = run_bert("tokenizer encode --tokenizer " + bert::test::data_path("hf-tiny") +
+                      " --text \"one two three four five six\" " + flag + " 5");
+    bert::test::require_ok(r);
+    CHECK(r.output == "101 2028 2048 2093 102\n");
+  }
 }
 
 TEST_CASE("bert convert and info on a real checkpoint", "[cli]") {

@@ -197,6 +197,22 @@ TEST_CASE("tokenizer → pretrain → resume → finetune → evaluate → predi
       for (size_t q = 0; q < 2; ++q) total += confusion[g][q].get<int64_t>(), right += g == q ? confusion[g][q].get<int64_t>() : 0;
     CHECK(total == 100);
     CHECK(static_cast<double>(right) / 100 == Approx(m["accuracy"].get<double>()));
+    // .csv: the same numbers as a metric,value table (the lists stay in JSON).
+    const auto table_path = dir / "cls_metrics.csv";
+    require_ok(bert_cli("evaluate --model " + (cls / "best").string() + " --data " + task_file("sst2_dev_100.tsv") +
+                        " --text-column sentence --label-column label --output " + table_path.string()));
+    std::ifstream table_in(table_path);
+    std::string table_line;
+    std::getline(table_in, table_line);
+    CHECK(table_line == "metric,value");
+    std::map<std::string, double> table;
+    while (std::getline(table_in, table_line)) {
+      const auto comma = table_line.find(',');
+      table[table_line.substr(0, comma)] = std::stod(table_line.substr(comma + 1));
+    }
+    CHECK(table.at("accuracy") == Approx(m["accuracy"].get<double>()));
+    CHECK(table.at("examples") == 100);
+    CHECK(table.count("confusion_matrix") == 0);
     auto p = bert_cli("predict --model " + (cls / "best").string() + " --text \"a charming film\" --text \"dull\"");
     require_ok(p);
     std::istringstream lines(p.output);
