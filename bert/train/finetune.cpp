@@ -563,7 +563,8 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   ProgressReporter progress("[finetune]", total_steps, o.log_every, state.step);
   std::optional<StopOnSignal> stop_on_signal(std::in_place);
   int64_t tokens = 0;
-  bool keep_going = true, interrupted = false;
+  // A run that already stopped early (its last checkpoint says so) stays stopped when run again.
+  bool keep_going = !(o.early_stopping > 0 && evals_without_improvement >= o.early_stopping), interrupted = false;
   for (; epoch < epochs && keep_going && !interrupted && state.step < total_steps; ++epoch, batch_in_epoch = 0) {
     std::mt19937_64 rng(o.seed * 1000003ULL + static_cast<uint64_t>(epoch));  // the epoch's order, reproducible
     auto batches = o.in_order          ? tasks::in_order_batches(train.examples.size(), global_batch)
@@ -664,7 +665,7 @@ std::string run_finetuning(const FinetuneOptions& o, dist::ProcessGroup& group) 
   }
   progress.finish();
   stop_on_signal.reset();
-  if (interrupted) {
+  if (interrupted && keep_going) {
     log::info("[finetune] stop requested: checkpoint saved at step {}", state.step);
     throw Error("interrupted at step " + std::to_string(state.step) + "; run the same command again to continue");
   }

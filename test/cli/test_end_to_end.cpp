@@ -1010,3 +1010,28 @@ TEST_CASE("finetune --save-every: a mid-epoch checkpoint resumes to the uninterr
   for (size_t i = 0; i < steps.size(); ++i) REQUIRE(steps[i] == static_cast<int64_t>(i) + 1);
   fs::remove_all(dir);
 }
+
+TEST_CASE("finetune --early-stopping stops, and the same command again does not train on", "[cli][e2e][early-stopping]") {
+  const auto dir = fs::temp_directory_path() / ("bert_e2e_early_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  // lr 0: every evaluation gives the first one's accuracy, which is no improvement.
+  const std::string command = "finetune --init " + bert::test::data_path("hf-tiny") + " --train " +
+                              task_file("sst2_train_300.tsv") + " --dev " + task_file("sst2_dev_100.tsv") +
+                              " --out " + dir.string() + " --batch-size 32 --epochs 3 --lr 0 --eval-every 2"
+                              " --early-stopping 2 --log-every 1 --threads 1";
+  auto r = bert_cli(command);
+  require_ok(r);
+  CHECK(r.output.find("early stopping: no improvement in 2 evaluations") != std::string::npos);
+  auto evaluated_steps = [&] {
+    std::vector<int64_t> steps;
+    for (const auto& rec : read_jsonl(dir / "metrics.jsonl"))
+      if (rec.contains("dev_accuracy")) steps.push_back(rec["step"]);
+    return steps;
+  };
+  CHECK(evaluated_steps() == std::vector<int64_t>{2, 4, 6});  // the best at 2, then two without improvement
+  const auto records = read_jsonl(dir / "metrics.jsonl").size();
+  r = bert_cli(command);
+  require_ok(r);
+  CHECK(read_jsonl(dir / "metrics.jsonl").size() == records);  // stopped runs stay stopped
+  fs::remove_all(dir);
+}
