@@ -134,6 +134,7 @@ size_t run_embed(const EmbedOptions& o) {
     throw Error("--output " + o.output + ": expected a .safetensors, .npy or .jsonl file name (the format follows it)");
   require_positive("--batch-size", o.batch_size);
   require_directory("--model", o.model_dir);
+  io::require_config_json(o.model_dir);
   io::refuse_output_over_model_or_data("--output", o.output, o.model_dir, o.input);
   // Defaults from a sentence-transformers directory, where the flags leave them open.
   const auto sentence = o.pooling == "auto" || !o.normalize || o.data.max_seq_len == 0

@@ -162,6 +162,7 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
   check_precision_supported(precision, device);
 
   o.tokenizer_dir = options.model_dir;
+  io::require_config_json(options.model_dir);  // a run directory is named as such
   auto config = model::BertConfig::load((fs::path(options.model_dir) / "config.json").string());
   auto tokenizer = tokenizer::load_tokenizer(options.model_dir, config.vocab_size);
   if (o.seq_len == 0) o.seq_len = std::min<int64_t>(128, config.max_position_embeddings);  // not given

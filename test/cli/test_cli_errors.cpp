@@ -449,6 +449,15 @@ TEST_CASE("a missing model directory is named by its flag", "[cli][errors]") {
                          "--out " + (dir / "dev.tsv").string() + ": is a file, expected a directory");
   require_one_line_error(run_bert(finetune + " --train " + dir.string() + " --out " + (dir / "run").string()),
                          dir.string() + ": is a directory, expected a file");
+  // A run directory given where its model is meant: every model flag says which to give.
+  fs::create_directories(dir / "run" / "checkpoints");
+  fs::create_directories(dir / "run" / "final");
+  const std::string run = (dir / "run").string();
+  for (const auto& command : {"predict --model " + run + " --text \"a [MASK]\"",
+                              "evaluate --model " + run + " --corpus " + bert::test::data_path("corpus"),
+                              "evaluate --model " + run + " --data " + (dir / "dev.tsv").string(),
+                              "embed --model " + run + " --input " + (dir / "dev.tsv").string() + " --output x.npy"})
+    require_one_line_error(run_bert(command), run + ": missing config.json (a run directory: give " + run + "/final");
   fs::remove_all(dir);
 }
 
