@@ -7,7 +7,8 @@ sentencepiece package is not involved) and requires the same ids as `bert tokeni
 every non-blank line of the corpus, for sentence pairs made of consecutive lines, and for a list
 of awkward texts (runs of spaces and tabs, leading and trailing spaces, full-width and accented
 characters, a literal [MASK], characters outside the vocabulary). It also checks that the special
-tokens are where tokenizer_config.json says. A text whose two id lists hold the same pieces in
+tokens are where tokenizer_config.json says, and the way back: the directory re-saved by
+transformers (tokenizer.json, no spm.model) read by `bert tokenizer encode` gives the original's ids. A text whose two id lists hold the same pieces in
 another order is counted apart, not as a failure: a tie between two splits of equal score, which
 the two libraries' Viterbi searches break differently (7 of 155,356 Gutenberg lines).
 
@@ -98,6 +99,16 @@ def main():
                   f"({single_ties} more split a tie the other way); {len(pairs)} pairs, {pair_diff} differ "
                   f"({pair_ties} ties); special tokens {'as configured' if special_ok else specials}")
             failed |= single_diff > 0 or pair_diff > 0 or not special_ok
+            # Back again: transformers' save_pretrained writes tokenizer.json and no spm.model; we
+            # rebuild the model from it and must give the original's ids on every text and pair.
+            resaved = out + "_resaved"
+            tok.save_pretrained(resaved)
+            left = sorted(os.listdir(resaved))
+            same = [encode_ours(args.bert, resaved, texts) == encode_ours(args.bert, out, texts)
+                    for texts in (singles, pairs)]
+            print(f"{name}, re-saved by transformers ({', '.join(left)}): our ids from it "
+                  f"{'equal' if all(same) else 'DIFFER from'} the original's on every text and pair")
+            failed |= not all(same) or "spm.model" in left
     print("FAILED" if failed else "OK: transformers gives our ids on every text")
     return 1 if failed else 0
 

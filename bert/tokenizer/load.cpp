@@ -60,6 +60,19 @@ std::string supported_classes() {
          kHuggingFaceFastTokenizerClass + " (spm.model)";
 }
 
+// Whether dir/tokenizer.json holds a sentencepiece model (Unigram or BPE: ours, re-saved by
+// transformers without spm.model) rather than WordPiece.
+bool is_sentencepiece_json(const fs::path& path) {
+  if (!is_file(path)) return false;
+  try {
+    const auto j = nlohmann::json::parse(read_text_file(path.string()));
+    const std::string type = j.contains("model") && j["model"].is_object() ? j["model"].value("type", "") : "";
+    return type == "Unigram" || type == "BPE";
+  } catch (const nlohmann::json::exception&) {
+    return false;  // the WordPiece reader names what is wrong with it
+  }
+}
+
 // A short text that exercises the specials and a word split, shown by describe_tokenizer().
 constexpr const char* kExample = "Tokenizers split unbelievable words. [MASK]";
 
@@ -69,10 +82,12 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": tokenizer directory not found");
   const fs::path d(dir);
-  // tokenizer.json alone (transformers 5's save_pretrained) is read as WordPiece; beside spm.model
-  // it is the Hugging Face form of our SentencePiece tokenizer.
-  const bool has_vocab = is_file(d / "vocab.txt") || (is_file(d / "tokenizer.json") && !is_file(d / kSentencePieceModelFile));
-  const bool has_spm = is_file(d / kSentencePieceModelFile);
+  // tokenizer.json alone (transformers 5's save_pretrained) is WordPiece, or our sentencepiece
+  // tokenizer when its model is Unigram or BPE; beside spm.model it is the Hugging Face form of the
+  // latter.
+  const bool has_spm = is_file(d / kSentencePieceModelFile) ||
+                       (!is_file(d / "vocab.txt") && is_sentencepiece_json(d / "tokenizer.json"));
+  const bool has_vocab = is_file(d / "vocab.txt") || (is_file(d / "tokenizer.json") && !has_spm);
   const fs::path cfg_path = d / "tokenizer_config.json";
   const nlohmann::json cfg = read_config(cfg_path);
 

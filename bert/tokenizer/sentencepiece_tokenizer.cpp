@@ -12,6 +12,7 @@
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -361,8 +362,9 @@ SentencePieceTokenizer::SentencePieceTokenizer(SentencePieceOptions options)
   m.opt = std::move(options);
   const std::string& path = m.opt.model_path;
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error(path + ": sentencepiece model not found");
-  const auto status = m.sp.Load(path);
+  if (m.opt.model_proto.empty() && !fs::is_regular_file(path, ec)) throw Error(path + ": sentencepiece model not found");
+  const auto status = m.opt.model_proto.empty() ? m.sp.Load(path) : m.sp.LoadFromSerializedProto(m.opt.model_proto);
+  m.opt.model_proto.clear();  // sentencepiece keeps its own copy
   if (!status.ok()) {
     throw Error(path + ": not a valid sentencepiece model (" + status.ToString() + ")");
   }
@@ -401,7 +403,9 @@ SentencePieceTokenizer SentencePieceTokenizer::from_directory(const std::string&
   if (!fs::is_directory(dir, ec)) throw Error(dir + ": tokenizer directory not found");
   SentencePieceOptions o;
   o.model_path = (fs::path(dir) / kSentencePieceModelFile).string();
-  if (!fs::is_regular_file(o.model_path, ec)) {
+  const std::string json_path = (fs::path(dir) / "tokenizer.json").string();
+  const bool from_json = !fs::is_regular_file(o.model_path, ec) && fs::is_regular_file(json_path, ec);
+  if (!from_json && !fs::is_regular_file(o.model_path, ec)) {
     throw Error(dir + ": no " + std::string(kSentencePieceModelFile) +
                 " (a sentencepiece tokenizer directory, as `bert tokenizer train` writes it)");
   }
@@ -419,6 +423,18 @@ SentencePieceTokenizer SentencePieceTokenizer::from_directory(const std::string&
     read_special(cfg, "cls_token", cfg_path, o.cls_token);
     read_special(cfg, "sep_token", cfg_path, o.sep_token);
     read_special(cfg, "mask_token", cfg_path, o.mask_token);
+  }
+  if (from_json) {
+    nlohmann::json tokenizer_json;
+    try {
+      tokenizer_json = nlohmann::json::parse(read_text_file(json_path));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(json_path + ": invalid JSON (" + e.what() + ")");
+    }
+    o.model_proto = sentencepiece_model_from_tokenizer_json(tokenizer_json, o, json_path);
+    o.model_path = json_path;
+    log::info("[tokenizer] {}: no {}; the sentencepiece model is rebuilt from tokenizer.json", dir,
+              kSentencePieceModelFile);
   }
   return SentencePieceTokenizer(std::move(o));
 }
@@ -706,6 +722,151 @@ std::string SentencePieceTokenizer::hugging_face_tokenizer_json() const {
       {"decoder", metaspace},
       {"model", model}};
   return tokenizer.dump(1) + "\n";
+}
+
+namespace {
+
+// Protocol-buffer wire format, as much of it as a ModelProto needs.
+class WireWriter {
+ public:
+  void varint(uint32_t field, uint64_t value) {
+    key(field, 0);
+    raw_varint(value);
+  }
+  void fixed_float(uint32_t field, float value) {
+    key(field, 5);
+    char b[4];
+    std::memcpy(b, &value, 4);  // little-endian, as x86 and ARM hold it
+    out_.append(b, 4);
+  }
+  void bytes(uint32_t field, std::string_view value) {
+    key(field, 2);
+    raw_varint(value.size());
+    out_.append(value);
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  void key(uint32_t field, uint32_t wire) { raw_varint((static_cast<uint64_t>(field) << 3) | wire); }
+  void raw_varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_ += static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    out_ += static_cast<char>(v);
+  }
+  std::string out_;
+};
+
+std::string base64_decode(std::string_view in, const std::string& where) {
+  auto value = [&](char c) -> uint32_t {
+    if (c >= 'A' && c <= 'Z') return static_cast<uint32_t>(c - 'A');
+    if (c >= 'a' && c <= 'z') return static_cast<uint32_t>(c - 'a' + 26);
+    if (c >= '0' && c <= '9') return static_cast<uint32_t>(c - '0' + 52);
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    throw Error(where + ": precompiled_charsmap is not base64 (found '" + std::string(1, c) + "')");
+  };
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    buffer = (buffer << 6) | value(c);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+// The normalizers of tokenizer.json's "normalizer" (a Sequence or one), flattened.
+std::vector<nlohmann::json> flatten(const nlohmann::json& component, const char* list_key) {
+  if (!component.is_object()) return {};
+  if (component.value("type", "") == "Sequence" && component.contains(list_key) && component[list_key].is_array())
+    return component[list_key].get<std::vector<nlohmann::json>>();
+  return {component};
+}
+
+}  // namespace
+
+std::string sentencepiece_model_from_tokenizer_json(const nlohmann::json& tj, const SentencePieceOptions& specials,
+                                                    const std::string& path) {
+  if (!tj.is_object() || !tj.contains("model") || !tj["model"].is_object())
+    throw Error(path + ": no \"model\" object (not a tokenizers tokenizer.json)");
+  const auto& model = tj["model"];
+  const std::string type = model.value("type", "");
+  if (type != "Unigram" && type != "BPE")
+    throw Error(path + ": model type \"" + type + "\" is not a sentencepiece model (expected Unigram or BPE)");
+  std::vector<std::pair<std::string, float>> pieces;
+  try {
+    if (type == "Unigram") {
+      for (const auto& entry : model.at("vocab")) pieces.emplace_back(entry.at(0).get<std::string>(), entry.at(1).get<float>());
+    } else {
+      const auto& vocab = model.at("vocab");
+      pieces.resize(vocab.size());
+      for (const auto& [piece, id] : vocab.items()) {
+        const auto i = id.get<int64_t>();
+        if (i < 0 || i >= static_cast<int64_t>(pieces.size()) || !pieces[static_cast<size_t>(i)].first.empty())
+          throw Error(path + ": BPE vocab ids are not 0.." + std::to_string(pieces.size() - 1) + " each once");
+        // sentencepiece merges the pair whose union scores highest; a trained model's scores
+        // fall with the id, which is also the merges' rank (hugging_face_tokenizer_json).
+        pieces[static_cast<size_t>(i)] = {piece, -static_cast<float>(i)};
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": unexpected " + type + " vocab (" + e.what() + ")");
+  }
+  std::string charsmap;
+  bool remove_extra_whitespaces = false, add_dummy_prefix = true;
+  for (const auto& n : flatten(tj.value("normalizer", nlohmann::json()), "normalizers")) {
+    if (n.value("type", "") == "Precompiled")
+      charsmap = base64_decode(n.value("precompiled_charsmap", ""), path);
+    else if (n.value("type", "") == "Strip")
+      remove_extra_whitespaces = true;
+  }
+  for (const auto& p : flatten(tj.value("pre_tokenizer", nlohmann::json()), "pretokenizers"))
+    if (p.value("type", "") == "Metaspace") {
+      if (p.contains("prepend_scheme")) add_dummy_prefix = p.value("prepend_scheme", "always") != "never";
+      else add_dummy_prefix = p.value("add_prefix_space", true);
+    }
+
+  WireWriter proto;
+  int64_t unk_id = -1, pad_id = -1;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const auto& [piece, score] = pieces[i];
+    int piece_type = 1;  // NORMAL
+    if (piece == specials.unk_token) piece_type = 2, unk_id = static_cast<int64_t>(i);  // UNKNOWN
+    else if (piece == specials.pad_token) piece_type = 3, pad_id = static_cast<int64_t>(i);  // CONTROL
+    else if (piece == specials.cls_token || piece == specials.sep_token || piece == specials.mask_token)
+      piece_type = 4;  // USER_DEFINED
+    WireWriter p;
+    p.bytes(1, piece);
+    p.fixed_float(2, piece_type == 1 ? score : 0.0f);
+    if (piece_type != 1) p.varint(3, static_cast<uint64_t>(piece_type));
+    proto.bytes(1, p.str());
+  }
+  if (unk_id < 0) throw Error(path + ": the unknown token '" + specials.unk_token + "' is not in the vocab");
+  WireWriter trainer;
+  trainer.varint(3, type == "Unigram" ? 1 : 2);  // model_type
+  trainer.varint(4, pieces.size());              // vocab_size
+  trainer.varint(40, static_cast<uint64_t>(unk_id));
+  trainer.varint(41, static_cast<uint64_t>(int64_t{-1}));  // bos_id: none
+  trainer.varint(42, static_cast<uint64_t>(int64_t{-1}));  // eos_id: none
+  trainer.varint(43, static_cast<uint64_t>(pad_id));
+  trainer.bytes(45, specials.unk_token);
+  trainer.bytes(48, specials.pad_token);
+  proto.bytes(2, trainer.str());
+  WireWriter normalizer;
+  normalizer.bytes(1, charsmap.empty() ? "identity" : "nmt_nfkc");
+  if (!charsmap.empty()) normalizer.bytes(2, charsmap);
+  normalizer.varint(3, add_dummy_prefix);
+  normalizer.varint(4, remove_extra_whitespaces);
+  normalizer.varint(5, 1);  // escape_whitespaces: spaces become "▁"
+  proto.bytes(3, normalizer.str());
+  return proto.str();
 }
 
 }  // namespace bert::tokenizer

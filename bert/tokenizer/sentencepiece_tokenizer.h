@@ -27,6 +27,8 @@
 
 #include "bert/tokenizer/tokenizer.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace bert::tokenizer {
 
 // The tokenizer_config.json "tokenizer_class" that marks a directory written by
@@ -74,7 +76,8 @@ struct SentencePieceTrainOptions {
 void train_sentencepiece(const SentencePieceTrainOptions& options);
 
 struct SentencePieceOptions {
-  std::string model_path;  // a sentencepiece .model file
+  std::string model_path;   // a sentencepiece .model file
+  std::string model_proto;  // or the model itself, serialized (model_path then only names where it came from)
   std::string pad_token = "[PAD]";
   std::string unk_token = "[UNK]";
   std::string cls_token = "[CLS]";
@@ -93,6 +96,8 @@ class SentencePieceTokenizer final : public Tokenizer {
   SentencePieceTokenizer& operator=(SentencePieceTokenizer&&) noexcept;
 
   // Reads dir/spm.model and, when present, dir/tokenizer_config.json (special token strings).
+  // Without spm.model, a unigram or BPE dir/tokenizer.json stands for it (what transformers'
+  // save_pretrained leaves of our directory): the model is rebuilt from it.
   static SentencePieceTokenizer from_directory(const std::string& dir);
 
   // Offsets: byte ranges into the text; the space that a leading "▁" stands for is not part of
@@ -137,5 +142,13 @@ class SentencePieceTokenizer final : public Tokenizer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The sentencepiece model (a serialized ModelProto) that a unigram or BPE tokenizer.json stands for,
+// the inverse of SentencePieceTokenizer::hugging_face_tokenizer_json(): the pieces and their scores
+// (BPE: ranked by id, as a trained model's scores are), the normalization table ("Precompiled"),
+// whitespace handling (Strip, Metaspace's prepend_scheme), the special tokens' roles from
+// `specials`. `path` names the file in errors.
+std::string sentencepiece_model_from_tokenizer_json(const nlohmann::json& tokenizer_json,
+                                                    const SentencePieceOptions& specials, const std::string& path);
 
 }  // namespace bert::tokenizer

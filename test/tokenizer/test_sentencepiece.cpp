@@ -641,3 +641,31 @@ TEST_CASE("bert tokenizer train / encode / info", "[sentencepiece][cli]") {
     CHECK(r.status != 0);
   }
 }
+
+// transformers' save_pretrained keeps tokenizer.json and drops spm.model: the model rebuilt from
+// tokenizer.json must encode every corpus line (and a pair) as the original does.
+TEST_CASE("a directory with tokenizer.json and no spm.model gives the original's ids", "[sentencepiece][hf]") {
+  const std::string awkward = "Ｆｕｌｌ－ｗｉｄｔｈ   spaces,  ½ café [MASK] x\u2603";
+  for (const fs::path* dir : {&unigram_dir(), &bpe_dir()}) {
+    const auto original = SentencePieceTokenizer::from_directory(dir->string());
+    const fs::path resaved = temp_root() / (dir->filename().string() + "_without_model");
+    fs::create_directories(resaved);
+    for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(*dir / name, resaved / name);
+    const auto loaded = bert::tokenizer::load_tokenizer(resaved.string());
+    REQUIRE(dynamic_cast<const SentencePieceTokenizer*>(loaded.get()) != nullptr);
+    size_t differ = 0;
+    for (const auto& line : corpus_lines()) differ += loaded->encode(line).ids != original.encode(line).ids;
+    CHECK(differ == 0);
+    CHECK(loaded->encode(awkward, std::string_view("and a pair")).ids ==
+          original.encode(awkward, std::string_view("and a pair")).ids);
+    CHECK(loaded->decode(original.encode(awkward).ids) == original.decode(original.encode(awkward).ids));
+    // Its own tokenizer.json is the one it came from.
+    const auto& rebuilt = dynamic_cast<const SentencePieceTokenizer&>(*loaded);
+    CHECK(nlohmann::json::parse(rebuilt.hugging_face_tokenizer_json()) ==
+          nlohmann::json::parse(std::ifstream(*dir / "tokenizer.json")));
+  }
+  // Not a sentencepiece model: named.
+  CHECK_THROWS_WITH(bert::tokenizer::sentencepiece_model_from_tokenizer_json(
+                        nlohmann::json{{"model", {{"type", "WordPiece"}}}}, {}, "x/tokenizer.json"),
+                    Catch::Contains("x/tokenizer.json: model type \"WordPiece\" is not a sentencepiece model"));
+}
