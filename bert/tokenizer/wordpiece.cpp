@@ -767,8 +767,8 @@ std::vector<std::string> read_tokenizer_json_vocab(const std::string& path, Word
   if (type != "WordPiece")
     throw error("model type \"" + type + "\" is not supported (expected WordPiece, as BERT's tokenizer.json has" +
                 (type == "Unigram" || type == "BPE"
-                     ? "; a sentencepiece tokenizer of ours needs its spm.model beside tokenizer.json, which "
-                       "transformers' save_pretrained does not copy)"
+                     ? "; a Unigram or BPE tokenizer.json is read as a sentencepiece tokenizer unless "
+                       "tokenizer_config.json names a WordPiece class)"
                      : ")"));
   if (model.contains("continuing_subword_prefix") && text(model, "continuing_subword_prefix") != "##")
     throw error("continuing_subword_prefix " + model["continuing_subword_prefix"].dump() +
