@@ -27,7 +27,7 @@
 # the Trainer's --bf16; fast only on a CPU with AVX-512 BF16 or AMX), PAD_TO_MAX_LENGTH=1 (Trainer pads every example to 128, qa: to
 # MAX_SEQ_LEN, as the usual tutorials and run_qa.py do; default: dynamic padding), GROUP_BY_LENGTH=1 (also give Trainer a length-grouped sampler; default off: Trainer's random sampler),
 # OURS_GROUP_BY_LENGTH=1 (ours with --group-by-length, the default before stop 21, which the older README rows
-# used; default: uniformly shuffled batches, as the Trainer's default sampler), OURS_FLAGS (more `bert finetune`
+# used; default: uniformly shuffled batches, as the Trainer's default sampler), HF_FLAGS (more flags for the reference script, e.g. --dropout 0), OURS_FLAGS (more `bert finetune`
 # flags, e.g. --no-split-by-length), RESULTS=FILE (also append each run's line to FILE as
 # soon as it ends, so an interrupted long run keeps what it measured), SYSTEMS="ours transformers" (run
 # only one side with SYSTEMS=ours or SYSTEMS=transformers). Needs build/bert and `accelerate` in .venv.
@@ -110,6 +110,8 @@ hf_extra=()
 [[ $precision == bf16 ]] && hf_extra+=(--bf16)
 [[ ${GROUP_BY_LENGTH:-0} == 1 ]] && hf_extra+=(--group-by-length)
 [[ ${PAD_TO_MAX_LENGTH:-0} == 1 ]] && hf_extra+=(--pad-to-max-length)
+read -r -a hf_flags <<<"${HF_FLAGS:-}"  # more flags for the reference script (e.g. --dropout 0)
+hf_extra+=("${hf_flags[@]}")
 if [[ ${OURS_GROUP_BY_LENGTH:-0} == 1 ]]; then ours_extra+=(--group-by-length); else ours_extra+=(--no-group-by-length); fi
 read -r -a ours_flags <<<"${OURS_FLAGS:-}"
 ours_extra+=("${ours_flags[@]}")
