@@ -8,7 +8,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <filesystem>
 
 namespace bert::tasks {
 
@@ -20,9 +19,7 @@ bool has_prefix(const std::vector<std::string>& names, const std::string& prefix
 
 }  // namespace
 
-model::BertForPreTraining load_masked_lm(const std::string& dir, bool* has_nsp_head) {
-  io::require_config_json(dir);
-  auto config = model::BertConfig::load((std::filesystem::path(dir) / "config.json").string());
+model::BertForPreTraining load_masked_lm(const std::string& dir, const model::BertConfig& config, bool* has_nsp_head) {
   std::optional<model::BertForPreTraining> model;
   {
     model::SkipWeightInit skip;  // every weight used comes from the file; a missing MLM head is an error below

@@ -16,8 +16,10 @@ namespace bert::tasks {
 
 // A pre-trained model (BertForPreTraining, or transformers' BertForMaskedLM: no NSP head) from a
 // checkpoint directory; an error when its weights have no masked-LM head (cls.predictions.*).
-// `has_nsp_head` (optional) says whether the next-sentence head was in the file.
-model::BertForPreTraining load_masked_lm(const std::string& dir, bool* has_nsp_head = nullptr);
+// `config`: the directory's config.json, already read by the caller; `has_nsp_head` (optional) says
+// whether the next-sentence head was in the file.
+model::BertForPreTraining load_masked_lm(const std::string& dir, const model::BertConfig& config,
+                                         bool* has_nsp_head = nullptr);
 
 struct MaskCandidate {
   int64_t token = 0;      // vocabulary id

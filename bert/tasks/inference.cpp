@@ -320,7 +320,7 @@ size_t run_fill_mask(const InferenceOptions& o, const model::BertConfig& config,
   const torch::Device device = parse_device(o.device);
   const auto precision = train::parse_precision(o.precision);
   train::check_precision_supported(precision, device);
-  auto model = load_masked_lm(o.model_dir);
+  auto model = load_masked_lm(o.model_dir, config);
   model->to(device);
   auto tokenizer = tokenizer::load_tokenizer(o.model_dir, config.vocab_size);
   auto options = o.data;

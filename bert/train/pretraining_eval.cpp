@@ -170,7 +170,7 @@ nlohmann::json run_corpus_evaluation(const CorpusEvalOptions& options) {
     throw Error("--seq-len " + std::to_string(o.seq_len) + " exceeds the model's max_position_embeddings " +
                 std::to_string(config.max_position_embeddings));
   bool has_nsp_head = false;
-  auto model = tasks::load_masked_lm(options.model_dir, &has_nsp_head);
+  auto model = tasks::load_masked_lm(options.model_dir, config, &has_nsp_head);
   if (o.nsp && !has_nsp_head) {
     log::info("[evaluate] {} has no next-sentence head: reporting masked-LM metrics only", options.model_dir);
     o.nsp = false;
